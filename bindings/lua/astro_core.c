@@ -1,0 +1,242 @@
+/*
+** astro_core.c — entry point of the Lua module astrocyte.core and the argument
+** helpers shared by its areas. The module only exposes libastrocyte's
+** primitives (text, vectors, indexes, fusion); the Lua framework builds the
+** engine on top, as socket.lua does over socket.core. Vectors cross the
+** boundary as packed float32 strings in host byte order; keys are integers in
+** [0, 2^53) so that they are exact in LuaJIT's doubles. Misuse raises through
+** luaL_check* and luaL_argerror; runtime failures return nil plus the core's
+** message. There is no C static mutable state: all per-state data lives in
+** userdata reachable from upvalues or the values passed in.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "astro_lua.h"
+
+int astro_lua_fail(lua_State *L, const char *msg)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    return 2;
+}
+
+int astro_lua_tokey(lua_State *L, int idx, uint64_t *key)
+{
+    lua_Number n;
+    if (lua_isinteger(L, idx)) {
+        lua_Integer i = lua_tointeger(L, idx);
+        if (i < 0 || (double)i >= ASTRO_LUA_KEY_LIMIT)
+            return 0;
+        *key = (uint64_t)i;
+        return 1;
+    }
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        return 0;
+    n = lua_tonumber(L, idx);
+    if (!(n >= 0 && n < ASTRO_LUA_KEY_LIMIT) || n != floor(n))
+        return 0;
+    *key = (uint64_t)n;
+    return 1;
+}
+
+uint64_t astro_lua_checkkey(lua_State *L, int idx)
+{
+    uint64_t key = 0;
+    if (!astro_lua_tokey(L, idx, &key))
+        luaL_argerror(L, idx, "key must be an integer in [0, 2^53)");
+    return key;
+}
+
+int astro_lua_optbool(lua_State *L, int idx, const char *name, int dflt)
+{
+    int v = dflt;
+    lua_getfield(L, idx, name);
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1)) {
+            lua_pushfstring(L, "opts.%s must be a boolean", name);
+            luaL_argerror(L, idx, lua_tostring(L, -1));
+        }
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int64_t astro_lua_opttime(lua_State *L, int idx)
+{
+    lua_Number n;
+    if (lua_isnoneornil(L, idx))
+        return ASTRO_TIME_NONE;
+    if (lua_isinteger(L, idx)) {
+        lua_Integer i = lua_tointeger(L, idx);
+        if (i == (lua_Integer)ASTRO_TIME_NONE)
+            luaL_argerror(L, idx, "time out of range");
+        return (int64_t)i;
+    }
+    n = luaL_checknumber(L, idx);
+    /* +-2^63 bounds: beyond them the cast is undefined. */
+    if (!(n > -9223372036854775808.0 && n < 9223372036854775808.0) || n != floor(n))
+        luaL_argerror(L, idx, "time must be integer milliseconds");
+    return (int64_t)n;
+}
+
+size_t astro_lua_checksize(lua_State *L, int idx)
+{
+    lua_Number n;
+    if (lua_isinteger(L, idx)) {
+        lua_Integer i = lua_tointeger(L, idx);
+        if (i < 0)
+            luaL_argerror(L, idx, "must be a non-negative integer");
+        return (size_t)i;
+    }
+    n = luaL_checknumber(L, idx);
+    if (!(n >= 0 && n < ASTRO_LUA_KEY_LIMIT) || n != floor(n))
+        luaL_argerror(L, idx, "must be a non-negative integer");
+    return (size_t)n;
+}
+
+const float *astro_lua_checkvec(lua_State *L, int idx, size_t *dim)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, idx, &len);
+    void *copy;
+    if (len % sizeof(float) != 0)
+        luaL_argerror(L, idx, "packed vector length must be a multiple of 4");
+    *dim = len / sizeof(float);
+    if (((uintptr_t)s % _Alignof(float)) == 0)
+        return (const float *)(const void *)s;
+    copy = lua_newuserdata(L, len > 0 ? len : 1);
+    memcpy(copy, s, len);
+    return (const float *)copy;
+}
+
+/* Reads field `name` of the table at idx as a timestamp. */
+static int64_t filter_time(lua_State *L, int idx, const char *name)
+{
+    int64_t t;
+    lua_getfield(L, idx, name);
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER) {
+        lua_pushfstring(L, "filter.%s must be a number (milliseconds)", name);
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    }
+    t = astro_lua_opttime(L, lua_gettop(L));
+    lua_pop(L, 1);
+    return t;
+}
+
+void astro_lua_checkfilter(lua_State *L, int idx, astro_filter *f)
+{
+    astro_filter_init(f);
+    if (lua_isnoneornil(L, idx))
+        return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_getfield(L, idx, "allow");
+    if (!lua_isnil(L, -1)) {
+        astro_lua_keyset *ks = (astro_lua_keyset *)luaL_testudata(L, -1, ASTRO_MT_KEYSET);
+        if (ks == NULL)
+            luaL_argerror(L, idx, "filter.allow must be an astrocyte.keyset");
+        ks->view.bits = ks->bits;
+        ks->view.nbits = ks->nbits;
+        f->allow = &ks->view;
+    }
+    lua_pop(L, 1);
+    f->time_from = filter_time(L, idx, "time_from");
+    f->time_to = filter_time(L, idx, "time_to");
+    f->as_of = filter_time(L, idx, "as_of");
+}
+
+void astro_lua_pushresults(lua_State *L, const uint64_t *keys, const float *scores,
+                           size_t n)
+{
+    size_t i;
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        lua_pushinteger(L, (lua_Integer)keys[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        lua_pushnumber(L, (lua_Number)scores[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+}
+
+void astro_lua_reserve(lua_State *L, uint64_t **keys, float **scores, size_t *cap,
+                       size_t n)
+{
+    uint64_t *nk;
+    float *ns;
+    size_t want = *cap > 0 ? *cap : 16;
+    if (n <= *cap)
+        return;
+    while (want < n)
+        want *= 2;
+    nk = (uint64_t *)realloc(*keys, want * sizeof *nk);
+    if (nk == NULL)
+        luaL_error(L, "not enough memory");
+    *keys = nk;
+    ns = (float *)realloc(*scores, want * sizeof *ns);
+    if (ns == NULL)
+        luaL_error(L, "not enough memory");
+    *scores = ns;
+    *cap = want;
+}
+
+/* __tostring of every astrocyte.core userdata: "<type name>: 0x...". */
+static int class_tostring(lua_State *L)
+{
+    const char *name = "astrocyte";
+    if (lua_getmetatable(L, 1)) {
+        lua_getfield(L, -1, "__name");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            name = lua_tostring(L, -1);
+    }
+    lua_pushfstring(L, "%s: %p", name, lua_touserdata(L, 1));
+    return 1;
+}
+
+void astro_lua_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                        lua_CFunction gc)
+{
+    luaL_newmetatable(L, tname);
+    lua_pushstring(L, tname);
+    lua_setfield(L, -2, "__name");      /* 5.4 sets it too; LuaJIT does not */
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, class_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+}
+
+/* core.now_ms() -> integer milliseconds since the Unix epoch (UTC), from the
+ * C11 wall clock, so stored timestamps have real sub-second resolution. */
+static int core_now_ms(lua_State *L)
+{
+    struct timespec ts;
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC)
+        return astro_lua_fail(L, "clock unavailable");
+    lua_pushnumber(L, (lua_Number)((double)ts.tv_sec * 1000.0 + (double)(ts.tv_nsec / 1000000)));
+    return 1;
+}
+
+ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L);
+
+/* Builds the module table; each area registers its own functions. */
+ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L)
+{
+    lua_newtable(L);
+    astro_lua_open_text(L);
+    astro_lua_open_vec(L);
+    astro_lua_open_index(L);
+    lua_pushcfunction(L, core_now_ms);
+    lua_setfield(L, -2, "now_ms");
+    lua_pushliteral(L, ASTRO_LUA_VERSION);
+    lua_setfield(L, -2, "VERSION");
+    return 1;
+}

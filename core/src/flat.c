@@ -1,0 +1,195 @@
+/*
+** flat.c — the exact (brute-force) vector index. Vectors live in one
+** contiguous 64-byte-aligned array; each row has a stride of dim rounded up to
+** 16 floats so every row starts on a cache line, with zeroed padding. Rows are
+** dense: removal moves the last row into the hole, and a key -> row hash map
+** (internal.h) is patched accordingly. Search is a single pass over the rows
+** with a bounded min-heap in the caller's output buffers, so it allocates
+** nothing: instead of normalizing the query into scratch space it divides the
+** dot product by the query norm, which is the same cosine.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astro/vec.h"
+#include "internal.h"
+
+#define FLAT_MAX_DIM 65536
+#define FLAT_ALIGN 64
+
+struct astro_flat {
+    size_t dim;
+    size_t stride;            /* floats per row, multiple of 16 */
+    size_t count;
+    size_t cap;               /* rows allocated */
+    float *data;              /* cap * stride floats, FLAT_ALIGN aligned */
+    uint64_t *keys;           /* cap */
+    astro_item_times *times;  /* cap */
+    astro__idxmap map;        /* key -> row */
+};
+
+/* Returns the byte size of the row array for cap rows, rounded to FLAT_ALIGN. */
+static size_t data_bytes(const astro_flat *ix, size_t cap) {
+    size_t b = cap * ix->stride * sizeof(float);
+    return (b + FLAT_ALIGN - 1) / FLAT_ALIGN * FLAT_ALIGN;
+}
+
+/* Creates an empty index of dimension dim (1..65536). */
+int astro_flat_new(size_t dim, astro_flat **out, astro_err *err) {
+    if (!out) return astro_err_set(err, ASTRO_EINVAL, "flat: out is NULL");
+    *out = NULL;
+    if (dim < 1 || dim > FLAT_MAX_DIM)
+        return astro_err_set(err, ASTRO_EINVAL, "flat: dim %zu out of range 1..%d", dim, FLAT_MAX_DIM);
+    astro_flat *ix = calloc(1, sizeof *ix);
+    if (!ix) return astro_err_set(err, ASTRO_ENOMEM, "flat: out of memory");
+    ix->dim = dim;
+    ix->stride = (dim + 15) / 16 * 16;
+    *out = ix;
+    return ASTRO_OK;
+}
+
+/* Frees the index; NULL-safe. */
+void astro_flat_free(astro_flat *ix) {
+    if (!ix) return;
+    free(ix->data);
+    free(ix->keys);
+    free(ix->times);
+    astro__idxmap_free(&ix->map);
+    free(ix);
+}
+
+/* Makes room for one more row (doubling) and its hash entry. Returns
+ * ASTRO_ENOMEM with the index unchanged if any allocation fails. */
+static int flat_reserve(astro_flat *ix) {
+    if (ix->count == ASTRO__IDX_EMPTY - 1) return ASTRO_ERANGE;
+    if (ix->count == ix->cap) {
+        size_t ncap = ix->cap ? ix->cap * 2 : 16;
+        if (ncap > SIZE_MAX / (ix->stride * sizeof(float))) return ASTRO_ENOMEM;
+        float *data = aligned_alloc(FLAT_ALIGN, data_bytes(ix, ncap));
+        if (!data) return ASTRO_ENOMEM;
+        uint64_t *keys = realloc(ix->keys, ncap * sizeof *keys);
+        if (!keys) {
+            free(data);
+            return ASTRO_ENOMEM;
+        }
+        ix->keys = keys;
+        astro_item_times *times = realloc(ix->times, ncap * sizeof *times);
+        if (!times) {
+            free(data);
+            return ASTRO_ENOMEM;   /* keys grew, which is harmless */
+        }
+        ix->times = times;
+        if (ix->count) memcpy(data, ix->data, ix->count * ix->stride * sizeof(float));
+        free(ix->data);
+        ix->data = data;
+        ix->cap = ncap;
+    }
+    return astro__idxmap_reserve(&ix->map, ix->count + 1, ix->keys);
+}
+
+/* Upserts key's vector, stored normalized. On any error the index is unchanged. */
+int astro_flat_add(astro_flat *ix, uint64_t key, const float *vec, size_t dim,
+                   const astro_item_times *times, astro_err *err) {
+    if (!ix || !vec) return astro_err_set(err, ASTRO_EINVAL, "flat: NULL argument");
+    if (dim != ix->dim)
+        return astro_err_set(err, ASTRO_EDIM, "dimension mismatch: expected %zu, got %zu", ix->dim, dim);
+    int rc = astro_vec_check_finite(vec, dim, err);
+    if (rc) return rc;
+    size_t pos = astro__idxmap_find(&ix->map, ix->keys, key);
+    size_t row;
+    if (pos != SIZE_MAX) {
+        row = ix->map.slots[pos];
+    } else {
+        rc = flat_reserve(ix);
+        if (rc == ASTRO_ERANGE) return astro_err_set(err, rc, "flat: index is full");
+        if (rc) return astro_err_set(err, rc, "flat: out of memory");
+        row = ix->count++;
+        ix->keys[row] = key;
+        astro__idxmap_insert(&ix->map, ix->keys, key, (uint32_t)row);
+    }
+    float *r = ix->data + row * ix->stride;
+    memcpy(r, vec, dim * sizeof(float));
+    memset(r + dim, 0, (ix->stride - dim) * sizeof(float));
+    astro_vec_normalize(r, dim, NULL);   /* cannot fail: checked finite above */
+    ix->times[row].occurred_at = times ? times->occurred_at : ASTRO_TIME_NONE;
+    ix->times[row].retained_at = times ? times->retained_at : ASTRO_TIME_NONE;
+    return ASTRO_OK;
+}
+
+/* Removes key by moving the last row into its place; returns 1 if present. */
+int astro_flat_remove(astro_flat *ix, uint64_t key) {
+    if (!ix) return 0;
+    size_t pos = astro__idxmap_find(&ix->map, ix->keys, key);
+    if (pos == SIZE_MAX) return 0;
+    size_t row = ix->map.slots[pos];
+    astro__idxmap_erase_at(&ix->map, ix->keys, pos);
+    size_t last = ix->count - 1;
+    if (row != last) {
+        uint64_t moved = ix->keys[last];
+        size_t mpos = astro__idxmap_find(&ix->map, ix->keys, moved);
+        memcpy(ix->data + row * ix->stride, ix->data + last * ix->stride, ix->stride * sizeof(float));
+        ix->keys[row] = moved;
+        ix->times[row] = ix->times[last];
+        ix->map.slots[mpos] = (uint32_t)row;
+    }
+    ix->count--;
+    return 1;
+}
+
+/* Returns 1 if key is stored. */
+int astro_flat_contains(const astro_flat *ix, uint64_t key) {
+    return ix && astro__idxmap_find(&ix->map, ix->keys, key) != SIZE_MAX;
+}
+
+/* Copies key's normalized vector into out; ASTRO_ENOTFOUND if absent. */
+int astro_flat_get(const astro_flat *ix, uint64_t key, float *out, size_t dim, astro_err *err) {
+    if (!ix || !out) return astro_err_set(err, ASTRO_EINVAL, "flat: NULL argument");
+    if (dim != ix->dim)
+        return astro_err_set(err, ASTRO_EDIM, "dimension mismatch: expected %zu, got %zu", ix->dim, dim);
+    size_t pos = astro__idxmap_find(&ix->map, ix->keys, key);
+    if (pos == SIZE_MAX)
+        return astro_err_set(err, ASTRO_ENOTFOUND, "flat: key %llu not found", (unsigned long long)key);
+    memcpy(out, ix->data + (size_t)ix->map.slots[pos] * ix->stride, dim * sizeof(float));
+    return ASTRO_OK;
+}
+
+/* Returns the number of stored vectors. */
+size_t astro_flat_count(const astro_flat *ix) { return ix ? ix->count : 0; }
+
+/* Returns the vector dimension. */
+size_t astro_flat_dim(const astro_flat *ix) { return ix ? ix->dim : 0; }
+
+/* Returns the bytes allocated for the index, including the struct. */
+size_t astro_flat_bytes(const astro_flat *ix) {
+    if (!ix) return 0;
+    return sizeof *ix + (ix->cap ? data_bytes(ix, ix->cap) : 0) +
+           ix->cap * (sizeof(uint64_t) + sizeof(astro_item_times)) +
+           ix->map.cap * sizeof(uint32_t);
+}
+
+/* Exact top-k by cosine; returns the number of results or a negative code. */
+long astro_flat_search(const astro_flat *ix, const float *q, size_t dim, size_t k,
+                       const astro_filter *filter, uint64_t *keys, float *scores,
+                       astro_err *err) {
+    if (!ix || !q) return astro_err_set(err, ASTRO_EINVAL, "flat: NULL argument");
+    if (dim != ix->dim)
+        return astro_err_set(err, ASTRO_EDIM, "dimension mismatch: expected %zu, got %zu", ix->dim, dim);
+    if (k == 0) return 0;
+    if (!keys || !scores) return astro_err_set(err, ASTRO_EINVAL, "flat: NULL output buffer");
+    int rc = astro_vec_check_finite(q, dim, err);
+    if (rc) return rc;
+    double qq = 0;
+    for (size_t i = 0; i < dim; i++) qq += (double)q[i] * q[i];
+    float inv = qq > 0 ? (float)(1.0 / sqrt(qq)) : 0.0f;
+    astro__topk top = { keys, scores, 0, k };
+    const float *row = ix->data;
+    for (size_t r = 0; r < ix->count; r++, row += ix->stride) {
+        if (filter && !astro__filter_pass(filter, ix->keys[r], &ix->times[r])) continue;
+        float c = astro_vec_dot(row, q, dim) * inv;
+        if (c > 1.0f) c = 1.0f;
+        if (c < -1.0f) c = -1.0f;
+        astro__topk_push(&top, 0.5f * (1.0f + c), ix->keys[r]);
+    }
+    return (long)astro__topk_finish(&top);
+}

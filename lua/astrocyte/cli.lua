@@ -1,0 +1,289 @@
+-- astrocyte.cli: the `astrocyte` command line. Thin layer over the engine:
+-- parse arguments, call one engine method, print the result (text, or JSON
+-- with --json). Exit codes: 0 ok, 1 usage, 2 bad input or config,
+-- 3 provider/storage failure. Errors go to stderr as one line.
+local astrocyte = require "astrocyte"
+local util = require "astrocyte.util"
+local json = util.json
+local fmt, concat = string.format, table.concat
+
+local _M = {}
+
+local USAGE = [[
+usage: astrocyte [--db PATH] [--config FILE] [--bank ID] [--json] COMMAND [ARGS]
+
+commands:
+  retain TEXT|-          store a memory (- reads stdin)
+      [--tags a,b] [--metadata k=v]... [--occurred-at ISO] [--fact-type T]
+  recall QUERY           find memories  [--max-results N] [--max-tokens N] [--tags a,b]
+                         [--from ISO] [--to ISO] [--as-of ISO] [--fact-types a,b]
+  reflect QUERY          answer from memories (same options as recall)
+  forget                 delete memories: --ids a,b | --tags a,b | --before ISO | --all
+  banks                  list banks and their memory counts
+  import FILE.jsonl      retain one JSON object per line
+                         ({"content": ..., "bank_id"?, "tags"?, "metadata"?, "occurred_at"?, "fact_type"?})
+
+global options:
+  --db PATH       SQLite database (default $XDG_DATA_HOME/astrocyte/astrocyte.db)
+  --config FILE   YAML or JSON config
+  --bank ID       bank to use (default: the config's default_bank_id, "default")
+  --json          print results as JSON
+]]
+
+local EXIT_USAGE, EXIT_INPUT, EXIT_PROVIDER = 1, 2, 3
+
+local INPUT_KINDS = { ValidationError = true, ConfigError = true, PiiRejected = true, AccessDenied = true }
+
+-- Exit code for an error object.
+local function exit_code(err)
+  if type(err) == "table" and INPUT_KINDS[err.kind] then return EXIT_INPUT end
+  return EXIT_PROVIDER
+end
+
+local function fail(err)
+  io.stderr:write("astrocyte: ", tostring(err), "\n")
+  return exit_code(err)
+end
+
+local function usage_error(msg)
+  io.stderr:write("astrocyte: ", msg, "\n(run 'astrocyte --help' for usage)\n")
+  return EXIT_USAGE
+end
+
+-- Options that take a value, and flags.
+local VALUE_OPTS = {
+  db = true, config = true, bank = true, tags = true, metadata = true, ["occurred-at"] = true,
+  ["fact-type"] = true, ["max-results"] = true, ["max-tokens"] = true, from = true, to = true,
+  ["as-of"] = true, ["fact-types"] = true, ids = true, before = true,
+}
+local FLAGS = { json = true, all = true, help = true }
+
+-- Parses argv into {opts, positional} or nil, message.
+local function parse(argv)
+  local opts, pos = { metadata = {} }, {}
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
+    if not name then name = a:match("^%-%-([%w%-]+)$") end
+    if a == "-h" then name = "help" end
+    if name then
+      if FLAGS[name] then
+        opts[name] = true
+      elseif VALUE_OPTS[name] then
+        local v = inline
+        if v == nil then
+          i = i + 1
+          v = argv[i]
+          if v == nil then return nil, "option --" .. name .. " needs a value" end
+        end
+        if name == "metadata" then
+          local k, mv = v:match("^([^=]+)=(.*)$")
+          if not k then return nil, "--metadata takes key=value, got '" .. v .. "'" end
+          opts.metadata[k] = tonumber(mv) or (mv == "true" and true) or (mv == "false" and false) or mv
+        else
+          opts[name] = v
+        end
+      else
+        return nil, "unknown option --" .. name
+      end
+    else
+      pos[#pos + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, pos
+end
+
+local function split_list(s)
+  if s == nil then return nil end
+  local out = {}
+  for part in s:gmatch("[^,]+") do
+    part = util.trim(part)
+    if part ~= "" then out[#out + 1] = part end
+  end
+  return out
+end
+
+local function int_opt(opts, name)
+  local v = opts[name]
+  if v == nil then return nil end
+  local n = tonumber(v)
+  if not n or n ~= math.floor(n) then return nil, fmt("--%s must be an integer, got '%s'", name, v) end
+  return n
+end
+
+local function print_json(v)
+  io.stdout:write(util.encode(v), "\n")
+end
+
+local function print_hits(hits)
+  if #hits == 0 then print("(no memories found)") return end
+  for i, h in ipairs(hits) do
+    local when = h.occurred_at and ("  " .. h.occurred_at) or ""
+    local tags = h.tags and #h.tags > 0 and ("  #" .. concat(h.tags, " #")) or ""
+    print(fmt("%d. [%.3f] %s", i, h.score, h.text))
+    print(fmt("   id %s  bank %s%s%s", h.memory_id, h.bank_id, when, tags))
+  end
+end
+
+local function open_engine(opts)
+  local open_opts = { db = opts.db }
+  return astrocyte.open(opts.config, open_opts)
+end
+
+local function recall_opts(opts)
+  local o = { bank_id = opts.bank, tags = split_list(opts.tags), fact_types = split_list(opts["fact-types"]) }
+  local err
+  o.max_results, err = int_opt(opts, "max-results"); if err then return nil, err end
+  o.max_tokens, err = int_opt(opts, "max-tokens"); if err then return nil, err end
+  if opts.from or opts.to then o.time_range = { from = opts.from, to = opts.to } end
+  o.as_of = opts["as-of"]
+  return o
+end
+
+local function read_all_stdin()
+  return io.stdin:read("*a")
+end
+
+-- Whether stderr is a terminal (for the progress bar).
+local function stderr_is_tty()
+  local ok, _, code = os.execute("[ -t 2 ]")
+  return ok == true and (code == nil or code == 0) or ok == 0
+end
+
+local commands = {}
+
+function commands.retain(eng, opts, pos)
+  if #pos ~= 1 then return usage_error("retain takes exactly one TEXT argument (or - for stdin)") end
+  local text = pos[1] == "-" and read_all_stdin() or pos[1]
+  local md = next(opts.metadata) and opts.metadata or nil
+  local res, err = eng:retain(text, { bank_id = opts.bank, tags = split_list(opts.tags), metadata = md,
+                                      occurred_at = opts["occurred-at"], fact_type = opts["fact-type"] })
+  if not res then return fail(err) end
+  if opts.json then print_json(res) else
+    print(fmt("stored %s (%d chunk%s)", res.memory_id, res.chunk_count, res.chunk_count == 1 and "" or "s"))
+  end
+  return 0
+end
+
+function commands.recall(eng, opts, pos)
+  if #pos ~= 1 then return usage_error("recall takes exactly one QUERY argument") end
+  local o, oerr = recall_opts(opts)
+  if not o then return usage_error(oerr) end
+  local res, err = eng:recall(pos[1], o)
+  if not res then return fail(err) end
+  if opts.json then print_json(res) else print_hits(res.hits) end
+  return 0
+end
+
+function commands.reflect(eng, opts, pos)
+  if #pos ~= 1 then return usage_error("reflect takes exactly one QUERY argument") end
+  local o, oerr = recall_opts(opts)
+  if not o then return usage_error(oerr) end
+  local res, err = eng:reflect(pos[1], o)
+  if not res then return fail(err) end
+  if opts.json then print_json(res) return 0 end
+  print(res.answer)
+  if #res.sources > 0 then
+    print("\nsources:")
+    for i, h in ipairs(res.sources) do
+      print(fmt("  [%d] %s (%s)", i, h.memory_id, h.bank_id))
+    end
+  end
+  return 0
+end
+
+function commands.forget(eng, opts, pos)
+  if #pos ~= 0 then return usage_error("forget takes no positional arguments") end
+  local o = { bank_id = opts.bank, memory_ids = split_list(opts.ids), tags = split_list(opts.tags), before = opts.before }
+  if opts.all then o.scope = "all" end
+  local res, err = eng:forget(o)
+  if not res then return fail(err) end
+  if opts.json then print_json(res) else print(fmt("deleted %d", res.deleted_count)) end
+  return 0
+end
+
+function commands.banks(eng, opts, pos)
+  if #pos ~= 0 then return usage_error("banks takes no arguments") end
+  local res, err = eng:banks()
+  if not res then return fail(err) end
+  if opts.json then print_json(res) return 0 end
+  if #res == 0 then print("(no banks)") end
+  for _, b in ipairs(res) do print(fmt("%-32s %d", b.bank_id, b.memory_count)) end
+  return 0
+end
+
+-- import: validates every line first (nothing is stored if any line is bad),
+-- then retains them in order.
+function commands.import(eng, opts, pos)
+  if #pos ~= 1 then return usage_error("import takes exactly one FILE argument") end
+  local path = pos[1]
+  local f, oerr = io.open(path, "rb")
+  if not f then return fail(astrocyte.errors.new("ValidationError", fmt("cannot read '%s': %s", path, oerr))) end
+  local records, n = {}, 0
+  for line in f:lines() do
+    n = n + 1
+    if line:find("%S") then
+      local rec, jerr = json.decode(line)
+      if type(rec) ~= "table" then
+        f:close()
+        return fail(astrocyte.errors.new("ValidationError", fmt("%s:%d: not a JSON object (%s)", path, n, jerr or type(rec))))
+      end
+      local content = rec.content or rec.text
+      if type(content) ~= "string" then
+        f:close()
+        return fail(astrocyte.errors.new("ValidationError", fmt("%s:%d: missing string field 'content'", path, n)))
+      end
+      records[#records + 1] = { line = n, content = content, opts = {
+        bank_id = rec.bank_id or opts.bank, tags = rec.tags, metadata = rec.metadata,
+        occurred_at = rec.occurred_at, fact_type = rec.fact_type } }
+    end
+  end
+  f:close()
+  local tty = not opts.json and stderr_is_tty()
+  local stored = 0
+  for i, r in ipairs(records) do
+    local res, err = eng:retain(r.content, r.opts)
+    if not res then
+      if tty then io.stderr:write("\n") end
+      io.stderr:write(fmt("astrocyte: %s:%d: %s (%d of %d records stored before it)\n", path, r.line, tostring(err), stored, #records))
+      return exit_code(err)
+    end
+    stored = stored + 1
+    if tty then
+      local width = 30
+      local done = math.floor(width * i / #records)
+      io.stderr:write(fmt("\r[%s%s] %d/%d", string.rep("#", done), string.rep(".", width - done), i, #records))
+    end
+  end
+  if tty then io.stderr:write("\n") end
+  if opts.json then print_json({ imported = stored }) else print(fmt("imported %d memories from %s", stored, path)) end
+  return 0
+end
+
+-- Entry point: returns the process exit code.
+function _M.main(argv)
+  local args = {}
+  for i = 1, #(argv or {}) do args[i] = argv[i] end
+  local opts, pos = parse(args)
+  if not opts then return usage_error(pos) end
+  if opts.help or #pos == 0 then
+    io.stdout:write(USAGE)
+    return opts.help and 0 or EXIT_USAGE
+  end
+  local cmd = table.remove(pos, 1)
+  local fn = commands[cmd]
+  if not fn then return usage_error("unknown command '" .. cmd .. "'") end
+  local eng, err = open_engine(opts)
+  if not eng then return fail(err) end
+  local ok, code = pcall(fn, eng, opts, pos)
+  eng:close()
+  if not ok then
+    io.stderr:write("astrocyte: internal error: ", tostring(code), "\n")
+    return EXIT_PROVIDER
+  end
+  return code
+end
+
+return _M

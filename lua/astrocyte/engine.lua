@@ -1,0 +1,198 @@
+-- astrocyte.engine: the engine object behind the public Lua API. It validates
+-- every call (errors name the field and bank), resolves providers through the
+-- registry, and runs the built-in pipeline. Calls return result or nil, err;
+-- an error raised by a provider is caught here and returned as an error
+-- object, never as a Lua error, and never after a partial write.
+local config = require "astrocyte.config"
+local errors = require "astrocyte.errors"
+local pipeline = require "astrocyte.pipeline"
+local reflect = require "astrocyte.reflect"
+local registry = require "astrocyte.registry"
+local validate = require "astrocyte.validate"
+local type, fmt = type, string.format
+
+local _M = {}
+local mt = { __index = _M }
+
+local function set(list)
+  local s = {}
+  for _, k in ipairs(list) do s[k] = true end
+  return s
+end
+
+local RETAIN_OPTS = set { "bank_id", "tags", "metadata", "occurred_at", "fact_type", "content_type" }
+local RECALL_OPTS = set { "bank_id", "max_results", "max_tokens", "tags", "fact_types", "time_range", "as_of" }
+local REFLECT_OPTS = set { "bank_id", "max_results", "max_tokens", "tags", "fact_types", "time_range", "as_of", "max_sentences" }
+local FORGET_OPTS = set { "bank_id", "memory_ids", "tags", "before", "before_date", "scope" }
+
+-- Makes sure the directory that will hold the default database exists.
+local function ensure_parent_dir(path)
+  local dir = path:match("^(.*)/[^/]+$")
+  if dir and dir ~= "" then
+    os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null")
+  end
+end
+
+-- Opens an engine from a config table, a YAML/JSON file path, or nil (the
+-- embedded default). opts: { db = path }. Returns engine or nil, err.
+function _M.open(input, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    return nil, errors.validation("open options must be a table", { field = "opts" })
+  end
+  local cfg, err = config.load(input, opts)
+  if not cfg then return nil, err end
+  if cfg._default_db then ensure_parent_dir(cfg.vector_store_config.path) end
+
+  local vs, verr = registry.build("vector_stores", cfg.vector_store, cfg.vector_store_config, "vector_store")
+  if not vs then return nil, verr end
+  local ds
+  if cfg.document_store then
+    ds, verr = registry.build("document_stores", cfg.document_store, cfg.document_store_config, "document_store")
+    if not ds then if vs.close then vs:close() end return nil, verr end
+  elseif type(vs.search_fulltext) == "function" then
+    ds = vs
+  end
+  local emb, eerr = registry.build("llm_providers", cfg.embedding_provider, cfg.embedding_provider_config, "embedding_provider")
+  if not emb then if vs.close then vs:close() end return nil, eerr end
+  if type(emb.embed) ~= "function" then
+    if vs.close then vs:close() end
+    return nil, errors.config(fmt("embedding_provider: provider '%s' has no embed method", cfg.embedding_provider), { key_path = "embedding_provider" })
+  end
+  return setmetatable({ cfg = cfg, vector_store = vs, document_store = ds, embedder = emb, closed = false }, mt)
+end
+
+local function check_open(self, what)
+  if getmetatable(self) ~= mt then error("astrocyte: call engine:" .. what .. "(...) with a colon", 3) end
+  if self.closed then
+    return errors.new("ProviderUnavailable", "engine is closed", { provider = "engine" })
+  end
+end
+
+-- Resolves and validates the bank id of a call.
+local function bank_of(self, o)
+  local b = o.bank_id
+  if b == nil then b = self.cfg.default_bank_id end
+  return validate.bank_id(b)
+end
+
+-- Runs fn, converting any raised Lua error into an error object.
+local function guarded(fn, ...)
+  local ok, res, err = pcall(fn, ...)
+  if not ok then return nil, errors.wrap("InternalError", res) end
+  return res, err
+end
+
+-- engine:retain(content, opts) → RetainResult | nil, err.
+-- opts: bank_id, tags, metadata, occurred_at (ISO-8601 or epoch seconds), fact_type.
+function _M:retain(content, opts)
+  local cerr = check_open(self, "retain"); if cerr then return nil, cerr end
+  local o, err = validate.opts(opts, RETAIN_OPTS, "retain"); if not o then return nil, err end
+  local bank; bank, err = bank_of(self, o); if not bank then return nil, err end
+  local r = { bank_id = bank }
+  r.content, err = validate.content(content, self.cfg.barriers.validation.max_content_length, "content", bank)
+  if not r.content then return nil, err end
+  r.tags, err = validate.tags(o.tags); if err then err.bank_id = bank; return nil, err end
+  r.metadata, err = validate.metadata(o.metadata); if err then err.bank_id = bank; return nil, err end
+  r.occurred_ms, err = validate.time(o.occurred_at, "occurred_at"); if err then return nil, err end
+  r.fact_type, err = validate.str(o.fact_type, "fact_type"); if err then return nil, err end
+  local _; _, err = validate.str(o.content_type, "content_type"); if err then return nil, err end
+  return guarded(pipeline.retain, self, r)
+end
+
+-- Validates the options shared by recall and reflect.
+local function recall_opts(self, query, opts, known, what)
+  local o, err = validate.opts(opts, known, what); if not o then return nil, err end
+  local r = {}
+  r.bank_id, err = bank_of(self, o); if not r.bank_id then return nil, err end
+  r.query, err = validate.content(query, self.cfg.barriers.validation.max_content_length, "query", r.bank_id)
+  if not r.query then return nil, err end
+  r.max_results, err = validate.int(o.max_results, "max_results", 1, 1000, 10); if not r.max_results then return nil, err end
+  r.max_tokens, err = validate.int(o.max_tokens, "max_tokens", 1, 10000000, nil); if err then return nil, err end
+  r.tags, err = validate.tags(o.tags); if err then return nil, err end
+  r.fact_types, err = validate.str_list(o.fact_types, "fact_types"); if err then return nil, err end
+  r.time_range, err = validate.time_range(o.time_range); if err then return nil, err end
+  r.as_of_ms, err = validate.time(o.as_of, "as_of"); if err then return nil, err end
+  return r, o
+end
+
+-- engine:recall(query, opts) → RecallResult | nil, err. Unknown bank → no hits.
+-- opts: bank_id, max_results (10), max_tokens, tags, fact_types, time_range {from, to}, as_of.
+function _M:recall(query, opts)
+  local cerr = check_open(self, "recall"); if cerr then return nil, cerr end
+  local r, err = recall_opts(self, query, opts, RECALL_OPTS, "recall")
+  if not r then return nil, err end
+  return guarded(pipeline.recall, self, r)
+end
+
+-- engine:reflect(query, opts) → ReflectResult {answer, sources, confidence} | nil, err.
+function _M:reflect(query, opts)
+  local cerr = check_open(self, "reflect"); if cerr then return nil, cerr end
+  local r, o = recall_opts(self, query, opts, REFLECT_OPTS, "reflect")
+  if not r then return nil, o end
+  local err
+  local max_sentences
+  max_sentences, err = validate.int(o.max_sentences, "max_sentences", 1, 100, self.cfg.reflect.max_sentences)
+  if not max_sentences then return nil, err end
+  if o.max_results == nil then r.max_results = self.cfg.reflect.max_results end
+  local res; res, err = guarded(pipeline.recall, self, r)
+  if not res then return nil, err end
+  return reflect.extractive(r.query, res.hits, { max_sentences = max_sentences })
+end
+
+-- engine:forget(opts) → ForgetResult {deleted_count, archived_count} | nil, err.
+-- opts: bank_id and one of memory_ids, tags, before (ISO/epoch), scope = "all".
+function _M:forget(opts)
+  local cerr = check_open(self, "forget"); if cerr then return nil, cerr end
+  if opts == nil then
+    return nil, errors.validation("forget needs options: bank_id and one of memory_ids, tags, before or scope = 'all'", { field = "opts" })
+  end
+  local o, err = validate.opts(opts, FORGET_OPTS, "forget"); if not o then return nil, err end
+  local r = {}
+  r.bank_id, err = validate.bank_id(o.bank_id == nil and self.cfg.default_bank_id or o.bank_id)
+  if not r.bank_id then return nil, err end
+  r.memory_ids, err = validate.str_list(o.memory_ids, "memory_ids"); if err then return nil, err end
+  r.tags, err = validate.tags(o.tags); if err then return nil, err end
+  r.before_ms, err = validate.time(o.before or o.before_date, "before"); if err then return nil, err end
+  if o.scope ~= nil and o.scope ~= "all" then
+    return nil, errors.validation(fmt("scope must be 'all' or nil, got '%s'", tostring(o.scope)), { field = "scope", bank_id = r.bank_id })
+  end
+  local selectors = (r.memory_ids and 1 or 0) + ((r.tags or r.before_ms) and 1 or 0) + (o.scope and 1 or 0)
+  if selectors == 0 then
+    return nil, errors.validation("forget needs one of memory_ids, tags, before or scope = 'all'", { field = "opts", bank_id = r.bank_id })
+  end
+  if selectors > 1 then
+    return nil, errors.validation("forget takes memory_ids, or tags/before, or scope = 'all' — not several", { field = "opts", bank_id = r.bank_id })
+  end
+  return guarded(pipeline.forget, self, r)
+end
+
+-- engine:banks() → array of {bank_id, memory_count} | nil, err.
+function _M:banks()
+  local cerr = check_open(self, "banks"); if cerr then return nil, cerr end
+  local vs = self.vector_store
+  if type(vs.list_banks) ~= "function" then
+    return nil, errors.new("CapabilityNotSupported", fmt("vector store '%s' cannot list banks", self.cfg.vector_store), { provider = self.cfg.vector_store, capability = "list_banks" })
+  end
+  return pipeline.call(vs, "list_banks", nil)
+end
+
+-- engine:health() → HealthStatus of the stores.
+function _M:health()
+  if self.closed then return { healthy = false, message = "engine is closed" } end
+  local ok, h = pcall(self.vector_store.health, self.vector_store)
+  if not ok then return { healthy = false, message = tostring(h) } end
+  return h
+end
+
+-- engine:close(): releases the stores; further calls return an error. Idempotent.
+function _M:close()
+  if self.closed then return true end
+  self.closed = true
+  if self.document_store and self.document_store ~= self.vector_store and self.document_store.close then
+    pcall(self.document_store.close, self.document_store)
+  end
+  if self.vector_store.close then pcall(self.vector_store.close, self.vector_store) end
+  return true
+end
+
+return _M

@@ -1,0 +1,301 @@
+-- astrocyte.localstore: the VectorStore + DocumentStore SPIs implemented once
+-- over a row backend (memory for `in_memory`, an SQLite file for `sqlite`) and
+-- the C indexes of astrocyte.memindex. Backends persist rows and hand back
+-- integer row keys; this module validates DTOs, keeps the indexes in step with
+-- every committed write, and turns index keys back into SPI hits.
+--
+-- Scores: VectorHit.score is the cosine similarity clamped to [0,1]
+-- (1.0 = same direction); DocumentHit.score is raw BM25.
+local core = require "astrocyte.core"
+local memindex = require "astrocyte.memindex"
+local util = require "astrocyte.util"
+local type, pairs, ipairs, fmt, max = type, pairs, ipairs, string.format, math.max
+
+local _M = { SPI_VERSION = 1 }
+local mt = { __index = _M }
+
+-- Wraps `backend` (see providers/in_memory and providers/sqlite) into a store.
+-- conf: { dimensions = n?, bm25 = {...}? }. Loads every persisted row into
+-- the indexes. Returns the store or nil, err.
+function _M.new(backend, conf, name)
+  conf = conf or {}
+  local self = setmetatable({
+    backend = backend,
+    name = name or "localstore",
+    index = memindex.new({ bm25 = conf.bm25 }),
+    dims = conf.dimensions or backend:get_meta("dimensions"),
+  }, mt)
+  if self.dims then self.dims = tonumber(self.dims) end
+  local ok, err = backend:each_row(function(r)
+    return self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+  end)
+  if not ok then return nil, err end
+  return self
+end
+
+-- Converts a DTO vector (array of numbers or a packed float32 string) to a
+-- packed string; returns nil, err on a bad element or a dimension mismatch.
+function _M:pack_vector(v, where)
+  local packed
+  if type(v) == "string" then
+    packed = v
+    if #v % 4 ~= 0 then return nil, where .. ": packed vector length is not a multiple of 4" end
+  elseif type(v) == "table" then
+    for i = 1, #v do
+      if type(v[i]) ~= "number" then
+        return nil, fmt("%s: vector[%d] is not a number", where, i)
+      end
+    end
+    packed = core.vec_pack(v)
+  else
+    return nil, where .. ": vector must be an array of numbers"
+  end
+  local d = #packed / 4
+  if d == 0 then return nil, where .. ": vector is empty" end
+  if self.dims and d ~= self.dims then
+    return nil, fmt("%s: dimension mismatch: expected %d, got %d", where, self.dims, d)
+  end
+  local ok, err = core.vec_normalize(packed)
+  if not ok then return nil, where .. ": " .. err end
+  return packed
+end
+
+-- Normalizes one VectorItem / Document into a backend row.
+local function to_row(self, it, bank_id, where, need_vector, now)
+  if type(it) ~= "table" then return nil, where .. " must be a table" end
+  if type(it.id) ~= "string" or it.id == "" then return nil, where .. ".id must be a non-empty string" end
+  if type(bank_id) ~= "string" or bank_id == "" then return nil, where .. ".bank_id must be a non-empty string" end
+  if type(it.text) ~= "string" or it.text == "" then return nil, where .. ".text must be a non-empty string" end
+  local vec
+  if need_vector or it.vector ~= nil then
+    local err
+    vec, err = self:pack_vector(it.vector, where .. ".vector")
+    if not vec then return nil, err end
+  end
+  local occ, ret
+  if it.occurred_at ~= nil then
+    local e
+    occ, e = util.to_ms(it.occurred_at)
+    if not occ then return nil, where .. ".occurred_at: " .. e end
+  end
+  if it.retained_at ~= nil then
+    local e
+    ret, e = util.to_ms(it.retained_at)
+    if not ret then return nil, where .. ".retained_at: " .. e end
+  end
+  return {
+    bank_id = bank_id, id = it.id, text = it.text, vector = vec,
+    metadata = it.metadata, tags = it.tags, fact_type = it.fact_type,
+    memory_layer = it.memory_layer, chunk_id = it.chunk_id,
+    occurred_at = occ, retained_at = ret or now,
+  }
+end
+
+-- VectorStore.store_vectors: upserts items; returns ids in input order.
+-- All items are validated before anything is written, and the backend writes
+-- them in one transaction, so a failure stores nothing.
+function _M:store_vectors(items)
+  if type(items) ~= "table" then return nil, self.name .. ": items must be an array" end
+  if #items == 0 then return {} end
+  local now = util.now_ms()
+  local rows = {}
+  for i, it in ipairs(items) do
+    local row, err = to_row(self, it, it and it.bank_id, fmt("items[%d]", i), true, now)
+    if not row then return nil, self.name .. ": " .. err end
+    if not self.dims then self.dims = #row.vector / 4 end
+    rows[i] = row
+  end
+  if not self.backend:get_meta("dimensions") then
+    local ok, err = self.backend:set_meta("dimensions", tostring(self.dims))
+    if not ok then return nil, err end
+  end
+  return self:_commit(rows)
+end
+
+-- Writes rows through the backend, then mirrors them into the indexes.
+function _M:_commit(rows)
+  local keys, err = self.backend:upsert(rows)
+  if not keys then return nil, err end
+  local ids = {}
+  for i, r in ipairs(rows) do
+    r.key = keys[i]
+    local ok, ierr = self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+    if not ok then return nil, self.name .. ": index update failed: " .. tostring(ierr) end
+    ids[i] = r.id
+  end
+  return ids
+end
+
+-- Builds the key filter for a search from VectorFilters / DocumentFilters.
+-- Returns the C-level filter table ({} = no restriction) or nil, err.
+function _M:_filter(bank_id, f)
+  if f == nil then return {} end
+  if type(f) ~= "table" then return nil, self.name .. ": filters must be a table" end
+  local out = {}
+  local allow = self.index:tag_keyset(bank_id, f.tags)
+  if f.fact_types or f.metadata_filters or f.session_id then
+    local pred_keys, err = self.backend:keys_matching(bank_id, {
+      fact_types = f.fact_types, metadata = f.metadata_filters, session_id = f.session_id })
+    if not pred_keys then return nil, err end
+    local ks = core.keyset()
+    for _, k in ipairs(pred_keys) do
+      if not allow or allow:test(k) then ks:set(k) end
+    end
+    allow = ks
+  end
+  out.allow = allow
+  local tr = f.time_range
+  if tr then
+    local a, b = tr[1] or tr.from, tr[2] or tr.to
+    if a ~= nil then
+      local ms, e = util.to_ms(a); if not ms then return nil, "time_range.from: " .. e end
+      out.time_from = ms
+    end
+    if b ~= nil then
+      local ms, e = util.to_ms(b); if not ms then return nil, "time_range.to: " .. e end
+      out.time_to = ms
+    end
+  end
+  if f.as_of ~= nil then
+    local ms, e = util.to_ms(f.as_of); if not ms then return nil, "as_of: " .. e end
+    out.as_of = ms
+  end
+  return out
+end
+
+-- Turns a backend row into a VectorHit / MemoryHit-shaped table.
+local function hit_of(r, score)
+  return {
+    id = r.id, text = r.text, score = score, metadata = r.metadata, tags = r.tags,
+    fact_type = r.fact_type, occurred_at = util.iso(r.occurred_at),
+    memory_layer = r.memory_layer, retained_at = util.iso(r.retained_at),
+    chunk_id = r.chunk_id, bank_id = r.bank_id,
+  }
+end
+
+-- Fetches rows for keys and builds hits in key order with the given scores.
+function _M:_hits(keys, scores, map_score)
+  if #keys == 0 then return {} end
+  local rows, err = self.backend:get_rows(keys)
+  if not rows then return nil, err end
+  local hits = {}
+  for i, k in ipairs(keys) do
+    local r = rows[k]
+    if r then hits[#hits + 1] = hit_of(r, map_score(scores[i])) end
+  end
+  return hits
+end
+
+local function cos01(s) return max(0, 2 * s - 1) end
+local function raw(s) return s end
+
+-- VectorStore.search_similar: top `limit` by cosine, honouring filters.
+function _M:search_similar(query_vector, bank_id, limit, filters)
+  limit = limit or 10
+  local q, err = self:pack_vector(query_vector, "query_vector")
+  if not q then return nil, self.name .. ": " .. err end
+  local f, ferr = self:_filter(bank_id, filters)
+  if not f then return nil, ferr end
+  local keys, scores = self.index:search_vec(bank_id, q, limit, f)
+  if not keys then return nil, self.name .. ": " .. tostring(scores) end
+  return self:_hits(keys, scores, cos01)
+end
+
+-- VectorStore.delete: removes ids of this bank only; returns the count deleted.
+function _M:delete(ids, bank_id)
+  if type(ids) ~= "table" then return nil, self.name .. ": ids must be an array" end
+  if #ids == 0 then return 0 end
+  local keys, err = self.backend:delete(bank_id, ids)
+  if not keys then return nil, err end
+  for _, k in ipairs(keys) do self.index:remove(bank_id, k) end
+  return #keys
+end
+
+-- Convert a row to a full VectorItem (vector unpacked to numbers).
+local function item_of(r)
+  return {
+    id = r.id, bank_id = r.bank_id, vector = r.vector and core.vec_unpack(r.vector) or nil,
+    text = r.text, metadata = r.metadata, tags = r.tags, fact_type = r.fact_type,
+    occurred_at = util.iso(r.occurred_at), memory_layer = r.memory_layer,
+    retained_at = util.iso(r.retained_at), chunk_id = r.chunk_id,
+  }
+end
+
+-- VectorStore.list_vectors: stable order by id; offset past end → {}.
+function _M:list_vectors(bank_id, offset, limit)
+  offset, limit = offset or 0, limit or 100
+  local rows, err = self.backend:list(bank_id, offset, limit, true)
+  if not rows then return nil, err end
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = item_of(r) end
+  return out
+end
+
+-- DocumentStore.store_document: persists a document (a row without vector
+-- unless one already exists under that id, whose vector is kept).
+function _M:store_document(doc, bank_id)
+  local row, err = to_row(self, doc, bank_id, "document", false, util.now_ms())
+  if not row then return nil, self.name .. ": " .. err end
+  local existing = self.backend:get_by_id(bank_id, row.id)
+  if existing then
+    row.vector = existing.vector
+    row.fact_type = row.fact_type or existing.fact_type
+    row.occurred_at = row.occurred_at or existing.occurred_at
+    row.retained_at = existing.retained_at
+  end
+  local ids, cerr = self:_commit({ row })
+  if not ids then return nil, cerr end
+  return ids[1]
+end
+
+-- DocumentStore.search_fulltext: BM25 top `limit`; filters may carry tags,
+-- metadata_filters and (an extension) the vector filters' time fields.
+function _M:search_fulltext(query, bank_id, limit, filters)
+  limit = limit or 10
+  if type(query) ~= "string" then return nil, self.name .. ": query must be a string" end
+  local f, ferr = self:_filter(bank_id, filters)
+  if not f then return nil, ferr end
+  local keys, scores = self.index:search_text(bank_id, query, limit, f)
+  if not keys then return nil, self.name .. ": " .. tostring(scores) end
+  local hits, err = self:_hits(keys, scores, raw)
+  if not hits then return nil, err end
+  for _, h in ipairs(hits) do h.document_id = h.id end
+  return hits
+end
+
+-- DocumentStore.get_document: the document in this bank, or nil.
+function _M:get_document(document_id, bank_id)
+  local r, err = self.backend:get_by_id(bank_id, document_id)
+  if err then return nil, err end
+  if not r then return nil end
+  return { id = r.id, text = r.text, metadata = r.metadata, tags = r.tags }
+end
+
+-- health(): HealthStatus.
+function _M:health()
+  local ok, err = self.backend:ping()
+  if not ok then return { healthy = false, message = tostring(err) } end
+  return { healthy = true, message = self.name .. ": ok" }
+end
+
+-- Extension: banks with their memory counts, sorted by bank id.
+function _M:list_banks()
+  return self.backend:banks()
+end
+
+-- Extension: ids in a bank matching any of `tags` and/or stored before
+-- `before` (ms, on occurred_at else retained_at); all ids when both are nil.
+function _M:find_ids(bank_id, sel)
+  return self.backend:find_ids(bank_id, sel or {})
+end
+
+-- Extension: bytes held by the in-memory indexes.
+function _M:index_bytes()
+  return self.index:bytes()
+end
+
+function _M:close()
+  return self.backend:close()
+end
+
+return _M

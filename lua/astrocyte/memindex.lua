@@ -1,0 +1,144 @@
+-- astrocyte.memindex: the in-memory search structures the built-in stores keep
+-- per bank — a C flat vector index, a C BM25 index and a tag → keys map — all
+-- addressed by the store's integer row keys. Stores own the rows; this module
+-- only answers "which keys, with what score". Bank isolation is structural:
+-- each bank has its own indexes, so a search can never see another bank.
+local core = require "astrocyte.core"
+local pairs, next, setmetatable = pairs, next, setmetatable
+
+local _M = {}
+local mt = { __index = _M }
+
+-- Returns a new empty index set. opts: { bm25 = {k1, b, stem, stopwords} }.
+function _M.new(opts)
+  opts = opts or {}
+  return setmetatable({ banks = {}, bm25_opts = opts.bm25 or {} }, mt)
+end
+
+-- Returns the per-bank structure, creating it when `create` is true.
+function _M:bank(bank_id, create)
+  local b = self.banks[bank_id]
+  if not b and create then
+    local bm, err = core.bm25(self.bm25_opts)
+    if not bm then return nil, err end
+    b = { flat = nil, bm25 = bm, tags = {}, key_tags = {}, count = 0, keys = {} }
+    self.banks[bank_id] = b
+  end
+  return b
+end
+
+-- Indexes one item. vec (packed float32 string) may be nil for text-only
+-- items. Returns true or nil, err (nothing is left half-indexed on error).
+function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
+  local b, err = self:bank(bank_id, true)
+  if not b then return nil, err end
+  if b.keys[key] then self:remove(bank_id, key) end
+  if vec then
+    if not b.flat then
+      local f, ferr = core.flat(core.vec_dim(vec))
+      if not f then return nil, ferr end
+      b.flat = f
+    end
+    local ok, verr = b.flat:add(key, vec, occurred_ms, retained_ms)
+    if not ok then return nil, verr end
+  end
+  local ok, berr = b.bm25:add(key, text, occurred_ms, retained_ms)
+  if not ok then
+    if vec then b.flat:remove(key) end
+    return nil, berr
+  end
+  if tags and #tags > 0 then
+    for i = 1, #tags do
+      local t = tags[i]
+      local set = b.tags[t]
+      if not set then set = {}; b.tags[t] = set end
+      set[key] = true
+    end
+    b.key_tags[key] = tags
+  end
+  b.keys[key] = true
+  b.count = b.count + 1
+  return true
+end
+
+-- Removes one key from the bank's indexes; returns true if it was there.
+function _M:remove(bank_id, key)
+  local b = self.banks[bank_id]
+  if not b or not b.keys[key] then return false end
+  if b.flat then b.flat:remove(key) end
+  b.bm25:remove(key)
+  local tags = b.key_tags[key]
+  if tags then
+    for i = 1, #tags do
+      local set = b.tags[tags[i]]
+      if set then
+        set[key] = nil
+        if next(set) == nil then b.tags[tags[i]] = nil end
+      end
+    end
+    b.key_tags[key] = nil
+  end
+  b.keys[key] = nil
+  b.count = b.count - 1
+  return true
+end
+
+-- Drops a whole bank's indexes.
+function _M:drop_bank(bank_id)
+  self.banks[bank_id] = nil
+end
+
+-- Returns a keyset of the keys carrying any of `tags`, or nil when tags is
+-- empty/nil. An unknown tag simply contributes nothing.
+function _M:tag_keyset(bank_id, tags)
+  if not tags or #tags == 0 then return nil end
+  local b = self.banks[bank_id]
+  local ks = core.keyset()
+  if not b then return ks end
+  for i = 1, #tags do
+    local set = b.tags[tags[i]]
+    if set then
+      for key in pairs(set) do ks:set(key) end
+    end
+  end
+  return ks
+end
+
+-- Builds the C filter table from store-level filter fields.
+-- f: { allow = keyset?, time_from = ms?, time_to = ms?, as_of = ms? }
+local function cfilter(f)
+  if not f then return nil end
+  return { allow = f.allow, time_from = f.time_from, time_to = f.time_to, as_of = f.as_of }
+end
+
+-- Vector top-k in one bank → keys, scores ((1+cos)/2 in [0,1]). Unknown bank
+-- or no vectors → empty lists.
+function _M:search_vec(bank_id, qvec, k, f)
+  local b = self.banks[bank_id]
+  if not b or not b.flat or k <= 0 then return {}, {} end
+  return b.flat:search(qvec, k, cfilter(f))
+end
+
+-- BM25 top-k in one bank → keys, raw BM25 scores.
+function _M:search_text(bank_id, query, k, f)
+  local b = self.banks[bank_id]
+  if not b or k <= 0 then return {}, {} end
+  return b.bm25:search(query, k, cfilter(f))
+end
+
+-- Returns the vector dimension of the bank's flat index, or nil.
+function _M:dim(bank_id)
+  local b = self.banks[bank_id]
+  return b and b.flat and b.flat:dim() or nil
+end
+
+-- Bytes held by all C indexes.
+function _M:bytes()
+  local n = 0
+  for _, b in pairs(self.banks) do
+    n = n + b.bm25:bytes() + (b.flat and b.flat:bytes() or 0)
+  end
+  return n
+end
+
+return _M

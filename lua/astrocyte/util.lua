@@ -1,0 +1,209 @@
+-- astrocyte.util: small helpers shared by the framework — time stamps
+-- (milliseconds <-> ISO-8601 UTC), random ids, table copies and a JSON
+-- instance. Pure Lua that runs unchanged on Lua 5.4 and LuaJIT 2.1.
+local cjson_safe = require "cjson.safe"
+local core = require "astrocyte.core"
+local floor, fmt, tonumber, type = math.floor, string.format, tonumber, type
+
+local _M = {}
+
+-- One JSON instance for the framework (decode, and encode of non-empty
+-- data). Debian's lua-cjson 2.1.0 cannot encode an empty table as an array,
+-- so DTO output goes through _M.encode below.
+local json = cjson_safe.new()
+json.encode_sparse_array(true)
+_M.json = json
+
+-- Encodes v as JSON. Like cjson, but an empty table becomes [] (DTO lists
+-- are far more common than empty maps, which the engine stores as nil) and
+-- object keys are sorted so output is stable.
+local function encode(v, out)
+  local tv = type(v)
+  if tv ~= "table" then
+    local s, err = json.encode(v)
+    if not s then error(err, 0) end
+    out[#out + 1] = s
+    return
+  end
+  if next(v) == nil or _M.is_array(v) then
+    out[#out + 1] = "["
+    for i = 1, #v do
+      if i > 1 then out[#out + 1] = "," end
+      encode(v[i], out)
+    end
+    out[#out + 1] = "]"
+    return
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  out[#out + 1] = "{"
+  for i, k in ipairs(keys) do
+    if i > 1 then out[#out + 1] = "," end
+    out[#out + 1] = json.encode(k)
+    out[#out + 1] = ":"
+    local val = v[k]
+    if val == nil then val = v[tonumber(k)] end
+    encode(val, out)
+  end
+  out[#out + 1] = "}"
+end
+
+-- Returns the JSON text of v, or nil and an error (e.g. a function value).
+function _M.encode(v)
+  local out = {}
+  local ok, err = pcall(encode, v, out)
+  if not ok then return nil, err end
+  return table.concat(out)
+end
+
+-- Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian).
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+-- Civil date of a day count since 1970-01-01.
+local function civil_from_days(z)
+  z = z + 719468
+  local era = floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+  local mp = floor((5 * doy + 2) / 153)
+  local d = doy - floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  if m <= 2 then y = y + 1 end
+  return y, m, d
+end
+
+-- Returns the current time in integer milliseconds since the epoch (UTC),
+-- never going backwards within this process.
+local last_ms = 0
+function _M.now_ms()
+  local ms
+  if ngx and ngx.now then
+    ngx.update_time()
+    ms = floor(ngx.now() * 1000)
+  else
+    ms = core.now_ms()
+  end
+  if ms < last_ms then ms = last_ms end
+  last_ms = ms
+  return ms
+end
+
+-- Formats milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS[.mmm]Z".
+function _M.iso(ms)
+  if ms == nil then return nil end
+  local secs = floor(ms / 1000)
+  local frac = ms - secs * 1000
+  local days = floor(secs / 86400)
+  local rem = secs - days * 86400
+  local y, m, d = civil_from_days(days)
+  local s = fmt("%04d-%02d-%02dT%02d:%02d:%02d", y, m, d,
+                floor(rem / 3600), floor(rem % 3600 / 60), rem % 60)
+  if frac ~= 0 then s = s .. fmt(".%03d", frac) end
+  return s .. "Z"
+end
+
+-- Parses an ISO-8601 date or date-time ("2024-05-01", "2024-05-01T10:00:00Z",
+-- "2024-05-01 10:00:00+02:00", fractional seconds allowed; no zone = UTC).
+-- Returns milliseconds since the epoch, or nil and a reason.
+function _M.parse_iso(s)
+  if type(s) ~= "string" then return nil, "expected an ISO-8601 string" end
+  local y, mo, d, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
+  if not y then return nil, "'" .. s .. "' is not an ISO-8601 date" end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 then
+    return nil, "'" .. s .. "' has an invalid month or day"
+  end
+  local h, mi, sec, frac, zone = 0, 0, 0, 0, nil
+  if rest ~= "" then
+    local hh, mm, tail = rest:match("^[T ](%d%d):(%d%d)(.*)$")
+    if not hh then return nil, "'" .. s .. "' has an invalid time part" end
+    h, mi = tonumber(hh), tonumber(mm)
+    local ss, tail2 = tail:match("^:(%d%d)(.*)$")
+    if ss then sec, tail = tonumber(ss), tail2 end
+    local fr, tail3 = tail:match("^[.,](%d+)(.*)$")
+    if fr then frac, tail = tonumber("0." .. fr), tail3 end
+    zone = tail
+    if h > 23 or mi > 59 or sec > 60 then
+      return nil, "'" .. s .. "' has an invalid time of day"
+    end
+  end
+  local offset = 0
+  if zone and zone ~= "" and zone ~= "Z" and zone ~= "z" then
+    local sign, zh, zm = zone:match("^([+-])(%d%d):?(%d%d)$")
+    if not sign then return nil, "'" .. s .. "' has an invalid time zone" end
+    offset = (tonumber(zh) * 60 + tonumber(zm)) * 60
+    if sign == "-" then offset = -offset end
+  end
+  local secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset
+  return secs * 1000 + floor(frac * 1000 + 0.5)
+end
+
+-- Accepts a timestamp as an ISO-8601 string or a number of seconds since the
+-- epoch; returns milliseconds, or nil and a reason.
+function _M.to_ms(v)
+  if type(v) == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      return nil, "expected a finite number of seconds"
+    end
+    return floor(v * 1000 + 0.5)
+  end
+  return _M.parse_iso(v)
+end
+
+-- Returns a random 16-hex-digit id (the reference's uuid4().hex[:16] shape).
+-- Seeded once per process from time and address entropy.
+local seeded = false
+function _M.new_id()
+  if not seeded then
+    local addr = tonumber(tostring({}):match("0x(%x+)") or "0", 16) or 0
+    math.randomseed((os.time() + floor(os.clock() * 1e6) + addr) % 2147483647)
+    seeded = true
+  end
+  return fmt("%08x%08x", math.random(0, 0x7fffffff) * 2 + math.random(0, 1),
+             math.random(0, 0x7fffffff) * 2 + math.random(0, 1))
+end
+
+-- Shallow copy of a table (nil passes through).
+function _M.copy(t)
+  if t == nil then return nil end
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+-- Deep copy of plain data tables.
+function _M.deepcopy(t)
+  if type(t) ~= "table" then return t end
+  local c = {}
+  for k, v in pairs(t) do c[k] = _M.deepcopy(v) end
+  return c
+end
+
+-- Returns true if t is a sequence (array) table with n >= 0 items.
+function _M.is_array(t)
+  if type(t) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  for i = 1, n do
+    if t[i] == nil then return false end
+  end
+  return true
+end
+
+-- Trims leading and trailing whitespace.
+function _M.trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+return _M

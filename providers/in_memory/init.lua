@@ -1,0 +1,127 @@
+-- astrocyte.providers.in_memory: ephemeral VectorStore + DocumentStore for
+-- tests and throwaway engines. Rows live in Lua tables; search goes through
+-- the same C indexes as the SQLite store (astrocyte.localstore).
+local localstore = require "astrocyte.localstore"
+local rowmatch = require "astrocyte.rowmatch"
+local util = require "astrocyte.util"
+
+local Backend = {}
+Backend.__index = Backend
+
+local function new_backend()
+  return setmetatable({ rows = {}, by_id = {}, next_key = 1, meta = {}, open = true }, Backend)
+end
+
+function Backend:get_meta(k) return self.meta[k] end
+function Backend:set_meta(k, v) self.meta[k] = v; return true end
+function Backend:each_row() return true end
+function Backend:ping() return self.open, "in_memory: store is closed" end
+function Backend:close() self.open = false; return true end
+
+local function bank_ids(self, bank_id)
+  local m = self.by_id[bank_id]
+  if not m then m = {}; self.by_id[bank_id] = m end
+  return m
+end
+
+-- Upserts rows; returns their keys. Cannot fail part-way (pure Lua tables).
+function Backend:upsert(rows)
+  local keys = {}
+  for i, r in ipairs(rows) do
+    local ids = bank_ids(self, r.bank_id)
+    local key = ids[r.id]
+    if not key then
+      key = self.next_key
+      self.next_key = key + 1
+      ids[r.id] = key
+    end
+    local copy = util.copy(r)
+    copy.key = key
+    copy.metadata = util.copy(r.metadata)
+    copy.tags = util.copy(r.tags)
+    self.rows[key] = copy
+    keys[i] = key
+  end
+  return keys
+end
+
+function Backend:get_rows(keys)
+  local out = {}
+  for _, k in ipairs(keys) do out[k] = self.rows[k] end
+  return out
+end
+
+function Backend:get_by_id(bank_id, id)
+  local ids = self.by_id[bank_id]
+  local key = ids and ids[id]
+  return key and self.rows[key] or nil
+end
+
+function Backend:delete(bank_id, ids)
+  local m = self.by_id[bank_id]
+  local keys = {}
+  if not m then return keys end
+  for _, id in ipairs(ids) do
+    local key = m[id]
+    if key then
+      m[id] = nil
+      self.rows[key] = nil
+      keys[#keys + 1] = key
+    end
+  end
+  if next(m) == nil then self.by_id[bank_id] = nil end
+  return keys
+end
+
+-- Rows of a bank sorted by id (optionally only rows with vectors).
+local function bank_rows(self, bank_id, vectors_only)
+  local m = self.by_id[bank_id]
+  local list = {}
+  if not m then return list end
+  for _, key in pairs(m) do
+    local r = self.rows[key]
+    if not vectors_only or r.vector then list[#list + 1] = r end
+  end
+  table.sort(list, function(a, b) return a.id < b.id end)
+  return list
+end
+
+function Backend:list(bank_id, offset, limit, vectors_only)
+  local all = bank_rows(self, bank_id, vectors_only)
+  local out = {}
+  for i = offset + 1, math.min(#all, offset + limit) do out[#out + 1] = all[i] end
+  return out
+end
+
+function Backend:keys_matching(bank_id, pred)
+  local out = {}
+  for _, r in ipairs(bank_rows(self, bank_id)) do
+    if rowmatch.matches(r, pred) then out[#out + 1] = r.key end
+  end
+  return out
+end
+
+function Backend:find_ids(bank_id, sel)
+  local out = {}
+  for _, r in ipairs(bank_rows(self, bank_id)) do
+    if rowmatch.selected(r, sel) then out[#out + 1] = r.id end
+  end
+  return out
+end
+
+function Backend:banks()
+  local out = {}
+  for bank_id, m in pairs(self.by_id) do
+    local n = 0
+    for _ in pairs(m) do n = n + 1 end
+    out[#out + 1] = { bank_id = bank_id, memory_count = n }
+  end
+  table.sort(out, function(a, b) return a.bank_id < b.bank_id end)
+  return out
+end
+
+local function new(conf)
+  return localstore.new(new_backend(), conf, "in_memory")
+end
+
+return { vector_stores = new, document_stores = new, new = new }

@@ -1,0 +1,286 @@
+-- astrocyte.providers.sqlite: the embedded default store. One SQLite file in
+-- WAL mode holds every bank's rows (vectors as float32 BLOBs); the C indexes
+-- are rebuilt from it on open and updated after every committed write. A
+-- write is durable when the call returns (synchronous=FULL) and atomic (one
+-- transaction per call), so a failed call stores nothing.
+local sqlite = require "astrocyte.sqlite"
+local localstore = require "astrocyte.localstore"
+local rowmatch = require "astrocyte.rowmatch"
+local util = require "astrocyte.util"
+local json = util.json
+local fmt = string.format
+local unpack = table.unpack or unpack
+
+local SCHEMA_VERSION = 1
+local SCHEMA = [[
+CREATE TABLE IF NOT EXISTS astrocyte_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memories (
+  key          INTEGER PRIMARY KEY,
+  bank_id      TEXT NOT NULL,
+  id           TEXT NOT NULL,
+  text         TEXT NOT NULL,
+  vector       BLOB,
+  metadata     TEXT,
+  tags         TEXT,
+  fact_type    TEXT,
+  memory_layer TEXT,
+  chunk_id     TEXT,
+  occurred_at  INTEGER,
+  retained_at  INTEGER NOT NULL,
+  UNIQUE (bank_id, id)
+);
+]]
+
+local COLS = "key, bank_id, id, text, vector, metadata, tags, fact_type, memory_layer, chunk_id, occurred_at, retained_at"
+
+local Backend = {}
+Backend.__index = Backend
+
+local function serr(self, what, err)
+  return fmt("sqlite: %s failed for '%s': %s", what, self.path, tostring(err))
+end
+
+-- Prepares (and caches) a statement.
+function Backend:stmt(sql)
+  local st = self.cache[sql]
+  if st then st:reset(); return st end
+  local err
+  st, err = self.db:prepare(sql)
+  if not st then return nil, err end
+  self.cache[sql] = st
+  return st
+end
+
+-- Runs sql with params; returns an array of row tables ({col = value}) or nil, err.
+function Backend:query(sql, ...)
+  local st, err = self:stmt(sql)
+  if not st then return nil, err end
+  local n = select("#", ...)
+  for i = 1, n do
+    local ok, berr = st:bind(i, (select(i, ...)))
+    if not ok then st:reset(); return nil, berr end
+  end
+  local out = {}
+  while true do
+    local has, serr2 = st:step()
+    if has == nil then st:reset(); return nil, serr2 end
+    if not has then break end
+    out[#out + 1] = st:named()
+  end
+  st:reset()
+  return out
+end
+
+local function decode_row(r)
+  r.metadata = r.metadata and json.decode(r.metadata) or nil
+  r.tags = r.tags and json.decode(r.tags) or nil
+  return r
+end
+
+local function encode_map(t)
+  if t == nil or next(t) == nil then return nil end
+  return (json.encode(t))
+end
+
+function Backend:get_meta(k)
+  local rows = self:query("SELECT value FROM astrocyte_meta WHERE key = ?", k)
+  return rows and rows[1] and rows[1].value or nil
+end
+
+function Backend:set_meta(k, v)
+  local ok, err = self:query("INSERT INTO astrocyte_meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", k, v)
+  if not ok then return nil, serr(self, "writing metadata", err) end
+  return true
+end
+
+-- Calls fn(row) for every row (ordered by key); stops on the first error.
+function Backend:each_row(fn)
+  local st, err = self.db:prepare("SELECT key, bank_id, vector, text, tags, occurred_at, retained_at FROM memories ORDER BY key")
+  if not st then return nil, serr(self, "loading", err) end
+  while true do
+    local has, e = st:step()
+    if has == nil then st:finalize(); return nil, serr(self, "loading", e) end
+    if not has then break end
+    local r = st:named()
+    r.tags = r.tags and json.decode(r.tags) or nil
+    local ok, ferr = fn(r)
+    if not ok then st:finalize(); return nil, serr(self, "indexing", ferr) end
+  end
+  st:finalize()
+  return true
+end
+
+-- Runs fn inside one IMMEDIATE transaction; rolls back on any error.
+function Backend:transaction(fn)
+  local ok, err = self.db:exec("BEGIN IMMEDIATE")
+  if not ok then return nil, err end
+  local res, ferr = fn()
+  if res == nil then
+    self.db:exec("ROLLBACK")
+    return nil, ferr
+  end
+  ok, err = self.db:exec("COMMIT")
+  if not ok then
+    self.db:exec("ROLLBACK")
+    return nil, err
+  end
+  return res
+end
+
+local UPSERT = [[
+INSERT INTO memories (bank_id, id, text, vector, metadata, tags, fact_type, memory_layer, chunk_id, occurred_at, retained_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (bank_id, id) DO UPDATE SET
+  text = excluded.text, vector = excluded.vector, metadata = excluded.metadata, tags = excluded.tags,
+  fact_type = excluded.fact_type, memory_layer = excluded.memory_layer, chunk_id = excluded.chunk_id,
+  occurred_at = excluded.occurred_at, retained_at = excluded.retained_at
+RETURNING key]]
+
+-- Upserts rows in one transaction; returns their keys or nil, err.
+function Backend:upsert(rows)
+  local keys, err = self:transaction(function()
+    local st, perr = self:stmt(UPSERT)
+    if not st then return nil, perr end
+    local out = {}
+    for i, r in ipairs(rows) do
+      st:reset()
+      st:bind_values(r.bank_id, r.id, r.text)
+      if r.vector then st:bind_blob(4, r.vector) else st:bind(4, nil) end
+      st:bind(5, encode_map(r.metadata))
+      st:bind(6, r.tags and #r.tags > 0 and json.encode(r.tags) or nil)
+      st:bind(7, r.fact_type); st:bind(8, r.memory_layer); st:bind(9, r.chunk_id)
+      st:bind(10, r.occurred_at); st:bind(11, r.retained_at)
+      local has, serr2 = st:step()
+      if not has then st:reset(); return nil, serr2 or "no key returned" end
+      out[i] = st:row()[1]
+      st:reset()
+    end
+    return out
+  end)
+  if not keys then return nil, serr(self, "write", err) end
+  return keys
+end
+
+function Backend:get_rows(keys)
+  local out = {}
+  -- Chunks of 500 keep us under SQLite's bound-parameter limit.
+  for start = 1, #keys, 500 do
+    local n = math.min(500, #keys - start + 1)
+    local marks = string.rep("?,", n - 1) .. "?"
+    local rows, err = self:query("SELECT " .. COLS .. " FROM memories WHERE key IN (" .. marks .. ")",
+                                 unpack(keys, start, start + n - 1))
+    if not rows then return nil, serr(self, "read", err) end
+    for _, r in ipairs(rows) do out[r.key] = decode_row(r) end
+  end
+  return out
+end
+
+function Backend:get_by_id(bank_id, id)
+  local rows, err = self:query("SELECT " .. COLS .. " FROM memories WHERE bank_id = ? AND id = ?", bank_id, id)
+  if not rows then return nil, serr(self, "read", err) end
+  return rows[1] and decode_row(rows[1]) or nil
+end
+
+-- Deletes ids of one bank in one transaction; returns the deleted keys.
+function Backend:delete(bank_id, ids)
+  local keys, err = self:transaction(function()
+    local out = {}
+    for _, id in ipairs(ids) do
+      local rows, qerr = self:query("DELETE FROM memories WHERE bank_id = ? AND id = ? RETURNING key", bank_id, id)
+      if not rows then return nil, qerr end
+      if rows[1] then out[#out + 1] = rows[1].key end
+    end
+    return out
+  end)
+  if not keys then return nil, serr(self, "delete", err) end
+  return keys
+end
+
+function Backend:list(bank_id, offset, limit, vectors_only)
+  local rows, err = self:query("SELECT " .. COLS .. " FROM memories WHERE bank_id = ?" ..
+    (vectors_only and " AND vector IS NOT NULL" or "") .. " ORDER BY id LIMIT ? OFFSET ?",
+    bank_id, limit, offset)
+  if not rows then return nil, serr(self, "list", err) end
+  for _, r in ipairs(rows) do decode_row(r) end
+  return rows
+end
+
+function Backend:keys_matching(bank_id, pred)
+  local rows, err = self:query("SELECT key, fact_type, metadata FROM memories WHERE bank_id = ?", bank_id)
+  if not rows then return nil, serr(self, "filter", err) end
+  local out = {}
+  for _, r in ipairs(rows) do
+    decode_row(r)
+    if rowmatch.matches(r, pred) then out[#out + 1] = r.key end
+  end
+  return out
+end
+
+function Backend:find_ids(bank_id, sel)
+  local rows, err = self:query("SELECT id, tags, occurred_at, retained_at FROM memories WHERE bank_id = ? ORDER BY id", bank_id)
+  if not rows then return nil, serr(self, "select", err) end
+  local out = {}
+  for _, r in ipairs(rows) do
+    decode_row(r)
+    if rowmatch.selected(r, sel) then out[#out + 1] = r.id end
+  end
+  return out
+end
+
+function Backend:banks()
+  local rows, err = self:query("SELECT bank_id, count(*) AS memory_count FROM memories GROUP BY bank_id ORDER BY bank_id")
+  if not rows then return nil, serr(self, "list banks", err) end
+  return rows
+end
+
+function Backend:ping()
+  if not self.db:is_open() then return nil, "sqlite: database is closed" end
+  local rows, err = self:query("SELECT 1 AS one")
+  if not rows then return nil, err end
+  return true
+end
+
+function Backend:close()
+  for _, st in pairs(self.cache) do st:finalize() end
+  self.cache = {}
+  self.db:close()
+  return true
+end
+
+-- Opens (creating if needed) the database at conf.path and applies the schema.
+local function open_backend(conf)
+  local path = conf.path
+  if type(path) ~= "string" or path == "" then
+    return nil, "sqlite: vector_store_config.path must be a non-empty string"
+  end
+  local db, err = sqlite.open(path)
+  if not db then return nil, err end
+  local self = setmetatable({ db = db, path = path, cache = {} }, Backend)
+  db:busy_timeout(conf.busy_timeout_ms or 5000)
+  local pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+  local ok, perr = db:exec(pragmas)
+  if not ok then db:close(); return nil, fmt("sqlite: cannot use database '%s': %s", path, perr) end
+  ok, perr = db:exec(SCHEMA)
+  if not ok then db:close(); return nil, fmt("sqlite: cannot create schema in '%s': %s", path, perr) end
+  local v = self:get_meta("schema_version")
+  if v and tonumber(v) > SCHEMA_VERSION then
+    db:close()
+    return nil, fmt("sqlite: '%s' has schema version %s, newer than this build supports (%d)", path, v, SCHEMA_VERSION)
+  end
+  if not v then
+    ok, perr = self:set_meta("schema_version", tostring(SCHEMA_VERSION))
+    if not ok then db:close(); return nil, perr end
+  end
+  return self
+end
+
+local function new(conf)
+  conf = conf or {}
+  local backend, err = open_backend(conf)
+  if not backend then return nil, err end
+  local store, serr2 = localstore.new(backend, conf, "sqlite")
+  if not store then backend:close(); return nil, serr2 end
+  return store
+end
+
+return { vector_stores = new, document_stores = new, new = new }

@@ -1,0 +1,257 @@
+-- Specs for the astrocyte.sqlite C module (bindings/lua/astro_sqlite.c).
+-- Runs under Lua 5.4 and LuaJIT 2.1: keep to syntax both accept.
+local sqlite = require "astrocyte.sqlite"
+
+-- Returns a fresh in-memory database with table t(a, b).
+local function memdb()
+  local db = assert(sqlite.open(":memory:"))
+  assert(db:exec("CREATE TABLE t (a, b)"))
+  return db
+end
+
+-- Runs sql and returns all rows as arrays (via stmt:row()).
+local function rows(db, sql, ...)
+  local st = assert(db:prepare(sql))
+  assert(st:bind_values(...))
+  local out = {}
+  while st:step() do out[#out + 1] = st:row() end
+  st:finalize()
+  return out
+end
+
+describe("astrocyte.sqlite", function()
+  it("exposes versions", function()
+    assert.equal("0.1.0", sqlite.VERSION)
+    assert.truthy(sqlite.sqlite_version:match("^3%."))
+  end)
+
+  describe("open()", function()
+    it("opens an in-memory database", function()
+      local db = sqlite.open(":memory:")
+      assert.is_true(db:is_open())
+      assert.truthy(tostring(db):match("^astrocyte%.sqlite%.db: 0x%x+$"))
+      assert.is_true(db:close())
+    end)
+
+    it("creates, reopens and opens read-only a file database", function()
+      local path = os.tmpname()
+      os.remove(path)
+      local db = assert(sqlite.open(path))
+      assert.is_true(db:exec("CREATE TABLE k (v); INSERT INTO k VALUES (42)"))
+      db:close()
+      local ro = assert(sqlite.open(path, { readonly = true }))
+      assert.same({ { 42, n = 1 } }, rows(ro, "SELECT v FROM k"))
+      local ok, err = ro:exec("INSERT INTO k VALUES (1)")
+      assert.is_nil(ok)
+      assert.equal("sqlite: attempt to write a readonly database", err)
+      ro:close()
+      os.remove(path)
+    end)
+
+    it("returns nil, err for an unopenable path", function()
+      local db, err = sqlite.open("/proc/x/y.db")
+      assert.is_nil(db)
+      assert.equal("sqlite: cannot open '/proc/x/y.db': unable to open database file", err)
+    end)
+
+    it("does not create a file when create = false", function()
+      local path = os.tmpname()
+      os.remove(path)
+      local db, err = sqlite.open(path, { create = false })
+      assert.is_nil(db)
+      assert.equal("sqlite: cannot open '" .. path .. "': unable to open database file", err)
+      assert.is_nil(io.open(path, "r"))
+    end)
+
+    it("raises on misuse", function()
+      assert.has_error(function() sqlite.open() end)
+      assert.has_error(function() sqlite.open(":memory:", { readonly = "yes" }) end)
+    end)
+  end)
+
+  describe("exec()", function()
+    it("runs several statements and reports changes", function()
+      local db = memdb()
+      assert.is_true(db:exec("INSERT INTO t VALUES (1, 'x'); INSERT INTO t VALUES (2, 'y')"))
+      assert.equal(1, db:changes())
+      assert.equal(2, db:last_insert_rowid())
+      assert.is_true(db:exec("UPDATE t SET b = 'z'"))
+      assert.equal(2, db:changes())
+    end)
+
+    it("returns the syntax error message", function()
+      local db = memdb()
+      local ok, err = db:exec("SELEC 1")
+      assert.is_nil(ok)
+      assert.equal('sqlite: near "SELEC": syntax error', err)
+      assert.equal('near "SELEC": syntax error', db:errmsg())
+    end)
+
+    it("sets a busy timeout", function()
+      assert.is_true(memdb():busy_timeout(100))
+    end)
+  end)
+
+  describe("statements", function()
+    it("binds every type and reads it back", function()
+      local db = memdb()
+      local st = assert(db:prepare("INSERT INTO t VALUES (?, ?)"))
+      local values = {
+        { nil, "null" },
+        { true, "integer" },
+        { false, "integer" },
+        { 42, "integer" },
+        { -7, "integer" },
+        { 1.5, "real" },
+        { "h\195\169llo", "text" },
+      }
+      for i = 1, #values do
+        assert.is_true(st:bind(1, values[i][1]))
+        assert.is_true(st:bind(2, i))
+        assert.is_false(st:step())
+        assert.is_true(st:reset())
+      end
+      st:finalize()
+      local got = rows(db, "SELECT a, typeof(a) FROM t ORDER BY b")
+      assert.equal(#values, #got)
+      assert.same({ nil, "null", n = 2 }, got[1])
+      assert.same({ 1, "integer", n = 2 }, got[2])
+      assert.same({ 0, "integer", n = 2 }, got[3])
+      assert.same({ 42, "integer", n = 2 }, got[4])
+      assert.same({ -7, "integer", n = 2 }, got[5])
+      assert.same({ 1.5, "real", n = 2 }, got[6])
+      assert.same({ "h\195\169llo", "text", n = 2 }, got[7])
+    end)
+
+    it("binds blobs with embedded NUL bytes", function()
+      local db = memdb()
+      local blob = "a\0b\0\0c\255"
+      local st = assert(db:prepare("INSERT INTO t VALUES (?, 1)"))
+      assert.is_true(st:bind_blob(1, blob))
+      assert.is_false(st:step())
+      st:finalize()
+      assert.same({ { blob, "blob", 7, n = 3 } },
+                  rows(db, "SELECT a, typeof(a), length(a) FROM t"))
+      -- text with NUL bytes keeps its full length too
+      assert.same({ { "x\0y", n = 1 } }, rows(db, "SELECT ?", "x\0y"))
+      assert.same({ { "", "blob", n = 2 } }, rows(db, "SELECT x'', typeof(x'')"))
+    end)
+
+    it("round-trips 53-bit integers", function()
+      local db = memdb()
+      local big = 9007199254740991
+      local got = rows(db, "SELECT ?, ? + 0, typeof(?)", big, -big, big)
+      assert.equal(big, got[1][1])
+      assert.equal(-big, got[1][2])
+      assert.equal("integer", got[1][3])
+      assert.same({ { 9007199254740991, n = 1 } }, rows(db, "SELECT 9007199254740991"))
+    end)
+
+    it("binds non-integral numbers as REAL", function()
+      local db = memdb()
+      assert.same({ { 0.25, "real", n = 2 } }, rows(db, "SELECT ?1, typeof(?1)", 0.25))
+    end)
+
+    it("binds values in order with bind_values", function()
+      local db = memdb()
+      local st = assert(db:prepare("INSERT INTO t VALUES (?, ?)"))
+      assert.is_true(st:bind_values(1, "one"))
+      assert.is_false(st:step())
+      st:finalize()
+      assert.same({ { 1, "one", n = 2 } }, rows(db, "SELECT a, b FROM t"))
+    end)
+
+    it("returns nil, err for a bad bind index", function()
+      local st = assert(memdb():prepare("SELECT ?"))
+      local ok, err = st:bind(2, 1)
+      assert.is_nil(ok)
+      assert.equal("sqlite: bind index out of range", err)
+      ok, err = st:bind(0, 1)
+      assert.is_nil(ok)
+      assert.equal("sqlite: bind index out of range", err)
+      ok, err = st:bind_values(1, 2)
+      assert.is_nil(ok)
+      assert.equal("sqlite: bind index out of range", err)
+      assert.has_error(function() st:bind(1, {}) end)
+      assert.has_error(function() st:bind_blob(1, {}) end)
+    end)
+
+    it("steps rows and reads them by name", function()
+      local db = memdb()
+      assert(db:exec("INSERT INTO t VALUES (1, 'x'); INSERT INTO t VALUES (2, NULL)"))
+      local st = assert(db:prepare("SELECT a AS id, b AS name FROM t ORDER BY a"))
+      assert.same({ "id", "name" }, st:columns())
+      assert.is_true(st:step())
+      assert.same({ id = 1, name = "x" }, st:named())
+      assert.is_true(st:step())
+      assert.same({ id = 2 }, st:named())
+      assert.same({ 2, nil, n = 2 }, st:row())
+      assert.is_false(st:step())
+      st:reset()
+      assert.is_true(st:step())
+      assert.same({ 1, "x", n = 2 }, st:row())
+      st:finalize()
+    end)
+
+    it("returns step errors and resets the statement", function()
+      local db = memdb()
+      assert(db:exec("CREATE TABLE u (x UNIQUE)"))
+      local st = assert(db:prepare("INSERT INTO u VALUES (1)"))
+      assert.is_false(st:step())
+      st:reset()
+      local ok, err = st:step()
+      assert.is_nil(ok)
+      assert.equal("sqlite: UNIQUE constraint failed: u.x", err)
+      assert(db:exec("DELETE FROM u"))
+      assert.is_false(st:step())
+    end)
+
+    it("returns prepare errors", function()
+      local db = memdb()
+      local st, err = db:prepare("SELECT * FROM missing")
+      assert.is_nil(st)
+      assert.equal("sqlite: no such table: missing", err)
+      st, err = db:prepare("  -- nothing")
+      assert.is_nil(st)
+      assert.equal("sqlite: no SQL statement to prepare", err)
+    end)
+
+    it("is idempotent on finalize and raises when used after", function()
+      local st = assert(memdb():prepare("SELECT 1"))
+      assert.truthy(tostring(st):match("^astrocyte%.sqlite%.stmt: 0x%x+$"))
+      assert.is_true(st:finalize())
+      assert.is_true(st:finalize())
+      assert.has_error(function() st:step() end, "sqlite: statement is finalized")
+    end)
+
+    it("keeps its database alive", function()
+      local st = assert(sqlite.open(":memory:")):prepare("SELECT 7")
+      collectgarbage()
+      collectgarbage()
+      assert.is_true(st:step())
+      assert.same({ 7, n = 1 }, st:row())
+      st:finalize()
+    end)
+  end)
+
+  describe("close()", function()
+    it("is idempotent and makes further use raise", function()
+      local db = memdb()
+      local st = assert(db:prepare("SELECT 1"))
+      assert.is_true(db:close())
+      assert.is_true(db:close())
+      assert.is_false(db:is_open())
+      assert.has_error(function() db:exec("SELECT 1") end, "sqlite: database is closed")
+      assert.has_error(function() db:prepare("SELECT 1") end, "sqlite: database is closed")
+      assert.has_error(function() st:step() end, "sqlite: database is closed")
+      assert.is_true(st:finalize())
+    end)
+
+    it("raises on a wrong self", function()
+      local db = memdb()
+      local st = assert(db:prepare("SELECT 1"))
+      assert.has_error(function() db.exec(st, "SELECT 1") end)
+      assert.has_error(function() st.step(db) end)
+    end)
+  end)
+end)
