@@ -18,8 +18,10 @@ int astro_err_set(astro_err *err, int code, const char *fmt, ...) {
     if (err) {
         va_list ap;
         err->code = code;
+        err->msg[0] = '\0';
+        if (!fmt) return code;
         va_start(ap, fmt);
-        int r = vsnprintf(err->msg, sizeof err->msg, fmt ? fmt : "", ap);
+        int r = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
         if (r < 0) err->msg[0] = '\0';
     }

@@ -84,7 +84,7 @@ static void brute(size_t n, size_t d, uint64_t seed) {
             CHECK("flat-5.6", scores[i] >= 0.0f && scores[i] <= 1.0f);
         }
     }
-    CHECK("flat-5.8", nchecked > 0);
+    CHECK("flat-5.8", d == 1 || nchecked > 0);   /* D=1: every score is 0 or 1 */
     CHECK("flat-5.7", astro_flat_search(ix, q, d, 0, NULL, keys, scores, &err) == 0);
     astro_flat_free(ix);
     free(v); free(q); free(row); free(r); free(keys); free(scores);

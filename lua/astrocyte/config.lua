@@ -115,7 +115,16 @@ function _M.read_file(path)
     local ok, lyaml = pcall(require, "lyaml")
     if not ok then return nil, errors.config("YAML support (lyaml) is not installed", { path = path }) end
     local pok, res = pcall(lyaml.load, text)
-    if pok then data = res else perr = tostring(res):gsub("^.-:%d+: ", "") end
+    if pok then
+      data = res
+    else
+      -- lyaml reports "LINE:COL: message"; say it as "FILE:LINE:COL: message".
+      local line, col, msg = tostring(res):match("(%d+):(%d+): (.*)$")
+      if line then
+        return nil, errors.config(fmt("%s:%s:%s: %s", path, line, col, msg), { path = path, line = tonumber(line), column = tonumber(col) })
+      end
+      perr = tostring(res)
+    end
   end
   if perr then
     return nil, errors.config(fmt("%s: %s", path, perr), { path = path })

@@ -1,0 +1,19 @@
+-- spec/support/tmp.lua: temporary directories for specs (removed by rm()).
+local _M = {}
+
+-- Returns a fresh empty directory path.
+function _M.dir()
+  local p = io.popen("mktemp -d /tmp/astrocyte-spec.XXXXXX")
+  local path = p:read("*l")
+  p:close()
+  return path
+end
+
+-- Removes a directory tree created by dir().
+function _M.rm(path)
+  if path and path:match("^/tmp/astrocyte%-spec%.") then
+    os.execute("rm -rf '" .. path .. "'")
+  end
+end
+
+return _M
