@@ -84,6 +84,22 @@ int main(void) {
         CHECK("vec-3.5", astro_vec_normalize(v, 20, NULL) == ASTRO_EINVAL && v[1] == 1.0f);
         CHECK("vec-3.6", astro_vec_check_finite(v, 0, NULL) == ASTRO_OK);
     }
+    /* astro_err_set truncates safely and tolerates NULL. */
+    {
+        astro_err err;
+        char longmsg[300];
+        memset(longmsg, 'x', 299);
+        longmsg[299] = '\0';
+        CHECK("err-1.0", astro_err_set(&err, ASTRO_ERANGE, "%s", longmsg) == ASTRO_ERANGE);
+        CHECK("err-1.1", err.code == ASTRO_ERANGE && strlen(err.msg) == sizeof err.msg - 1);
+        CHECK("err-1.2", astro_err_set(NULL, ASTRO_EIO, "x %d", 1) == ASTRO_EIO);
+        CHECK("err-1.3", astro_err_set(&err, ASTRO_EIO, NULL) == ASTRO_EIO && err.msg[0] == '\0');
+        astro_filter f;
+        astro_filter_init(&f);
+        CHECK("err-1.4", f.allow == NULL && f.time_from == ASTRO_TIME_NONE &&
+                             f.time_to == ASTRO_TIME_NONE && f.as_of == ASTRO_TIME_NONE);
+        astro_filter_init(NULL);
+    }
     if (failures) fprintf(stderr, "test_vec: %d failure(s)\n", failures);
     return failures ? 1 : 0;
 }

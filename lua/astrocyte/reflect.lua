@@ -33,9 +33,16 @@ end
 function _M.extractive(query, hits, opts)
   if #hits == 0 then return { answer = _M.NO_MEMORIES, sources = {}, confidence = 0 } end
   local max_sentences = opts and opts.max_sentences or 3
+  -- Query terms weigh 1, names (capitalized words) 2: "what does Mira work
+  -- on?" is about Mira before it is about work.
   local qterms, nq = {}, 0
   for _, t in ipairs(core.tokenize(query)) do
-    if not qterms[t] then qterms[t] = true; nq = nq + 1 end
+    if not qterms[t] then qterms[t] = 1; nq = nq + 1 end
+  end
+  for word in query:gmatch("%u[%w]*") do
+    for _, t in ipairs(core.tokenize(word)) do
+      if qterms[t] == 1 then qterms[t] = 2; nq = nq + 1 end
+    end
   end
   local cands, seen = {}, {}
   for hi, h in ipairs(hits) do
@@ -44,7 +51,7 @@ function _M.extractive(query, hits, opts)
         seen[s] = true
         local matched, sterms = 0, {}
         for _, t in ipairs(core.tokenize(s)) do
-          if qterms[t] and not sterms[t] then sterms[t] = true; matched = matched + 1 end
+          if qterms[t] and not sterms[t] then sterms[t] = true; matched = matched + qterms[t] end
         end
         local overlap = nq > 0 and matched / nq or 0
         cands[#cands + 1] = {

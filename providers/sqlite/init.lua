@@ -7,6 +7,7 @@ local sqlite = require "astrocyte.sqlite"
 local localstore = require "astrocyte.localstore"
 local rowmatch = require "astrocyte.rowmatch"
 local util = require "astrocyte.util"
+local errors = require "astrocyte.errors"
 local json = util.json
 local fmt = string.format
 local unpack = table.unpack or unpack
@@ -259,7 +260,12 @@ local function open_backend(conf)
   db:busy_timeout(conf.busy_timeout_ms or 5000)
   local pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
   local ok, perr = db:exec(pragmas)
-  if not ok then db:close(); return nil, fmt("sqlite: cannot use database '%s': %s", path, perr) end
+  if not ok then
+    db:close()
+    -- The file opened but is not usable (corrupt, locked, not a database):
+    -- a storage failure, not a configuration mistake.
+    return nil, errors.storage(fmt("sqlite: cannot use database '%s': %s", path, perr), { provider = "sqlite", path = path })
+  end
   ok, perr = db:exec(SCHEMA)
   if not ok then db:close(); return nil, fmt("sqlite: cannot create schema in '%s': %s", path, perr) end
   local v = self:get_meta("schema_version")

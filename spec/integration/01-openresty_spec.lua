@@ -70,6 +70,15 @@ local function exists(path)
   return f ~= nil
 end
 
+-- Whether process pid is running (an exited master that its parent has not
+-- reaped yet is a zombie: it counts as gone).
+local function alive(pid)
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  if stat then return stat:match("%) (%a)") ~= "Z" end
+  if exists("/proc/self/stat") then return false end
+  return run("kill -0 " .. pid .. " 2>/dev/null")
+end
+
 -- Percent-encodes a query-string value.
 local function urlencode(s)
   return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
@@ -160,10 +169,10 @@ describe_or_skip("astrocyte in nginx (ngx_http_lua)", function()
       run(nginx_cmd(" -s stop >/dev/null 2>&1"))
       if pid then
         for _ = 1, 50 do
-          if not run("kill -0 " .. pid .. " 2>/dev/null") then break end
+          if not alive(pid) then break end
           os.execute("sleep 0.1")
         end
-        run("kill -9 " .. pid .. " 2>/dev/null")
+        if alive(pid) then run("kill -9 " .. pid .. " 2>/dev/null") end
       end
     end
     run("rm -rf " .. q(prefix))
