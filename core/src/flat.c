@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astro/kernels.h"
 #include "astro/vec.h"
 #include "internal.h"
 
@@ -27,6 +28,7 @@ struct astro_flat {
     uint64_t *keys;           /* cap */
     astro_item_times *times;  /* cap */
     astro__idxmap map;        /* key -> row */
+    astro_kern_f32_fn dot;    /* dispatched at _new */
 };
 
 /* Returns the byte size of the row array for cap rows, rounded to FLAT_ALIGN. */
@@ -45,6 +47,7 @@ int astro_flat_new(size_t dim, astro_flat **out, astro_err *err) {
     if (!ix) return astro_err_set(err, ASTRO_ENOMEM, "flat: out of memory");
     ix->dim = dim;
     ix->stride = (dim + 15) / 16 * 16;
+    ix->dot = astro_kernels_best()->dot;
     *out = ix;
     return ASTRO_OK;
 }
@@ -184,12 +187,21 @@ long astro_flat_search(const astro_flat *ix, const float *q, size_t dim, size_t 
     float inv = qq > 0 ? (float)(1.0 / sqrt(qq)) : 0.0f;
     astro__topk top = { keys, scores, 0, k };
     const float *row = ix->data;
-    for (size_t r = 0; r < ix->count; r++, row += ix->stride) {
+    const astro_kern_f32_fn dot = ix->dot;
+    const size_t stride = ix->stride;
+    /* The heap is only touched when a row can enter it: min_keep is the mapped
+     * score of the current worst result once k are kept. */
+    float min_keep = -INFINITY;
+    for (size_t r = 0; r < ix->count; r++, row += stride) {
+        __builtin_prefetch(row + 8 * stride);
         if (filter && !astro__filter_pass(filter, ix->keys[r], &ix->times[r])) continue;
-        float c = astro_vec_dot(row, q, dim) * inv;
+        float c = dot(row, q, dim) * inv;
         if (c > 1.0f) c = 1.0f;
         if (c < -1.0f) c = -1.0f;
-        astro__topk_push(&top, 0.5f * (1.0f + c), ix->keys[r]);
+        float sc = 0.5f * (1.0f + c);
+        if (sc < min_keep) continue;
+        astro__topk_push(&top, sc, ix->keys[r]);
+        if (top.n == k) min_keep = top.scores[0];
     }
     return (long)astro__topk_finish(&top);
 }

@@ -81,4 +81,18 @@ extern const size_t astro__nstopwords;
 /* Returns 1 if w[0..n) (already lowercase) is a stopword. */
 int astro__is_stopword(const char *w, size_t n);
 
+/* ---- SIMD kernel tables (kernels_x86.c) ---------------------------------- */
+#if defined(__x86_64__) || defined(__i386__)
+#define ASTRO__X86 1
+struct astro_kernels;
+extern const struct astro_kernels astro__kernels_sse2;
+extern const struct astro_kernels astro__kernels_avx2;
+extern const struct astro_kernels astro__kernels_avx512;
+#else
+#define ASTRO__X86 0
+#endif
+
+/* Declared in vec.h; repeated here so kernels.c need not include it. */
+int astro_vec_check_finite(const float *v, size_t n, astro_err *err);
+
 #endif

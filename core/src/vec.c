@@ -1,29 +1,17 @@
 /*
-** vec.c — scalar float32 kernels. Written so gcc can vectorize them without
-** -ffast-math: eight independent accumulators break the serial add chain, and
-** restrict tells the compiler inputs do not alias. Any alignment is accepted;
-** SIMD-specific kernels can replace these later behind the same signatures.
+** vec.c — the unchecked float32 vector helpers of vec.h. astro_vec_dot runs
+** the runtime-dispatched SIMD kernel (kernels.h); cosine and normalization
+** accumulate in double so large finite inputs cannot overflow. Any alignment
+** is accepted.
 */
 #include <math.h>
 
+#include "astro/kernels.h"
 #include "astro/vec.h"
 
-/* Returns the dot product of a[0..n) and b[0..n). */
-float astro_vec_dot(const float *restrict a, const float *restrict b, size_t n) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-        s4 += a[i + 4] * b[i + 4];
-        s5 += a[i + 5] * b[i + 5];
-        s6 += a[i + 6] * b[i + 6];
-        s7 += a[i + 7] * b[i + 7];
-    }
-    for (; i < n; i++) s0 += a[i] * b[i];
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+/* Returns the dot product of a[0..n) and b[0..n) with the best kernel. */
+float astro_vec_dot(const float *a, const float *b, size_t n) {
+    return n ? astro_kernels_best()->dot(a, b, n) : 0.0f;
 }
 
 /* Returns the cosine of a and b clamped to [-1,1]; 0 if either norm is 0.
