@@ -22,6 +22,8 @@ commands:
   banks                  list banks and their memory counts
   import FILE.jsonl      retain one JSON object per line
                          ({"content": ..., "bank_id"?, "tags"?, "metadata"?, "occurred_at"?, "fact_type"?})
+  providers              list installed providers per group
+  config check FILE      validate a config and print the merged result (secrets masked)
 
 global options:
   --db PATH       SQLite database (default $XDG_DATA_HOME/astrocyte/astrocyte.db)
@@ -262,6 +264,40 @@ function commands.import(eng, opts, pos)
   return 0
 end
 
+-- Commands that do not open an engine.
+local standalone = {}
+
+function standalone.providers(opts, pos)
+  if #pos ~= 0 then return usage_error("providers takes no arguments") end
+  local registry = require "astrocyte.registry"
+  local found = registry.available_providers()
+  local out = {}
+  for _, g in ipairs(registry.GROUPS) do
+    local names = {}
+    for name in pairs(found[g] or {}) do names[#names + 1] = name end
+    table.sort(names)
+    out[g] = names
+  end
+  if opts.json then print_json(out) return 0 end
+  for _, g in ipairs(registry.GROUPS) do
+    print(fmt("%-22s %s", g, #out[g] > 0 and concat(out[g], ", ") or "-"))
+  end
+  return 0
+end
+
+function standalone.config(opts, pos)
+  if pos[1] ~= "check" or #pos ~= 2 then return usage_error("usage: astrocyte config check FILE") end
+  local config = require "astrocyte.config"
+  local cfg, err = config.load(pos[2], { db = opts.db })
+  if not cfg then return fail(err) end
+  for _, w in ipairs(cfg._warnings) do io.stderr:write("astrocyte: warning: ", w, "\n") end
+  local merged = config.masked(cfg)
+  if opts.json then print_json(merged) return 0 end
+  local ok, lyaml = pcall(require, "lyaml")
+  if ok then io.stdout:write(lyaml.dump({ merged })) else print_json(merged) end
+  return 0
+end
+
 -- Entry point: returns the process exit code.
 function _M.main(argv)
   local args = {}
@@ -273,10 +309,19 @@ function _M.main(argv)
     return opts.help and 0 or EXIT_USAGE
   end
   local cmd = table.remove(pos, 1)
+  if standalone[cmd] then
+    local ok, code = pcall(standalone[cmd], opts, pos)
+    if not ok then
+      io.stderr:write("astrocyte: internal error: ", tostring(code), "\n")
+      return EXIT_PROVIDER
+    end
+    return code
+  end
   local fn = commands[cmd]
   if not fn then return usage_error("unknown command '" .. cmd .. "'") end
   local eng, err = open_engine(opts)
   if not eng then return fail(err) end
+  for _, w in ipairs(eng:warnings()) do io.stderr:write("astrocyte: warning: ", w, "\n") end
   local ok, code = pcall(fn, eng, opts, pos)
   eng:close()
   if not ok then

@@ -1,10 +1,19 @@
 -- astrocyte.config: turns a config table or file (YAML or JSON) into the
--- validated, defaulted table the engine runs on. Every error is a ConfigError
--- naming the key path (and file). ${VAR} and ${VAR:-default} are substituted
--- in string values; an unset variable without a default is an error.
+-- validated, defaulted table the engine runs on.
+--
+-- Layers, lowest first: built-in defaults < compliance profile < behaviour
+-- profile < the user's config < per-bank overrides (for_bank()). Maps merge
+-- deeply; any other value (lists too) replaces. ${VAR} and ${VAR:-default}
+-- are substituted in the user's strings first; an unset variable in a
+-- credential key (api_key, token, dsn, ...) is a ConfigError naming the key
+-- path, elsewhere a warning. Wrong types are ConfigErrors with the key path;
+-- unknown keys are warnings with a did-you-mean (cfg._warnings).
+-- Profiles are re-read from disk on every load, so an edited profile takes
+-- effect on the next load or engine:reload().
 local errors = require "astrocyte.errors"
+local schema = require "astrocyte.config_schema"
 local util = require "astrocyte.util"
-local type, pairs, fmt = type, pairs, string.format
+local type, pairs, ipairs, fmt, sort = type, pairs, ipairs, string.format, table.sort
 
 local _M = {}
 
@@ -13,11 +22,19 @@ local _M = {}
 function _M.default_db_path()
   local base = os.getenv("XDG_DATA_HOME")
   if not base or base == "" then
-    local home = os.getenv("HOME") or "."
-    base = home .. "/.local/share"
+    base = (os.getenv("HOME") or ".") .. "/.local/share"
   end
   return base .. "/astrocyte/astrocyte.db"
 end
+
+-- The built-in profile directory: profiles/ beside this module (a link to
+-- the repository's profiles/ in a checkout, a copy when installed).
+local function builtin_profile_dir()
+  local src = debug.getinfo(1, "S").source
+  local dir = src:match("^@(.*)/[^/]*$") or "."
+  return dir .. "/profiles"
+end
+_M.builtin_profile_dir = builtin_profile_dir
 
 -- The defaults every config is completed with.
 local function defaults()
@@ -27,8 +44,14 @@ local function defaults()
     vector_store_config = {},
     embedding_provider = "hashing",
     embedding_provider_config = { dimensions = 384 },
+    fallback_strategy = "error",
     default_bank_id = "default",
-    barriers = { validation = { max_content_length = 50000, reject_empty_content = true } },
+    barriers = {
+      pii = { mode = "disabled", action = "redact" },
+      validation = { max_content_length = 50000, reject_empty_content = true },
+    },
+    escalation = { degraded_mode = "empty_recall" },
+    access_control = { enabled = false, default_policy = "owner_only" },
     pipeline = {
       chunk_strategy = "sentence", max_chunk_size = 512, chunk_overlap = 50,
       rrf_k = 60, semantic_overfetch = 5,
@@ -38,37 +61,16 @@ local function defaults()
   }
 end
 
--- Schema of the keys this version reads: type per key path. Sections not
--- listed are kept as they are for providers and later layers.
-local SCHEMA = {
-  provider_tier = "string", profile = "string", compliance_profile = "string",
-  vector_store = "string", vector_store_config = "table",
-  document_store = "string", document_store_config = "table",
-  embedding_provider = "string", embedding_provider_config = "table",
-  llm_provider = "string", llm_provider_config = "table",
-  default_bank_id = "string",
-  barriers = "table", ["barriers.validation"] = "table",
-  ["barriers.validation.max_content_length"] = "integer",
-  ["barriers.validation.reject_empty_content"] = "boolean",
-  pipeline = "table",
-  ["pipeline.chunk_strategy"] = "string", ["pipeline.max_chunk_size"] = "integer",
-  ["pipeline.chunk_overlap"] = "integer", ["pipeline.rrf_k"] = "number",
-  ["pipeline.semantic_overfetch"] = "integer", ["pipeline.weights"] = "table",
-  ["pipeline.weights.semantic"] = "number", ["pipeline.weights.keyword"] = "number",
-  reflect = "table", ["reflect.max_sentences"] = "integer", ["reflect.max_results"] = "integer",
-}
-
-local function type_ok(v, want)
-  if want == "integer" then return type(v) == "number" and v == math.floor(v) end
-  return type(v) == want
+local function cerr(src, kp, msg)
+  return errors.config((src and (src .. ": ") or "") .. msg, { key_path = kp, path = src })
 end
 
 -- Replaces ${VAR} / ${VAR:-default} in every string of t (recursively).
-local function substitute(t, path, src)
+local function substitute(t, path, src, warnings)
   for k, v in pairs(t) do
     local kp = path and (path .. "." .. tostring(k)) or tostring(k)
     if type(v) == "table" then
-      local ok, err = substitute(v, kp, src)
+      local ok, err = substitute(v, kp, src, warnings)
       if not ok then return nil, err end
     elseif type(v) == "string" and v:find("${", 1, true) then
       local missing
@@ -77,10 +79,13 @@ local function substitute(t, path, src)
         if val ~= nil and val ~= "" then return val end
         if sep == ":-" then return def end
         missing = missing or name
-        return ""
+        return nil
       end)
       if missing then
-        return nil, errors.config(fmt("%s%s: environment variable %s is not set", src and (src .. ": ") or "", kp, missing), { key_path = kp })
+        if schema.SENSITIVE[tostring(k)] then
+          return nil, cerr(src, kp, fmt("%s: environment variable %s is not set", kp, missing))
+        end
+        warnings[#warnings + 1] = fmt("%s: environment variable %s is not set (value kept as written)", kp, missing)
       end
       t[k] = out
     end
@@ -100,71 +105,205 @@ function _M.merge(base, over)
   return base
 end
 
--- Reads and parses a config file. Returns the table or nil, ConfigError.
-function _M.read_file(path)
+-- YAML `key: ~` means "not set": drop lyaml's null sentinel from maps (and
+-- lists, compacting them) so later layers and defaults apply.
+local function strip_nulls(v, null)
+  if v == null then return nil end
+  if type(v) ~= "table" then return v end
+  if util.is_array(v) then
+    local out = {}
+    for i = 1, #v do
+      local x = strip_nulls(v[i], null)
+      if x ~= nil then out[#out + 1] = x end
+    end
+    return out
+  end
+  for k, x in pairs(v) do v[k] = strip_nulls(x, null) end
+  return v
+end
+
+-- Reads and parses a YAML or JSON file. Returns the table or nil, ConfigError.
+function _M.read_file(path, what)
+  what = what or "config file"
   local f, oerr = io.open(path, "rb")
   if not f then
-    return nil, errors.config(fmt("config file '%s' cannot be read: %s", path, tostring(oerr)), { path = path })
+    return nil, errors.config(fmt("%s '%s' cannot be read: %s", what, path, tostring(oerr)), { path = path })
   end
   local text = f:read("*a")
   f:close()
-  local data, perr
+  local data
   if path:match("%.json$") then
-    data, perr = util.json.decode(text)
+    local jerr
+    data, jerr = util.json.decode(text)
+    if jerr then return nil, errors.config(fmt("%s: %s", path, jerr), { path = path }) end
   else
     local ok, lyaml = pcall(require, "lyaml")
-    if not ok then return nil, errors.config("YAML support (lyaml) is not installed", { path = path }) end
+    if not ok then return nil, errors.config("YAML support (lua-yaml) is not installed", { path = path }) end
     local pok, res = pcall(lyaml.load, text)
-    if pok then
-      data = res
-    else
+    if not pok then
       -- lyaml reports "LINE:COL: message"; say it as "FILE:LINE:COL: message".
       local line, col, msg = tostring(res):match("(%d+):(%d+): (.*)$")
       if line then
-        return nil, errors.config(fmt("%s:%s:%s: %s", path, line, col, msg), { path = path, line = tonumber(line), column = tonumber(col) })
+        return nil, errors.config(fmt("%s:%s:%s: %s", path, line, col, msg),
+                                  { path = path, line = tonumber(line), column = tonumber(col) })
       end
-      perr = tostring(res)
+      return nil, errors.config(fmt("%s: %s", path, tostring(res)), { path = path })
     end
-  end
-  if perr then
-    return nil, errors.config(fmt("%s: %s", path, perr), { path = path })
+    data = strip_nulls(res, lyaml.null)
   end
   if data == nil then data = {} end
-  if type(data) ~= "table" or util.is_array(data) and #data > 0 then
+  if type(data) ~= "table" or (util.is_array(data) and #data > 0) then
     return nil, errors.config(fmt("%s: the top level must be a mapping", path), { path = path })
   end
   return data
 end
 
--- Checks types of known keys; returns true or nil, ConfigError.
-local function check_types(cfg, src)
-  local prefix = src and (src .. ": ") or ""
-  for kp, want in pairs(SCHEMA) do
-    local v = cfg
-    for part in kp:gmatch("[^.]+") do
-      if type(v) ~= "table" then v = nil; break end
-      v = v[part]
+-- Finds a profile file: a name starting with ./ or / is a path; otherwise
+-- <dir>/<name>.yaml in the user's profile_dirs, then the built-in directory
+-- (compliance profiles live in its compliance/ subdirectory).
+local function find_profile(name, dirs, compliance)
+  if name:match("^%.?%.?/") then return name end
+  if not name:match("^[%w_%-]+$") then return nil end
+  local list = {}
+  for _, d in ipairs(dirs or {}) do list[#list + 1] = d end
+  list[#list + 1] = builtin_profile_dir()
+  for _, d in ipairs(list) do
+    local p = d .. (compliance and "/compliance/" or "/") .. name .. ".yaml"
+    local f = io.open(p, "rb")
+    if f then f:close(); return p end
+  end
+  return nil
+end
+
+-- Loads a named profile; returns its table or nil, ConfigError.
+function _M.load_profile(name, dirs, compliance, key_path)
+  local what = compliance and "Compliance profile" or "Profile"
+  local path = find_profile(name, dirs, compliance)
+  if not path then
+    return nil, errors.config(fmt("%s not found: %s", what, name), { key_path = key_path })
+  end
+  local data, err = _M.read_file(path, what:lower())
+  if not data then
+    if err.message:find("cannot be read", 1, true) then
+      return nil, errors.config(fmt("%s not found: %s", what, name), { key_path = key_path })
     end
-    if v ~= nil and not type_ok(v, want) then
-      return nil, errors.config(fmt("%s%s must be %s %s, got %s", prefix, kp,
-        (want == "integer") and "an" or "a", want, type(v)), { key_path = kp })
+    return nil, err
+  end
+  return data, path
+end
+
+-- Levenshtein distance, for did-you-mean suggestions.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+local function suggestion(key, section)
+  local best, bestd
+  for name in pairs(section) do
+    local d = distance(key, name)
+    if d <= 2 and (not bestd or d < bestd or (d == bestd and name < best)) then best, bestd = name, d end
+  end
+  return best
+end
+
+local function type_ok(v, want)
+  if want == "any" then return true end
+  if want == "integer" then return type(v) == "number" and v == math.floor(v) end
+  if want == "map" then return type(v) == "table" and (next(v) == nil or not util.is_array(v)) end
+  if want == "list" then return type(v) == "table" and util.is_array(v) end
+  return type(v) == want
+end
+
+local function article(t) return (t == "integer" or t == "any") and "an" or "a" end
+
+-- Checks t against a schema section; appends warnings; returns true or nil, err.
+local function check_section(t, section, path, src, warnings)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
+  sort(keys)
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    local kp = path and (path .. "." .. k) or k
+    local spec = section[k]
+    if spec == nil then
+      if k:sub(1, 1) ~= "_" then
+        local s = suggestion(k, section)
+        warnings[#warnings + 1] = fmt("%sunknown key '%s'%s", src and (src .. ": ") or "", kp,
+                                      s and fmt(" (did you mean '%s'?)", s) or "")
+      end
+    elseif type(spec) == "string" then
+      if not type_ok(v, spec) then
+        return nil, cerr(src, kp, fmt("%s must be %s %s, got %s", kp, article(spec), spec, type(v)))
+      end
+    elseif spec[1] then
+      if not type_ok(v, spec[1]) then
+        return nil, cerr(src, kp, fmt("%s must be %s %s, got %s", kp, article(spec[1]), spec[1], type(v)))
+      end
+      if spec.one_of then
+        local ok = false
+        for _, allowed in ipairs(spec.one_of) do if v == allowed then ok = true end end
+        if not ok then
+          return nil, cerr(src, kp, fmt("%s must be one of %s; got '%s'", kp, table.concat(spec.one_of, ", "), tostring(v)))
+        end
+      end
+    else
+      if type(v) ~= "table" or (next(v) ~= nil and util.is_array(v)) then
+        return nil, cerr(src, kp, fmt("%s must be a mapping, got %s", kp, type(v) == "table" and "a list" or type(v)))
+      end
+      local ok, err = check_section(v, spec, kp, src, warnings)
+      if not ok then return nil, err end
     end
   end
+  return true
+end
+
+-- Cross-field checks of this engine's sections.
+local function check_values(cfg, src)
   local p = cfg.pipeline
-  local strategies = { sentence = true, paragraph = true, fixed = true }
-  if not strategies[p.chunk_strategy] then
-    return nil, errors.config(fmt("%spipeline.chunk_strategy must be one of sentence, paragraph, fixed; got '%s'", prefix, p.chunk_strategy), { key_path = "pipeline.chunk_strategy" })
-  end
   if p.max_chunk_size < 16 then
-    return nil, errors.config(prefix .. "pipeline.max_chunk_size must be at least 16", { key_path = "pipeline.max_chunk_size" })
+    return nil, cerr(src, "pipeline.max_chunk_size", "pipeline.max_chunk_size must be at least 16")
   end
   if p.chunk_overlap < 0 or p.chunk_overlap >= p.max_chunk_size then
-    return nil, errors.config(prefix .. "pipeline.chunk_overlap must be >= 0 and < pipeline.max_chunk_size", { key_path = "pipeline.chunk_overlap" })
+    return nil, cerr(src, "pipeline.chunk_overlap", "pipeline.chunk_overlap must be >= 0 and < pipeline.max_chunk_size")
   end
   for name, w in pairs(p.weights) do
     if type(w) ~= "number" or w < 0 then
-      return nil, errors.config(fmt("%spipeline.weights.%s must be a number >= 0", prefix, tostring(name)), { key_path = "pipeline.weights." .. tostring(name) })
+      return nil, cerr(src, "pipeline.weights." .. tostring(name), fmt("pipeline.weights.%s must be a number >= 0", tostring(name)))
     end
+  end
+  for _, k in ipairs({ "skepticism", "literalism", "empathy" }) do
+    local v = cfg.defaults and cfg.defaults[k]
+    if v ~= nil and (v < 1 or v > 5) then
+      return nil, cerr(src, "defaults." .. k, fmt("defaults.%s must be between 1 and 5, got %s", k, tostring(v)))
+    end
+  end
+  return true
+end
+
+-- Validates banks.<id> blocks (ids, keys, types, profile names).
+local function check_banks(cfg, src, warnings)
+  if cfg.banks == nil then return true end
+  local validate = require "astrocyte.validate"
+  for id, block in pairs(cfg.banks) do
+    local kp = "banks." .. tostring(id)
+    if not validate.bank_id(tostring(id)) then
+      return nil, cerr(src, kp, fmt("%s: '%s' is not a valid bank id", kp, tostring(id)))
+    end
+    if type(block) ~= "table" then
+      return nil, cerr(src, kp, fmt("%s must be a mapping, got %s", kp, type(block)))
+    end
+    local ok, err = check_section(block, schema.bank, kp, src, warnings)
+    if not ok then return nil, err end
   end
   return true
 end
@@ -186,22 +325,95 @@ function _M.load(input, opts)
   else
     return nil, errors.config("config must be a table, a file path or nil, got " .. type(input))
   end
-  local ok, serr = substitute(user, nil, src)
+  local warnings = {}
+  local ok, serr = substitute(user, nil, src, warnings)
   if not ok then return nil, serr end
-  local cfg = _M.merge(defaults(), user)
+  -- Type-check the user's layer first so errors point at what they wrote.
+  ok, serr = check_section(user, schema.root, nil, src, warnings)
+  if not ok then return nil, serr end
+
+  local cfg = defaults()
+  local layers = {}
+  if user.compliance_profile then
+    local prof, where = _M.load_profile(user.compliance_profile, user.profile_dirs, true, "compliance_profile")
+    if not prof then return nil, where end
+    ok, serr = check_section(prof, schema.root, nil, where, warnings)
+    if not ok then return nil, serr end
+    _M.merge(cfg, prof)
+    layers[#layers + 1] = where
+  end
+  if user.profile then
+    local prof, where = _M.load_profile(user.profile, user.profile_dirs, false, "profile")
+    if not prof then return nil, where end
+    ok, serr = check_section(prof, schema.root, nil, where, warnings)
+    if not ok then return nil, serr end
+    _M.merge(cfg, prof)
+    layers[#layers + 1] = where
+  end
+  _M.merge(cfg, user)
   if opts.db then
     cfg.vector_store_config = cfg.vector_store_config or {}
     cfg.vector_store_config.path = opts.db
   end
-  if cfg.vector_store == "sqlite" and type(cfg.vector_store_config) == "table"
-     and cfg.vector_store_config.path == nil then
+  if cfg.vector_store == "sqlite" and cfg.vector_store_config.path == nil then
     cfg.vector_store_config.path = _M.default_db_path()
     cfg._default_db = true
   end
-  local tok, terr = check_types(cfg, src)
-  if not tok then return nil, terr end
+  ok, serr = check_values(cfg, src)
+  if not ok then return nil, serr end
+  ok, serr = check_banks(cfg, src, warnings)
+  if not ok then return nil, serr end
   cfg._source = src
+  cfg._layers = layers
+  cfg._warnings = warnings
   return cfg
+end
+
+-- Returns the effective config of one bank: cfg with the bank's profile and
+-- overrides merged on top (cached per bank in cfg._bank_cache). Returns
+-- cfg itself when the bank has no block.
+function _M.for_bank(cfg, bank_id)
+  local block = cfg.banks and cfg.banks[bank_id]
+  if not block then return cfg end
+  cfg._bank_cache = cfg._bank_cache or {}
+  local hit = cfg._bank_cache[bank_id]
+  if hit then return hit end
+  local eff = {}
+  for k, v in pairs(cfg) do
+    if k ~= "_bank_cache" and k ~= "banks" then eff[k] = util.deepcopy(v) end
+  end
+  if block.profile then
+    local prof, err = _M.load_profile(block.profile, cfg.profile_dirs, false, "banks." .. bank_id .. ".profile")
+    if not prof then return nil, err end
+    _M.merge(eff, prof)
+  end
+  local over = util.deepcopy(block)
+  over.profile, over.access = nil, nil
+  _M.merge(eff, over)
+  eff.banks = cfg.banks
+  cfg._bank_cache[bank_id] = eff
+  return eff
+end
+
+-- Returns a deep copy of cfg with credential values masked and internal
+-- keys (starting with _) removed, for display.
+function _M.masked(cfg)
+  local function walk(t)
+    local out = {}
+    for k, v in pairs(t) do
+      if type(k) == "string" and k:sub(1, 1) == "_" then
+        -- internal
+      elseif type(k) == "string" and schema.SENSITIVE[k] and v ~= nil and type(v) ~= "table" then
+        out[k] = "***"
+      elseif type(v) == "table" then
+        out[k] = walk(v)
+      else
+        out[k] = v
+      end
+    end
+    return out
+  end
+  return walk(cfg)
 end
 
 return _M

@@ -9,6 +9,7 @@ local pipeline = require "astrocyte.pipeline"
 local reflect = require "astrocyte.reflect"
 local registry = require "astrocyte.registry"
 local validate = require "astrocyte.validate"
+local util = require "astrocyte.util"
 local type, fmt = type, string.format
 
 local _M = {}
@@ -33,6 +34,54 @@ local function ensure_parent_dir(path)
   end
 end
 
+local function check_open(self, what)
+  if getmetatable(self) ~= mt then error("astrocyte: call engine:" .. what .. "(...) with a colon", 3) end
+  if self.closed then
+    return errors.new("ProviderUnavailable", "engine is closed", { provider = "engine" })
+  end
+end
+
+-- Canonical text of a provider choice (name + config) to tell whether a
+-- reload changed it.
+local function provider_key(name, conf)
+  return tostring(name) .. "\0" .. (util.encode(conf or {}) or "")
+end
+
+-- Builds (or keeps from `old`) the providers that cfg names. Returns a table
+-- {vector_store, document_store, embedder, keys} or nil, err; on error
+-- nothing newly built is left open.
+local function build_providers(cfg, old)
+  local built, keys = {}, {}
+  local function cleanup()
+    for _, p in pairs(built) do if p.close then pcall(p.close, p) end end
+  end
+  local function get(slot, group, name, conf, key_path)
+    local key = provider_key(name, conf)
+    keys[slot] = key
+    if old and old.keys[slot] == key then return old[slot] end
+    local p, err = registry.build(group, name, conf, key_path)
+    if p then built[slot] = p end
+    return p, err
+  end
+  local vs, err = get("vector_store", "vector_stores", cfg.vector_store, cfg.vector_store_config, "vector_store")
+  if not vs then cleanup(); return nil, err end
+  local ds
+  if cfg.document_store then
+    ds, err = get("document_store", "document_stores", cfg.document_store, cfg.document_store_config, "document_store")
+    if not ds then cleanup(); return nil, err end
+  elseif type(vs.search_fulltext) == "function" then
+    ds = vs
+  end
+  local emb
+  emb, err = get("embedder", "llm_providers", cfg.embedding_provider, cfg.embedding_provider_config, "embedding_provider")
+  if not emb then cleanup(); return nil, err end
+  if type(emb.embed) ~= "function" then
+    cleanup()
+    return nil, errors.config(fmt("embedding_provider: provider '%s' has no embed method", cfg.embedding_provider), { key_path = "embedding_provider" })
+  end
+  return { vector_store = vs, document_store = ds, embedder = emb, keys = keys }
+end
+
 -- Opens an engine from a config table, a YAML/JSON file path, or nil (the
 -- embedded default). opts: { db = path }. Returns engine or nil, err.
 function _M.open(input, opts)
@@ -42,30 +91,40 @@ function _M.open(input, opts)
   local cfg, err = config.load(input, opts)
   if not cfg then return nil, err end
   if cfg._default_db then ensure_parent_dir(cfg.vector_store_config.path) end
-
-  local vs, verr = registry.build("vector_stores", cfg.vector_store, cfg.vector_store_config, "vector_store")
-  if not vs then return nil, verr end
-  local ds
-  if cfg.document_store then
-    ds, verr = registry.build("document_stores", cfg.document_store, cfg.document_store_config, "document_store")
-    if not ds then if vs.close then vs:close() end return nil, verr end
-  elseif type(vs.search_fulltext) == "function" then
-    ds = vs
-  end
-  local emb, eerr = registry.build("llm_providers", cfg.embedding_provider, cfg.embedding_provider_config, "embedding_provider")
-  if not emb then if vs.close then vs:close() end return nil, eerr end
-  if type(emb.embed) ~= "function" then
-    if vs.close then vs:close() end
-    return nil, errors.config(fmt("embedding_provider: provider '%s' has no embed method", cfg.embedding_provider), { key_path = "embedding_provider" })
-  end
-  return setmetatable({ cfg = cfg, vector_store = vs, document_store = ds, embedder = emb, closed = false }, mt)
+  local p; p, err = build_providers(cfg)
+  if not p then return nil, err end
+  return setmetatable({
+    cfg = cfg, input = input, open_opts = opts, providers = p,
+    vector_store = p.vector_store, document_store = p.document_store, embedder = p.embedder,
+    closed = false,
+  }, mt)
 end
 
-local function check_open(self, what)
-  if getmetatable(self) ~= mt then error("astrocyte: call engine:" .. what .. "(...) with a colon", 3) end
-  if self.closed then
-    return errors.new("ProviderUnavailable", "engine is closed", { provider = "engine" })
+-- engine:reload() re-reads the config (file and profiles) and swaps it in.
+-- Providers whose name and config did not change are kept as they are (no
+-- reconnect, no index rebuild); changed ones are built anew and the old ones
+-- closed. On any error the running engine is left untouched.
+function _M:reload()
+  local cerr = check_open(self, "reload"); if cerr then return nil, cerr end
+  local cfg, err = config.load(self.input, self.open_opts)
+  if not cfg then return nil, err end
+  local p; p, err = build_providers(cfg, self.providers)
+  if not p then return nil, err end
+  local old = self.providers
+  for slot, prov in pairs(old) do
+    if slot ~= "keys" and prov ~= p[slot] and prov ~= p.vector_store and prov ~= p.document_store
+       and prov.close and (slot ~= "document_store" or prov ~= old.vector_store) then
+      pcall(prov.close, prov)
+    end
   end
+  self.cfg, self.providers = cfg, p
+  self.vector_store, self.document_store, self.embedder = p.vector_store, p.document_store, p.embedder
+  return true
+end
+
+-- engine:warnings() → the config warnings of the last load (unknown keys ...).
+function _M:warnings()
+  return self.cfg._warnings or {}
 end
 
 -- Resolves and validates the bank id of a call.
@@ -89,7 +148,8 @@ function _M:retain(content, opts)
   local o, err = validate.opts(opts, RETAIN_OPTS, "retain"); if not o then return nil, err end
   local bank; bank, err = bank_of(self, o); if not bank then return nil, err end
   local r = { bank_id = bank }
-  r.content, err = validate.content(content, self.cfg.barriers.validation.max_content_length, "content", bank)
+  local bcfg; bcfg, err = config.for_bank(self.cfg, bank); if not bcfg then return nil, err end
+  r.content, err = validate.content(content, bcfg.barriers.validation.max_content_length, "content", bank)
   if not r.content then return nil, err end
   r.tags, err = validate.tags(o.tags); if err then err.bank_id = bank; return nil, err end
   r.metadata, err = validate.metadata(o.metadata); if err then err.bank_id = bank; return nil, err end

@@ -1,11 +1,21 @@
--- astrocyte.registry: resolves provider names to constructors at runtime.
--- A short name `foo` in group `g` is `require("astrocyte.providers.foo")[g]`;
--- "some.module:Name" is `require("some.module").Name`. Nothing in the core
--- names a provider statically; this is the only place that loads them.
+-- astrocyte.registry: resolves provider names to constructors at runtime and
+-- discovers what is installed. A short name `foo` in group `g` is
+-- require("astrocyte.providers.foo")[g]; "some.module:Name" is
+-- require("some.module").Name (a constructor, or a table with .new). Every
+-- provider built here is checked against its SPI (required methods present,
+-- SPI_VERSION supported) before the engine sees it. Nothing in the core names
+-- a provider statically; this is the only place that loads them.
 local errors = require "astrocyte.errors"
-local fmt = string.format
+local fmt, pairs, ipairs, type = string.format, pairs, ipairs, type
 
 local _M = {}
+
+-- The reference's provider groups.
+_M.GROUPS = {
+  "vector_stores", "graph_stores", "document_stores", "wiki_stores", "mental_model_stores",
+  "source_stores", "engine_providers", "llm_providers", "outbound_transports",
+  "access_policies", "memory_export_sinks",
+}
 
 -- Returns the constructor for `name` in `group`, or nil and a ConfigError
 -- naming the config key.
@@ -41,7 +51,8 @@ function _M.resolve(group, name, key_path)
   return ctor
 end
 
--- Resolves and constructs; maps a constructor failure to a ConfigError.
+-- Resolves, constructs and SPI-checks a provider; maps every failure to a
+-- ConfigError naming key_path (a provider's own error object passes through).
 function _M.build(group, name, conf, key_path)
   local ctor, err = _M.resolve(group, name, key_path)
   if not ctor then return nil, err end
@@ -53,7 +64,78 @@ function _M.build(group, name, conf, key_path)
     if errors.is(cerr) then return nil, cerr end
     return nil, errors.config(fmt("%s: %s", key_path, tostring(cerr)), { key_path = key_path })
   end
+  local spi = require "astrocyte.spi"
+  local sok, serr = spi.check(obj, group)
+  if not sok then
+    if obj.close then pcall(obj.close, obj) end
+    return nil, errors.config(fmt("%s: provider '%s': %s", key_path, name, serr.message or tostring(serr)), { key_path = key_path })
+  end
   return obj
+end
+
+-- Lists the entries of a directory (names only), or {} when unreadable.
+local function list_dir(dir)
+  local out = {}
+  local ok, lfs = pcall(require, "lfs")
+  if ok and lfs.dir then
+    local iok, iter, state = pcall(lfs.dir, dir)
+    if not iok then return out end
+    for name in iter, state do
+      if name ~= "." and name ~= ".." then out[#out + 1] = name end
+    end
+    return out
+  end
+  local p = io.popen("ls -1 '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null")
+  if not p then return out end
+  for name in p:lines() do out[#out + 1] = name end
+  p:close()
+  return out
+end
+
+-- Short names of every module under astrocyte.providers on package.path.
+function _M.installed_names()
+  local names, seen = {}, {}
+  for template in package.path:gmatch("[^;]+") do
+    local prefix = template:match("^(.-)%?")
+    if prefix then
+      local dir = prefix .. "astrocyte/providers"
+      for _, entry in ipairs(list_dir(dir)) do
+        local name = entry:match("^([%w_%-]+)%.lua$") or entry:match("^([%w_%-]+)$")
+        if name and name ~= "shared" and not seen[name] then
+          local f = io.open(dir .. "/" .. entry .. (entry:match("%.lua$") and "" or "/init.lua"), "rb")
+          if f then
+            f:close()
+            seen[name] = true
+            names[#names + 1] = name
+          end
+        end
+      end
+    end
+  end
+  table.sort(names)
+  return names
+end
+
+-- discover(group) → { short_name = constructor } for every installed
+-- provider implementing group.
+function _M.discover(group)
+  local out = {}
+  for _, name in ipairs(_M.installed_names()) do
+    local ok, mod = pcall(require, "astrocyte.providers." .. name)
+    if ok and type(mod) == "table" and mod[group] ~= nil then out[name] = mod[group] end
+  end
+  return out
+end
+
+-- available_providers() → { group = { short_name = constructor } } for the
+-- non-empty groups.
+function _M.available_providers()
+  local out = {}
+  for _, g in ipairs(_M.GROUPS) do
+    local found = _M.discover(g)
+    if next(found) ~= nil then out[g] = found end
+  end
+  return out
 end
 
 return _M

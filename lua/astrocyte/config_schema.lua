@@ -1,0 +1,94 @@
+-- astrocyte.config_schema: the shape of an Astrocyte config as data — every
+-- key the reference defines (spi.md §3.2) plus this engine's own sections
+-- (pipeline, reflect, vector_index). A leaf is a type name; a table of
+-- {type, one_of = {...}} restricts values; a nested table is a section whose
+-- unknown keys are reported with a did-you-mean. "map" sections are free-form
+-- (provider configs, per-feature tuning we accept and pass through).
+local S = {}
+
+local function enum(...) return { "string", one_of = { ... } } end
+
+local PROVIDER_KEYS = {
+  "vector_store", "graph_store", "document_store", "wiki_store", "mental_model_store",
+  "source_store", "pageindex_store", "llm_provider", "embedding_provider", "provider",
+}
+
+S.root = {
+  provider_tier = enum("storage", "engine"),
+  profile = "string", compliance_profile = "string", profile_dirs = "list",
+  fallback_strategy = enum("local_llm", "error", "degrade"),
+  outbound_transport = "map", memory_export_sinks = "list",
+  default_bank_id = "string",
+  homeostasis = {
+    recall_max_tokens = "integer", reflect_max_tokens = "integer", retain_max_content_bytes = "integer",
+    rate_limits = { retain_per_minute = "number", recall_per_minute = "number",
+                    reflect_per_minute = "number", global_per_minute = "number" },
+    quotas = { retain_per_day = "integer", reflect_per_day = "integer" },
+  },
+  barriers = {
+    pii = { mode = enum("regex", "ner", "llm", "rules_then_llm", "disabled"),
+            action = enum("redact", "reject", "warn"), patterns = "list", countries = "list",
+            type_overrides = "map" },
+    validation = { max_content_length = "integer", reject_empty_content = "boolean",
+                   reject_binary_content = "boolean", allowed_content_types = "list" },
+    metadata = { blocked_keys = "list", max_metadata_size_bytes = "integer" },
+  },
+  signal_quality = {
+    dedup = { enabled = "boolean", similarity_threshold = "number", action = enum("skip", "warn", "update") },
+    noisy_bank = { enabled = "boolean", retain_spike_multiplier = "number", min_avg_content_length = "number",
+                   max_dedup_rate = "number", action = enum("warn", "throttle", "reject") },
+  },
+  escalation = {
+    circuit_breaker = { failure_threshold = "integer", recovery_timeout_seconds = "number", half_open_max_calls = "integer" },
+    degraded_mode = enum("empty_recall", "error", "cache"),
+  },
+  observability = { otel_enabled = "boolean", prometheus_enabled = "boolean", log_level = "string" },
+  access_control = {
+    enabled = "boolean", default_policy = enum("owner_only", "open", "allow", "deny"),
+    policy_provider = "string", policy_provider_config = "map",
+    composition = enum("external_only", "config_then_external", "external_then_config"),
+  },
+  identity = "map", access_grants = "list", banks = "map", agents = "map",
+  defaults = { skepticism = "integer", literalism = "integer", empathy = "integer",
+               preferred_fact_types = "list", tags = "list" },
+  mcp = "map",
+  dlp = { scan_recall_output = "boolean", scan_reflect_output = "boolean", output_pii_action = enum("warn", "redact", "reject") },
+  lifecycle = { enabled = "boolean", ttl = { archive_after_days = "integer", delete_after_days = "integer",
+                                             exempt_tags = "list", fact_type_overrides = "map" } },
+  recall_cache = "map", tiered_retrieval = "map", recall_authority = "map", curated_retain = "map",
+  curated_recall = "map", entity_resolution = "map", wiki_compile = "map", async_tasks = "map",
+  bm25_idf = "map", source_aware_retrieval = "map", cross_encoder_rerank = "map",
+  spreading_activation = "map", causal_links = "map", entity_cooccurrence = "map",
+  structured_fact_extraction = "map", query_analyzer = "map", semantic_link_graph = "map",
+  agentic_reflect = "map", adversarial_defense = "map", directive_compile = "map",
+  episodic_extract = "map", preference_compile = "map", benchmark_preset = "map",
+  extraction_profiles = "map", sources = "map", deployment = "map", mip_config_path = "string", mip = "any",
+  -- This engine's own sections.
+  pipeline = {
+    chunk_strategy = enum("sentence", "paragraph", "fixed"), max_chunk_size = "integer",
+    chunk_overlap = "integer", rrf_k = "number", semantic_overfetch = "integer",
+    weights = { semantic = "number", keyword = "number" },
+  },
+  reflect = { max_sentences = "integer", max_results = "integer" },
+  vector_index = { hnsw_threshold = "integer", M = "integer", ef_construction = "integer", ef_search = "integer" },
+}
+for _, k in ipairs(PROVIDER_KEYS) do
+  S.root[k] = "string"
+  S.root[k .. "_config"] = "map"
+end
+
+-- Keys allowed in banks.<id> (the reference's per-bank overrides).
+S.bank = {
+  profile = "string", access = "list",
+  homeostasis = S.root.homeostasis, barriers = S.root.barriers, signal_quality = S.root.signal_quality,
+}
+
+-- Config keys whose values are credentials: an unresolved ${VAR} in them is an
+-- error, and `config check` masks them.
+S.SENSITIVE = {
+  api_key = true, password = true, token = true, secret = true, dsn = true,
+  connection_string = true, credentials = true, auth = true, jwks_url = true,
+  issuer = true, audience = true,
+}
+
+return S
