@@ -4,11 +4,18 @@
 ** Keys map (hash, internal.h) to dense document numbers so per-document data
 ** and the search accumulator are plain arrays; freed numbers are reused. Terms
 ** live in an open-addressing dictionary whose bytes sit in one arena. Each term
-** owns a postings array of (docno, tf). Every document keeps the list of its
-** distinct term ids, so removal deletes its postings eagerly: df, N and the
-** total length (hence avgdl) are always exact, and search never meets a stale
-** posting. Search accumulates into a reusable dense score array plus a
-** touched-list, so it allocates nothing once the index is warm.
+** owns a postings array of (docno, tf) sorted by docno (new documents append;
+** a reused docno is inserted in place) plus upper bounds max tf and min
+** document length, which stay valid (if loose) across deletes. Every document
+** keeps the list of its distinct term ids, so removal deletes its postings
+** eagerly: df, N and the total length (hence avgdl) are always exact.
+** Search is document-at-a-time MaxScore (Turtle & Flood): query terms sorted
+** by their score upper bound; terms whose bounds together cannot reach the
+** current k-th score are "non-essential" and only probed (binary search) for
+** documents the essential terms produce, and a candidate is dropped as soon
+** as its partial score plus the remaining bounds falls below the k-th score.
+** The result is exactly the exhaustive ranking. All per-query state lives in
+** an astro_bm25_scratch, so concurrent readers each bring their own.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -28,8 +35,30 @@ typedef struct term {
     uint32_t len;
     uint32_t n;        /* postings = df */
     uint32_t cap;
-    posting *post;
+    uint32_t max_tf;   /* >= every tf in post (not lowered by deletes) */
+    uint32_t min_dl;   /* <= every document length in post */
+    posting *post;     /* sorted by doc */
 } term;
+
+/* One query term during a MaxScore search. */
+typedef struct qterm {
+    const posting *p;
+    uint32_t n, pos;
+    uint32_t order;    /* rank of the term id among the query's, for summing */
+    double idf, ub;
+} qterm;
+
+struct astro_bm25_scratch {
+    astro_tokenizer *tk;
+    const astro_bm25 *ix;
+    uint32_t *tids, *tfs;
+    size_t tids_n, tids_cap;
+    qterm *qt;
+    double *contrib;   /* per query term, indexed by order */
+    double *prefix;    /* prefix sums of ub in MaxScore order */
+    size_t qt_cap;
+    int rc;
+};
 
 struct astro_bm25 {
     double k1, b;
@@ -58,9 +87,9 @@ struct astro_bm25 {
     uint64_t total_len;
 
     /* scratch */
-    double *acc;       /* dcap, all zero between searches */
-    uint32_t *touched; /* dcap */
-    uint32_t *tids;    /* token term ids of the text being added / queried */
+    astro_bm25_opts opts;
+    astro_bm25_scratch *own;  /* used by astro_bm25_search */
+    uint32_t *tids;    /* token term ids of the text being added */
     uint32_t *tfs;
     size_t tids_n, tids_cap;
     int rc;            /* error raised inside a tokenizer callback */
@@ -93,8 +122,11 @@ int astro_bm25_new(const astro_bm25_opts *opts, astro_bm25 **out, astro_err *err
     if (!ix) return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory");
     ix->k1 = o.k1;
     ix->b = o.b;
+    ix->opts = o;
     int rc = astro_tokenizer_new(&o.tok, &ix->tk, err);
+    if (rc == ASTRO_OK) rc = astro_bm25_scratch_new(ix, &ix->own, err);
     if (rc) {
+        astro_tokenizer_free(ix->tk);
         free(ix);
         return rc;
     }
@@ -118,8 +150,7 @@ void astro_bm25_free(astro_bm25 *ix) {
     free(ix->fwd_n);
     free(ix->freelist);
     astro__idxmap_free(&ix->map);
-    free(ix->acc);
-    free(ix->touched);
+    astro_bm25_scratch_free(ix->own);
     free(ix->tids);
     free(ix->tfs);
     free(ix);
@@ -195,6 +226,8 @@ static uint32_t term_intern(astro_bm25 *ix, const char *w, size_t n) {
     t->off = ix->arena_len;
     t->len = (uint32_t)n;
     t->n = t->cap = 0;
+    t->max_tf = 0;
+    t->min_dl = 0;
     t->post = NULL;
     ix->arena_len += n;
     term_place(ix->tslots, ix->tslots_cap - 1, h, id);
@@ -224,37 +257,41 @@ static int on_doc_token(const astro_token *tok, void *ud) {
     return tids_push(ix, id);
 }
 
-/* Tokenizer callback for queries: looks terms up, skipping unknown ones. */
-static int on_query_token(const astro_token *tok, void *ud) {
-    astro_bm25 *ix = ud;
-    uint64_t h = astro__mix64(astro__fnv1a64(tok->term, tok->term_len, ASTRO__FNV_OFFSET));
-    uint32_t id = term_find(ix, tok->term, tok->term_len, h);
-    if (id == ASTRO__IDX_EMPTY) return 0;
-    return tids_push(ix, id);
-}
-
 /* Orders term ids ascending for qsort. */
 static int cmp_u32(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
 }
 
-/* Sorts tids and collapses runs into distinct ids with counts in tfs;
+/* Sorts ids[0..n) and collapses runs into distinct ids with counts in tfs;
  * returns the number of distinct ids. */
-static size_t tids_collapse(astro_bm25 *ix) {
-    size_t n = ix->tids_n, m = 0;
+static size_t collapse(uint32_t *ids, uint32_t *tfs, size_t n) {
+    size_t m = 0;
     if (n == 0) return 0;
-    qsort(ix->tids, n, sizeof *ix->tids, cmp_u32);
+    qsort(ids, n, sizeof *ids, cmp_u32);
     for (size_t i = 0; i < n; i++) {
-        if (m > 0 && ix->tids[m - 1] == ix->tids[i]) {
-            ix->tfs[m - 1]++;
+        if (m > 0 && ids[m - 1] == ids[i]) {
+            tfs[m - 1]++;
         } else {
-            ix->tids[m] = ix->tids[i];
-            ix->tfs[m] = 1;
+            ids[m] = ids[i];
+            tfs[m] = 1;
             m++;
         }
     }
     return m;
+}
+
+/* Returns the number of distinct document term ids, counts in ix->tfs. */
+static size_t tids_collapse(astro_bm25 *ix) { return collapse(ix->tids, ix->tfs, ix->tids_n); }
+
+/* Returns the first position in p[lo..n) whose doc is >= d. */
+static uint32_t post_seek(const posting *p, uint32_t lo, uint32_t n, uint32_t d) {
+    uint32_t hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p[mid].doc < d) lo = mid + 1; else hi = mid;
+    }
+    return lo;
 }
 
 /* ---- documents ---------------------------------------------------------- */
@@ -271,9 +308,6 @@ static int docs_reserve(astro_bm25 *ix) {
     GROW_OR(ix->fwd, ncap, return ASTRO_ENOMEM);
     GROW_OR(ix->fwd_n, ncap, return ASTRO_ENOMEM);
     GROW_OR(ix->freelist, ncap, return ASTRO_ENOMEM);
-    GROW_OR(ix->touched, ncap, return ASTRO_ENOMEM);
-    GROW_OR(ix->acc, ncap, return ASTRO_ENOMEM);
-    memset(ix->acc + ix->dcap, 0, (ncap - ix->dcap) * sizeof *ix->acc);
     ix->dcap = ncap;
     return ASTRO_OK;
 }
@@ -282,11 +316,10 @@ static int docs_reserve(astro_bm25 *ix) {
 static void doc_unlink(astro_bm25 *ix, uint32_t d) {
     for (uint32_t i = 0; i < ix->fwd_n[d]; i++) {
         term *t = &ix->terms[ix->fwd[d][i]];
-        for (uint32_t j = 0; j < t->n; j++) {
-            if (t->post[j].doc == d) {
-                t->post[j] = t->post[--t->n];   /* order is irrelevant to scoring */
-                break;
-            }
+        uint32_t j = post_seek(t->post, 0, t->n, d);
+        if (j < t->n && t->post[j].doc == d) {
+            memmove(t->post + j, t->post + j + 1, (t->n - j - 1) * sizeof *t->post);
+            t->n--;
         }
     }
     free(ix->fwd[d]);
@@ -344,8 +377,15 @@ int astro_bm25_add(astro_bm25 *ix, uint64_t key, const char *s, size_t len,
     ix->fwd_n[d] = (uint32_t)nd;
     for (size_t i = 0; i < nd; i++) {
         term *t = &ix->terms[ix->tids[i]];
-        t->post[t->n].doc = d;
-        t->post[t->n].tf = ix->tfs[i];
+        uint32_t j = t->n;
+        if (j > 0 && t->post[j - 1].doc > d) {   /* reused docno: keep doc order */
+            j = post_seek(t->post, 0, t->n, d);
+            memmove(t->post + j + 1, t->post + j, (t->n - j) * sizeof *t->post);
+        }
+        t->post[j].doc = d;
+        t->post[j].tf = ix->tfs[i];
+        if (t->n == 0 || ix->tfs[i] > t->max_tf) t->max_tf = ix->tfs[i];
+        if (t->n == 0 || dl < t->min_dl) t->min_dl = dl;
         t->n++;
     }
     ix->ndocs++;
@@ -377,47 +417,177 @@ size_t astro_bm25_bytes(const astro_bm25 *ix) {
                ix->arena_cap + ix->map.cap * sizeof(uint32_t) + ix->tids_cap * 2 * sizeof(uint32_t);
     for (size_t i = 0; i < ix->nterms; i++) b += ix->terms[i].cap * sizeof(posting);
     for (size_t d = 0; d < ix->nslots; d++) b += ix->fwd_n[d] * sizeof(uint32_t);
-    b += ix->dcap * (sizeof(uint64_t) + sizeof(uint32_t) * 4 + sizeof(astro_item_times) +
-                     sizeof(uint32_t *) + sizeof(double));
-    return b;
+    b += ix->dcap * (sizeof(uint64_t) + sizeof(uint32_t) * 3 + sizeof(astro_item_times) + sizeof(uint32_t *));
+    return b + astro_bm25_scratch_bytes(ix->own);
 }
 
-/* Top-k BM25 search; returns the number of results or a negative code. */
+/* Top-k BM25 search with the index's own scratch (not for concurrent use). */
 long astro_bm25_search(astro_bm25 *ix, const char *q, size_t qlen, size_t k,
                        const astro_filter *filter, uint64_t *keys, float *scores,
                        astro_err *err) {
-    if (!ix || (!q && qlen)) return astro_err_set(err, ASTRO_EINVAL, "bm25: NULL argument");
+    if (!ix) return astro_err_set(err, ASTRO_EINVAL, "bm25: NULL argument");
+    return astro_bm25_search_ctx(ix, ix->own, q, qlen, k, filter, keys, scores, err);
+}
+
+/* ---- search scratch and MaxScore ------------------------------------------------ */
+
+/* Creates a scratch for ix (its own tokenizer and term arrays). */
+int astro_bm25_scratch_new(const astro_bm25 *ix, astro_bm25_scratch **out, astro_err *err) {
+    if (!ix || !out) return astro_err_set(err, ASTRO_EINVAL, "bm25: NULL argument");
+    *out = NULL;
+    astro_bm25_scratch *s = calloc(1, sizeof *s);
+    if (!s) return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory");
+    s->ix = ix;
+    int rc = astro_tokenizer_new(&ix->opts.tok, &s->tk, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    s->tids_cap = s->qt_cap = 32;
+    s->tids = malloc(s->tids_cap * sizeof *s->tids);
+    s->tfs = malloc(s->tids_cap * sizeof *s->tfs);
+    s->qt = malloc(s->qt_cap * sizeof *s->qt);
+    s->contrib = malloc(s->qt_cap * sizeof *s->contrib);
+    s->prefix = malloc(s->qt_cap * sizeof *s->prefix);
+    if (!s->tids || !s->tfs || !s->qt || !s->contrib || !s->prefix) {
+        astro_bm25_scratch_free(s);
+        return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory");
+    }
+    *out = s;
+    return ASTRO_OK;
+}
+
+/* Frees a scratch; NULL-safe. */
+void astro_bm25_scratch_free(astro_bm25_scratch *s) {
+    if (!s) return;
+    astro_tokenizer_free(s->tk);
+    free(s->tids), free(s->tfs), free(s->qt), free(s->contrib), free(s->prefix);
+    free(s);
+}
+
+/* Returns the bytes held by a scratch. */
+size_t astro_bm25_scratch_bytes(const astro_bm25_scratch *s) {
+    if (!s) return 0;
+    return sizeof *s + s->tids_cap * 2 * sizeof(uint32_t) +
+           s->qt_cap * (sizeof(qterm) + 2 * sizeof(double)) + 64;
+}
+
+/* Tokenizer callback for queries: collects known term ids (grows the arrays
+ * only for a query longer than any before). */
+static int on_query_token(const astro_token *tok, void *ud) {
+    astro_bm25_scratch *s = ud;
+    uint64_t h = astro__mix64(astro__fnv1a64(tok->term, tok->term_len, ASTRO__FNV_OFFSET));
+    uint32_t id = term_find(s->ix, tok->term, tok->term_len, h);
+    if (id == ASTRO__IDX_EMPTY) return 0;
+    if (s->tids_n == s->tids_cap) {
+        size_t ncap = s->tids_cap * 2;
+        GROW_OR(s->tids, ncap, s->rc = ASTRO_ENOMEM; return 1);
+        GROW_OR(s->tfs, ncap, s->rc = ASTRO_ENOMEM; return 1);
+        s->tids_cap = ncap;
+    }
+    s->tids[s->tids_n++] = id;
+    return 0;
+}
+
+/* Orders query terms by upper bound ascending. */
+static int cmp_qterm(const void *a, const void *b) {
+    const qterm *x = a, *y = b;
+    if (x->ub != y->ub) return x->ub < y->ub ? -1 : 1;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+/* Returns 1 when bound cannot reach theta, with slack for rounding (theta is
+ * a float-rounded score, so it can sit slightly above the double it came from). */
+static int below(double bound, double theta) { return bound * (1.0 + 1e-6) + 1e-9 < theta; }
+
+/* Top-k BM25 search with caller-owned scratch; see bm25.h. */
+long astro_bm25_search_ctx(const astro_bm25 *ix, astro_bm25_scratch *s, const char *q, size_t qlen,
+                           size_t k, const astro_filter *filter, uint64_t *keys, float *scores,
+                           astro_err *err) {
+    if (!ix || !s || (!q && qlen)) return astro_err_set(err, ASTRO_EINVAL, "bm25: NULL argument");
+    if (s->ix != ix) return astro_err_set(err, ASTRO_EINVAL, "bm25: scratch belongs to another index");
     if (k == 0 || ix->ndocs == 0 || qlen == 0) return 0;
     if (!keys || !scores) return astro_err_set(err, ASTRO_EINVAL, "bm25: NULL output buffer");
-    ix->tids_n = 0;
-    ix->rc = ASTRO_OK;
-    astro_tokenize(ix->tk, q, qlen, on_query_token, ix);
-    if (ix->rc) return astro_err_set(err, ix->rc, "bm25: out of memory");
-    size_t nq = tids_collapse(ix);   /* repeated query terms count once */
-
+    s->tids_n = 0;
+    s->rc = ASTRO_OK;
+    astro_tokenize(s->tk, q, qlen, on_query_token, s);
+    if (s->rc) return astro_err_set(err, s->rc, "bm25: out of memory");
+    size_t nq = collapse(s->tids, s->tfs, s->tids_n);   /* repeated query terms count once */
+    if (nq > s->qt_cap) {
+        GROW_OR(s->qt, nq, return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory"));
+        GROW_OR(s->contrib, nq, return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory"));
+        GROW_OR(s->prefix, nq, return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory"));
+        s->qt_cap = nq;
+    }
     const double k1 = ix->k1, b = ix->b;
     const double N = (double)ix->ndocs;
     const double avgdl = (double)ix->total_len / N;
-    size_t nt = 0;
+    const double c1 = k1 * (1.0 - b), c2 = k1 * b / avgdl;
+    size_t m = 0;
     for (size_t i = 0; i < nq; i++) {
-        const term *t = &ix->terms[ix->tids[i]];
+        const term *t = &ix->terms[s->tids[i]];
         if (t->n == 0) continue;
-        double df = t->n;
-        double idf = log(1.0 + (N - df + 0.5) / (df + 0.5));
-        for (uint32_t j = 0; j < t->n; j++) {
-            uint32_t d = t->post[j].doc;
-            double tf = t->post[j].tf;
-            double norm = k1 * (1.0 - b + b * (double)ix->dl[d] / avgdl);
-            if (ix->acc[d] == 0) ix->touched[nt++] = d;
-            ix->acc[d] += idf * tf * (k1 + 1.0) / (tf + norm);
-        }
+        qterm *x = &s->qt[m];
+        double df = t->n, mt = t->max_tf;
+        x->p = t->post;
+        x->n = t->n;
+        x->pos = 0;
+        x->order = (uint32_t)m;
+        x->idf = log(1.0 + (N - df + 0.5) / (df + 0.5));
+        x->ub = x->idf * mt * (k1 + 1.0) / (mt + c1 + c2 * (double)t->min_dl);
+        m++;
     }
     astro__topk top = { keys, scores, 0, k };
-    for (size_t i = 0; i < nt; i++) {
-        uint32_t d = ix->touched[i];
-        if (!filter || astro__filter_pass(filter, ix->keys[d], &ix->times[d]))
-            astro__topk_push(&top, (float)ix->acc[d], ix->keys[d]);
-        ix->acc[d] = 0;
+    if (m == 0) return 0;
+    qsort(s->qt, m, sizeof *s->qt, cmp_qterm);
+    double acc = 0;
+    for (size_t i = 0; i < m; i++) s->prefix[i] = acc += s->qt[i].ub;
+    double theta = -1.0;   /* k-th best score once the heap is full */
+    size_t e = 0;          /* qt[0..e) are non-essential */
+    for (;;) {
+        uint32_t d = UINT32_MAX;
+        for (size_t i = e; i < m; i++)
+            if (s->qt[i].pos < s->qt[i].n && s->qt[i].p[s->qt[i].pos].doc < d) d = s->qt[i].p[s->qt[i].pos].doc;
+        if (d == UINT32_MAX) break;
+        int pass = !filter || astro__filter_pass(filter, ix->keys[d], &ix->times[d]);
+        double part = 0, norm = c1 + c2 * (double)ix->dl[d];
+        for (size_t i = 0; i < m; i++) s->contrib[i] = 0;
+        for (size_t i = e; i < m; i++) {
+            qterm *x = &s->qt[i];
+            if (x->pos < x->n && x->p[x->pos].doc == d) {
+                if (pass) {
+                    double tf = x->p[x->pos].tf;
+                    double c = x->idf * tf * (k1 + 1.0) / (tf + norm);
+                    s->contrib[x->order] = c;
+                    part += c;
+                }
+                x->pos++;
+            }
+        }
+        if (!pass) continue;
+        int dropped = 0;
+        for (size_t i = e; i-- > 0;) {
+            if (theta >= 0 && below(part + s->prefix[i], theta)) {
+                dropped = 1;
+                break;
+            }
+            qterm *x = &s->qt[i];
+            x->pos = post_seek(x->p, x->pos, x->n, d);
+            if (x->pos < x->n && x->p[x->pos].doc == d) {
+                double tf = x->p[x->pos].tf;
+                double c = x->idf * tf * (k1 + 1.0) / (tf + norm);
+                s->contrib[x->order] = c;
+                part += c;
+            }
+        }
+        if (dropped || (theta >= 0 && below(part, theta))) continue;
+        double sum = 0;   /* in term-id order, as the exhaustive sum would */
+        for (size_t i = 0; i < m; i++) sum += s->contrib[i];
+        astro__topk_push(&top, (float)sum, ix->keys[d]);
+        if (top.n == k) {
+            theta = top.scores[0];
+            while (e < m && below(s->prefix[e], theta)) e++;
+        }
     }
     return (long)astro__topk_finish(&top);
 }

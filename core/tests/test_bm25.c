@@ -37,6 +37,50 @@ static long search(astro_bm25 *ix, const char *q, size_t k, const astro_filter *
     return astro_bm25_search(ix, q, strlen(q), k, f, keys, scores, NULL);
 }
 
+/* MaxScore pruning returns exactly the prefix of the exhaustive ranking (k =
+ * all documents disables pruning), through the index's scratch and through a
+ * second reader's scratch, also after deletes made docnos reusable. */
+static void pruning_matches_exhaustive(void) {
+    astro_bm25 *ix = NULL;
+    astro_bm25_scratch *s1 = NULL;
+    astro_err err;
+    char text[256];
+    uint64_t seed = 99;
+    CHECK("bm25-8.0", astro_bm25_new(NULL, &ix, &err) == ASTRO_OK);
+    for (uint64_t key = 0; key < 1500; key++) {
+        size_t len = 0;
+        for (int t = 0; t < 12; t++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned w = (unsigned)((seed >> 33) % 1000);
+            w = w * w / 1000 / 4;   /* skewed towards small ids */
+            len += (size_t)snprintf(text + len, sizeof text - len, "t%u ", w);
+        }
+        CHECK("bm25-8.1", add(ix, key, text, NULL) == ASTRO_OK);
+        if (key % 7 == 3) astro_bm25_remove(ix, key - 2);
+    }
+    CHECK("bm25-8.2", astro_bm25_scratch_new(ix, &s1, &err) == ASTRO_OK);
+    static const char *qs[] = { "t0 t1", "t5 t30 t200", "t3", "t100 t2 t7 t40", "t249 t0", "t17 t17 t9" };
+    static uint64_t all[1500], top[10], top2[10];
+    static float asc[1500], tsc[10], tsc2[10];
+    int same = 1;
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        long na = astro_bm25_search(ix, qs[i], strlen(qs[i]), 1500, NULL, all, asc, &err);
+        long nt = astro_bm25_search(ix, qs[i], strlen(qs[i]), 10, NULL, top, tsc, &err);
+        long n2 = astro_bm25_search_ctx(ix, s1, qs[i], strlen(qs[i]), 10, NULL, top2, tsc2, &err);
+        same &= na > 0 && nt == (na < 10 ? na : 10) && n2 == nt;
+        for (long j = 0; j < nt; j++)
+            same &= top[j] == all[j] && tsc[j] == asc[j] && top2[j] == top[j] && tsc2[j] == tsc[j];
+    }
+    CHECK("bm25-8.3", same);
+    astro_bm25 *other = NULL;
+    astro_bm25_new(NULL, &other, &err);
+    CHECK("bm25-8.4", astro_bm25_search_ctx(other, s1, "t0", 2, 10, NULL, top, tsc, &err) == ASTRO_EINVAL);
+    CHECK("bm25-8.5", astro_bm25_scratch_bytes(s1) > 0);
+    astro_bm25_free(other);
+    astro_bm25_scratch_free(s1);
+    astro_bm25_free(ix);
+}
+
 int main(void) {
     astro_bm25 *ix = NULL;
     astro_err err;
@@ -164,6 +208,7 @@ int main(void) {
     CHECK("bm25-7.5", astro_bm25_search(ix, "w3", 2, 3000, NULL, many, msc, &err) == 20 && many[0] == 33);
     astro_bm25_free(ix);
 
+    pruning_matches_exhaustive();
     if (failures) fprintf(stderr, "test_bm25: %d failure(s)\n", failures);
     return failures ? 1 : 0;
 }

@@ -41,10 +41,25 @@ size_t astro_bm25_bytes(const astro_bm25 *ix);
 
 /* Top-k keys for the query, BM25 score descending (ties: smaller key first);
  * only documents containing at least one query term score. Returns the number
- * written or a negative code. Scores are raw (unbounded) BM25. */
+ * written or a negative code. Scores are raw (unbounded) BM25. Uses scratch
+ * inside ix, so it is not safe for concurrent readers: use _search_ctx. */
 long astro_bm25_search(astro_bm25 *ix, const char *q, size_t qlen, size_t k,
                        const astro_filter *filter, uint64_t *keys, float *scores,
                        astro_err *err);
+
+/* Per-reader search scratch (tokenizer, query terms, cursors). One per thread;
+ * valid for the index it was made for, which must outlive it. */
+typedef struct astro_bm25_scratch astro_bm25_scratch;
+int astro_bm25_scratch_new(const astro_bm25 *ix, astro_bm25_scratch **out, astro_err *err);
+void astro_bm25_scratch_free(astro_bm25_scratch *s);
+size_t astro_bm25_scratch_bytes(const astro_bm25_scratch *s);
+
+/* Same ranking as astro_bm25_search (exact, MaxScore-pruned) without touching
+ * ix: any number of threads may search at once, each with its own scratch,
+ * while no thread writes. */
+long astro_bm25_search_ctx(const astro_bm25 *ix, astro_bm25_scratch *s, const char *q, size_t qlen,
+                           size_t k, const astro_filter *filter, uint64_t *keys, float *scores,
+                           astro_err *err);
 
 #ifdef __cplusplus
 }
