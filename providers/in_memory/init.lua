@@ -1,6 +1,8 @@
--- astrocyte.providers.in_memory: ephemeral VectorStore + DocumentStore for
--- tests and throwaway engines. Rows live in Lua tables; search goes through
--- the same C indexes as the SQLite store (astrocyte.localstore).
+-- astrocyte.providers.in_memory: the ephemeral reference providers for tests
+-- and throwaway engines. VectorStore + DocumentStore live here: rows in Lua
+-- tables, search through the same C indexes as the SQLite store
+-- (astrocyte.localstore). The other store SPIs and the engine provider are
+-- one file each next to this one (graph, wiki, mental_model, source, engine).
 local localstore = require "astrocyte.localstore"
 local rowmatch = require "astrocyte.rowmatch"
 local util = require "astrocyte.util"
@@ -124,4 +126,14 @@ local function new(conf)
   return localstore.new(new_backend(), conf, "in_memory")
 end
 
-return { vector_stores = new, document_stores = new, new = new }
+-- Each group's constructor takes its *_config table.
+local function ctor(mod)
+  return function(conf) return require("astrocyte.providers.in_memory." .. mod).new(conf) end
+end
+
+return {
+  vector_stores = new, document_stores = new, new = new,
+  graph_stores = ctor("graph"), wiki_stores = ctor("wiki"),
+  mental_model_stores = ctor("mental_model"), source_stores = ctor("source"),
+  engine_providers = ctor("engine"),
+}

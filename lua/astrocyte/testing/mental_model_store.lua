@@ -1,0 +1,83 @@
+-- astrocyte.testing.mental_model_store: the MentalModelStore conformance
+-- cases (spi.md §1.5 and §5.2): revisions, list filters, soft delete,
+-- update_via_ops on a missing model, refresh merging source ids in order.
+local common = require "astrocyte.testing.common"
+
+local function model(id, extra)
+  local m = { model_id = id, bank_id = "mm", title = "About " .. id, content = "Summary of " .. id,
+              scope = "bank", source_ids = { "s1", "s2" }, kind = "general" }
+  for k, v in pairs(extra or {}) do m[k] = v end
+  return m
+end
+
+local cases = {
+  common.spi_case("mental_model_stores"),
+
+  { "upsert returns revision 1 and get round-trips the model", function(t)
+    t.eq(1, t.call("upsert", model("tea"), "mm"), "revision returned by the first upsert")
+    local m = t.call("get", "tea", "mm")
+    t.ok(m ~= nil, "get returned nil after upsert")
+    t.valid("MentalModel", m, "get")
+    t.eq(1, m.revision, "revision"); t.eq("Summary of tea", m.content, "content")
+    t.same({ "s1", "s2" }, m.source_ids, "source_ids")
+    t.ok(m.refreshed_at ~= nil, "the store must set refreshed_at")
+  end },
+
+  { "upsert of an existing model bumps the revision", function(t)
+    t.call("upsert", model("tea"), "mm")
+    t.eq(2, t.call("upsert", model("tea", { content = "Revised" }), "mm"), "revision returned by the second upsert")
+    local m = t.call("get", "tea", "mm")
+    t.eq(2, m.revision, "revision"); t.eq("Revised", m.content, "content")
+    if t.has("list_revisions") then
+      local old = t.call("list_revisions", "tea", "mm")
+      t.eq(1, #old, "archived revisions"); t.eq("Summary of tea", old[1].content, "archived content")
+    end
+  end },
+
+  { "get of an unknown model or in another bank returns nil", function(t)
+    t.call("upsert", model("tea"), "mm")
+    t.eq(nil, t.call("get", "coffee", "mm"), "get of an unknown model")
+    t.eq(nil, t.call("get", "tea", "other-bank"), "get in another bank")
+  end },
+
+  { "list filters by scope and kind", function(t)
+    t.call("upsert", model("a"), "mm")
+    t.call("upsert", model("b", { scope = "person:alice", kind = "preference" }), "mm")
+    t.call("upsert", model("c", { scope = "person:alice" }), "mm")
+    local all = t.list(t.call("list", "mm"), "list")
+    t.same({ "a", "b", "c" }, t.ids(all, "model_id"), "all models")
+    for i, m in ipairs(all) do t.valid("MentalModel", m, "listed model " .. i) end
+    t.same({ "b", "c" }, t.ids(t.call("list", "mm", { scope = "person:alice" }), "model_id"), "scope person:alice")
+    t.same({ "b" }, t.ids(t.call("list", "mm", { kind = "preference" }), "model_id"), "kind preference")
+    t.same({ "c" }, t.ids(t.call("list", "mm", { scope = "person:alice", kind = "general" }), "model_id"), "scope and kind")
+    t.same({}, t.call("list", "other-bank"), "models of another bank")
+  end },
+
+  { "delete returns true, then false; the model is hidden afterwards", function(t)
+    t.call("upsert", model("tea"), "mm")
+    t.eq(true, t.call("delete", "tea", "mm"), "first delete")
+    t.eq(false, t.call("delete", "tea", "mm"), "second delete")
+    t.eq(nil, t.call("get", "tea", "mm"), "get after delete")
+    t.same({}, t.call("list", "mm"), "list after delete")
+  end },
+
+  { "update_via_ops on a missing model returns nil", function(t)
+    local rev = t.call("update_via_ops", "missing", "mm", { { op = "add_section", id = "x", content = "y" } })
+    t.eq(nil, rev, "update_via_ops of a missing model")
+  end },
+
+  { "refresh merges new source ids, deduplicated, existing order kept", function(t)
+    t.call("upsert", model("tea", { source_ids = { "a", "b" } }), "mm")
+    local m = t.call("refresh", "tea", "mm", { "b", "c", "a", "d", "c" })
+    t.ok(m ~= nil, "refresh returned nil for an existing model")
+    t.valid("MentalModel", m, "refresh result")
+    t.same({ "a", "b", "c", "d" }, m.source_ids, "source_ids after refresh")
+    t.eq(2, m.revision, "revision after refresh")
+    t.same({ "a", "b", "c", "d" }, t.call("get", "tea", "mm").source_ids, "stored source_ids after refresh")
+    t.eq(nil, t.call("refresh", "missing", "mm", { "x" }), "refresh of a missing model")
+  end },
+
+  common.health_case(),
+}
+
+return { title = "MentalModelStore", group = "mental_model_stores", cases = cases }

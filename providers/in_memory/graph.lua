@@ -1,0 +1,381 @@
+-- astrocyte.providers.in_memory.graph: the ephemeral GraphStore (spi.md
+-- §1.2, mirroring the reference's InMemoryGraphStore). Entities, entity
+-- links, memory↔entity associations and memory links live in per-bank Lua
+-- tables. Name search is a case-insensitive substring match on name and
+-- aliases; query_neighbors walks entity links breadth-first; name similarity
+-- is difflib's SequenceMatcher ratio (2·matches / total length).
+local types = require "astrocyte.types"
+local util = require "astrocyte.util"
+local type, pairs, ipairs, fmt, min, sqrt = type, pairs, ipairs, string.format, math.min, math.sqrt
+local lower, sort = string.lower, table.sort
+
+local _M = { SPI_VERSION = 1, name = "in_memory" }
+local mt = { __index = _M }
+
+function _M.new()
+  return setmetatable({ banks = {} }, mt)
+end
+
+local function bank(self, bank_id)
+  local b = self.banks[bank_id]
+  if not b then
+    b = { entities = {}, order = {}, links = {}, link_keys = {}, mem_ent = {}, ent_mem = {},
+          mem_links = {}, mem_link_keys = {}, seq = 0 }
+    self.banks[bank_id] = b
+  end
+  return b
+end
+
+local function bank_arg(bank_id)
+  if type(bank_id) ~= "string" or bank_id == "" then return nil, "in_memory graph: bank_id must be a non-empty string" end
+  return bank_id
+end
+
+-- Ratio of difflib.SequenceMatcher(None, a, b): 2*M / (|a| + |b|), where M
+-- counts the characters of the recursively found longest common blocks.
+local function matches(a, i1, i2, b, j1, j2)
+  if i1 > i2 or j1 > j2 then return 0 end
+  local best, bi, bj = 0, 0, 0
+  local prev = {}
+  for i = i1, i2 do
+    local cur = {}
+    local ai = a:byte(i)
+    for j = j1, j2 do
+      if ai == b:byte(j) then
+        local k = (prev[j - 1] or 0) + 1
+        cur[j] = k
+        if k > best then best, bi, bj = k, i - k + 1, j - k + 1 end
+      end
+    end
+    prev = cur
+  end
+  if best == 0 then return 0 end
+  return best + matches(a, i1, bi - 1, b, j1, bj - 1) + matches(a, bi + best, i2, b, bj + best, j2)
+end
+
+function _M.ratio(a, b)
+  a, b = lower(a), lower(b)
+  local total = #a + #b
+  if total == 0 then return 1.0 end
+  return 2 * matches(a, 1, #a, b, 1, #b) / total
+end
+
+-- Best ratio of `name` against an entity's name and aliases.
+local function similarity(name, e)
+  local best = _M.ratio(name, e.name)
+  for _, al in ipairs(e.aliases or {}) do
+    local r = _M.ratio(name, al)
+    if r > best then best = r end
+  end
+  return best
+end
+
+local function contains(e, q)
+  if lower(e.name):find(q, 1, true) then return true end
+  for _, al in ipairs(e.aliases or {}) do
+    if lower(al):find(q, 1, true) then return true end
+  end
+  return false
+end
+
+-- GraphStore.store_entities: upserts; returns ids in input order.
+function _M:store_entities(entities, bank_id)
+  local _, err = bank_arg(bank_id); if err then return nil, err end
+  if type(entities) ~= "table" then return nil, "in_memory graph: entities must be an array" end
+  local list = {}
+  for i, e in ipairs(entities) do
+    local dto, verr = types.Entity(e)
+    if not dto then return nil, fmt("in_memory graph: entities[%d]: %s", i, verr.message) end
+    list[i] = dto
+  end
+  local b = bank(self, bank_id)
+  local ids = {}
+  for i, e in ipairs(list) do
+    if not b.entities[e.id] then b.order[#b.order + 1] = e.id end
+    b.entities[e.id] = e
+    ids[i] = e.id
+  end
+  return ids
+end
+
+local function link_key(l) return l.entity_a .. "\0" .. l.entity_b .. "\0" .. l.link_type end
+
+-- Stores one EntityLink (deduplicated on (entity_a, entity_b, link_type));
+-- returns its id or nil, err.
+local function put_link(self, link, bank_id, where)
+  local dto, verr = types.EntityLink(link)
+  if not dto then return nil, fmt("in_memory graph: %s: %s", where, verr.message) end
+  local b = bank(self, bank_id)
+  local key = link_key(dto)
+  local id = b.link_keys[key]
+  if not id then
+    id = link.id or util.new_id()
+    b.link_keys[key] = id
+  end
+  dto.id = id
+  dto.created_at = dto.created_at or util.iso(util.now_ms())
+  b.links[id] = dto
+  return id
+end
+
+-- GraphStore.store_links: returns one link id per link, in input order.
+function _M:store_links(links, bank_id)
+  local _, err = bank_arg(bank_id); if err then return nil, err end
+  if type(links) ~= "table" then return nil, "in_memory graph: links must be an array" end
+  for i, l in ipairs(links) do
+    local ok, verr = types.validate("EntityLink", l)
+    if not ok then return nil, fmt("in_memory graph: links[%d]: %s", i, verr.message) end
+  end
+  local ids = {}
+  for i, l in ipairs(links) do ids[i] = put_link(self, l, bank_id, "links[" .. i .. "]") end
+  return ids
+end
+
+-- GraphStore.store_entity_link: one confirmed link; returns its id.
+function _M:store_entity_link(link, bank_id)
+  local _, err = bank_arg(bank_id); if err then return nil, err end
+  return put_link(self, link, bank_id, "link")
+end
+
+-- GraphStore.link_memories_to_entities: records memory ↔ entity edges.
+-- An association may carry `text` (an extension) returned in GraphHit.text.
+function _M:link_memories_to_entities(assocs, bank_id)
+  local _, err = bank_arg(bank_id); if err then return nil, err end
+  if type(assocs) ~= "table" then return nil, "in_memory graph: associations must be an array" end
+  for i, a in ipairs(assocs) do
+    local ok, verr = types.validate("MemoryEntityAssociation", a)
+    if not ok then return nil, fmt("in_memory graph: associations[%d]: %s", i, verr.message) end
+  end
+  local b = bank(self, bank_id)
+  for _, a in ipairs(assocs) do
+    local m = b.mem_ent[a.memory_id]
+    if not m then m = { entities = {}, text = "" }; b.mem_ent[a.memory_id] = m end
+    m.entities[a.entity_id] = true
+    if type(a.text) == "string" then m.text = a.text end
+    local e = b.ent_mem[a.entity_id]
+    if not e then e = {}; b.ent_mem[a.entity_id] = e end
+    e[a.memory_id] = true
+  end
+  return true
+end
+
+-- Entity ids adjacent to `id` through any entity link (both directions).
+local function neighbours(b, id)
+  local out = {}
+  for _, l in pairs(b.links) do
+    if l.entity_a == id then out[#out + 1] = l.entity_b
+    elseif l.entity_b == id then out[#out + 1] = l.entity_a end
+  end
+  sort(out)
+  return out
+end
+
+-- GraphStore.query_neighbors: memories linked to the seed entities or to
+-- entities reachable from them. A memory linked to a seed has depth 1; each
+-- entity hop adds 1; depth ≤ max_depth. Score = 1 / depth; best first, ties
+-- by memory id.
+function _M:query_neighbors(entity_ids, bank_id, max_depth, limit)
+  max_depth, limit = max_depth or 2, limit or 20
+  local b = self.banks[bank_id]
+  if not b or type(entity_ids) ~= "table" or max_depth < 1 or limit < 1 then return {} end
+  local dist, frontier = {}, {}
+  for _, id in ipairs(entity_ids) do
+    if dist[id] == nil then dist[id] = 0; frontier[#frontier + 1] = id end
+  end
+  local d = 0
+  while #frontier > 0 and d + 1 < max_depth do
+    d = d + 1
+    local nextf = {}
+    for _, id in ipairs(frontier) do
+      for _, n in ipairs(neighbours(b, id)) do
+        if dist[n] == nil then dist[n] = d; nextf[#nextf + 1] = n end
+      end
+    end
+    frontier = nextf
+  end
+  local found = {}
+  for eid, ed in pairs(dist) do
+    for mid in pairs(b.ent_mem[eid] or {}) do
+      local h = found[mid]
+      local depth = ed + 1
+      if not h then
+        h = { memory_id = mid, text = b.mem_ent[mid].text, connected_entities = {}, depth = depth }
+        found[mid] = h
+      elseif depth < h.depth then
+        h.depth = depth
+      end
+      h.connected_entities[#h.connected_entities + 1] = eid
+    end
+  end
+  local hits = {}
+  for _, h in pairs(found) do
+    sort(h.connected_entities)
+    h.score = 1 / h.depth
+    hits[#hits + 1] = h
+  end
+  sort(hits, function(x, y)
+    if x.depth ~= y.depth then return x.depth < y.depth end
+    return x.memory_id < y.memory_id
+  end)
+  local out = {}
+  for i = 1, min(limit, #hits) do out[i] = hits[i] end
+  return out
+end
+
+-- GraphStore.query_entities: case-insensitive substring match on name and
+-- aliases; exact name matches first, then shorter names, then by id.
+function _M:query_entities(query, bank_id, limit)
+  limit = limit or 10
+  local b = self.banks[bank_id]
+  if not b or type(query) ~= "string" or query == "" then return {} end
+  local q = lower(query)
+  local list = {}
+  for _, id in ipairs(b.order) do
+    local e = b.entities[id]
+    if contains(e, q) then list[#list + 1] = e end
+  end
+  sort(list, function(x, y)
+    local ex, ey = lower(x.name) == q, lower(y.name) == q
+    if ex ~= ey then return ex end
+    if #x.name ~= #y.name then return #x.name < #y.name end
+    return x.id < y.id
+  end)
+  local out = {}
+  for i = 1, min(limit, #list) do out[i] = util.deepcopy(list[i]) end
+  return out
+end
+
+-- GraphStore.find_entity_candidates: entities whose name/alias similarity
+-- is ≥ threshold or that contain / are contained in `name`
+-- (case-insensitive); similarity descending.
+function _M:find_entity_candidates(name, bank_id, threshold, limit)
+  threshold, limit = threshold or 0.8, limit or 5
+  local b = self.banks[bank_id]
+  if not b or type(name) ~= "string" or name == "" then return {} end
+  local q = lower(name)
+  local scored = {}
+  for _, id in ipairs(b.order) do
+    local e = b.entities[id]
+    local s = similarity(name, e)
+    if s >= threshold or contains(e, q) or q:find(lower(e.name), 1, true) then
+      scored[#scored + 1] = { e = e, s = s }
+    end
+  end
+  sort(scored, function(x, y)
+    if x.s ~= y.s then return x.s > y.s end
+    return x.e.id < y.e.id
+  end)
+  local out = {}
+  for i = 1, min(limit, #scored) do out[i] = util.deepcopy(scored[i].e) end
+  return out
+end
+
+local function cosine(a, b)
+  if #a ~= #b or #a == 0 then return nil end
+  local dot, na, nb = 0, 0, 0
+  for i = 1, #a do dot = dot + a[i] * b[i]; na = na + a[i] * a[i]; nb = nb + b[i] * b[i] end
+  if na == 0 or nb == 0 then return nil end
+  local c = dot / sqrt(na * nb)
+  if c > 1 then c = 1 elseif c < -1 then c = -1 end
+  return c
+end
+
+-- GraphStore.find_entity_candidates_scored(name, bank_id, opts):
+-- opts = { name_embedding?, trigram_threshold = 0.3, limit = 10 }.
+-- Returns EntityCandidateMatch list, best name similarity first.
+function _M:find_entity_candidates_scored(name, bank_id, opts)
+  opts = opts or {}
+  local threshold, limit = opts.trigram_threshold or 0.3, opts.limit or 10
+  local b = self.banks[bank_id]
+  if not b or type(name) ~= "string" or name == "" then return {} end
+  local out = {}
+  for _, id in ipairs(b.order) do
+    local e = b.entities[id]
+    local s = similarity(name, e)
+    if s >= threshold then
+      local co = {}
+      for _, n in ipairs(neighbours(b, id)) do
+        if b.entities[n] then co[#co + 1] = b.entities[n].name end
+      end
+      out[#out + 1] = {
+        entity = util.deepcopy(e), name_similarity = s,
+        embedding_similarity = opts.name_embedding and e.embedding and cosine(opts.name_embedding, e.embedding) or nil,
+        co_occurring_names = co, mention_count = e.mention_count or 1,
+      }
+    end
+  end
+  sort(out, function(x, y)
+    if x.name_similarity ~= y.name_similarity then return x.name_similarity > y.name_similarity end
+    local ex, ey = x.embedding_similarity or -2, y.embedding_similarity or -2
+    if ex ~= ey then return ex > ey end
+    return x.entity.id < y.entity.id
+  end)
+  for i = #out, limit + 1, -1 do out[i] = nil end
+  return out
+end
+
+-- GraphStore.store_memory_links (optional): memory → memory links,
+-- deduplicated on (source, target, link_type); returns ids in input order.
+function _M:store_memory_links(links, bank_id)
+  local _, err = bank_arg(bank_id); if err then return nil, err end
+  if type(links) ~= "table" then return nil, "in_memory graph: links must be an array" end
+  local list = {}
+  for i, l in ipairs(links) do
+    local dto, verr = types.MemoryLink(l)
+    if not dto then return nil, fmt("in_memory graph: links[%d]: %s", i, verr.message) end
+    list[i] = dto
+  end
+  local b = bank(self, bank_id)
+  local ids = {}
+  for i, l in ipairs(list) do
+    local key = l.source_memory_id .. "\0" .. l.target_memory_id .. "\0" .. l.link_type
+    local id = b.mem_link_keys[key]
+    if not id then
+      id = util.new_id()
+      b.mem_link_keys[key] = id
+      b.seq = b.seq + 1
+      l.seq = b.seq
+    else
+      l.seq = b.mem_links[id].seq
+    end
+    l.id = id
+    l.created_at = l.created_at or util.iso(util.now_ms())
+    b.mem_links[id] = l
+    ids[i] = id
+  end
+  return ids
+end
+
+-- GraphStore.find_memory_links(seed_ids, bank_id, opts): links whose source
+-- or target is a seed; opts = { link_types?, limit = 200 }; insertion order.
+function _M:find_memory_links(seed_ids, bank_id, opts)
+  opts = opts or {}
+  local limit = opts.limit or 200
+  local b = self.banks[bank_id]
+  if not b or type(seed_ids) ~= "table" then return {} end
+  local seeds, kinds = {}, nil
+  for _, s in ipairs(seed_ids) do seeds[s] = true end
+  if opts.link_types then
+    kinds = {}
+    for _, k in ipairs(opts.link_types) do kinds[k] = true end
+  end
+  local list = {}
+  for _, l in pairs(b.mem_links) do
+    if (seeds[l.source_memory_id] or seeds[l.target_memory_id]) and (not kinds or kinds[l.link_type]) then
+      list[#list + 1] = l
+    end
+  end
+  sort(list, function(x, y) return x.seq < y.seq end)
+  local out = {}
+  for i = 1, min(limit, #list) do
+    local c = util.deepcopy(list[i]); c.seq = nil
+    out[i] = c
+  end
+  return out
+end
+
+function _M:health()
+  return { healthy = true, message = "in_memory graph: ok" }
+end
+
+return _M

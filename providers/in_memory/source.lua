@@ -1,0 +1,159 @@
+-- astrocyte.providers.in_memory.source: the ephemeral SourceStore (spi.md
+-- §1.6): SourceDocument → SourceChunk provenance. Documents and chunks are
+-- deduplicated on (bank_id, content_hash); delete_document is a soft delete
+-- that hides the document and its chunks (vectors are not touched).
+local types = require "astrocyte.types"
+local util = require "astrocyte.util"
+local type, ipairs, pairs, fmt, min = type, ipairs, pairs, string.format, math.min
+
+local _M = { SPI_VERSION = 1, name = "in_memory" }
+local mt = { __index = _M }
+
+function _M.new()
+  return setmetatable({ banks = {}, seq = 0 }, mt)
+end
+
+local function bank(self, bank_id)
+  local b = self.banks[bank_id]
+  if not b then
+    b = { docs = {}, doc_hash = {}, chunks = {}, chunk_hash = {} }
+    self.banks[bank_id] = b
+  end
+  return b
+end
+
+local function visible_doc(b, id)
+  local d = b and b.docs[id]
+  if not d or d.deleted then return nil end
+  return d
+end
+
+local function visible_chunk(b, id)
+  local c = b and b.chunks[id]
+  if not c or c.deleted or not visible_doc(b, c.document_id) and b.docs[c.document_id] then return nil end
+  return c
+end
+
+local function public(r)
+  local c = util.deepcopy(r)
+  c.deleted, c.seq = nil, nil
+  return c
+end
+
+-- SourceStore.store_document: returns the id (the existing one when a live
+-- document of the bank has the same content_hash).
+function _M:store_document(doc)
+  local dto, err = types.SourceDocument(doc)
+  if not dto then return nil, "in_memory source: " .. err.message end
+  local b = bank(self, dto.bank_id)
+  if dto.content_hash then
+    local existing = visible_doc(b, b.doc_hash[dto.content_hash])
+    if existing then return existing.id end
+  end
+  dto.created_at = dto.created_at or util.iso(util.now_ms())
+  self.seq = self.seq + 1
+  dto.seq = self.seq
+  b.docs[dto.id] = dto
+  if dto.content_hash then b.doc_hash[dto.content_hash] = dto.id end
+  return dto.id
+end
+
+function _M:get_document(document_id, bank_id)
+  local d = visible_doc(self.banks[bank_id], document_id)
+  return d and public(d) or nil
+end
+
+function _M:find_document_by_hash(content_hash, bank_id)
+  local b = self.banks[bank_id]
+  local d = b and visible_doc(b, b.doc_hash[content_hash])
+  return d and public(d) or nil
+end
+
+-- SourceStore.list_documents(bank_id, opts): newest first; opts = {limit = 100}.
+function _M:list_documents(bank_id, opts)
+  local limit = opts and opts.limit or 100
+  local b = self.banks[bank_id]
+  local list = {}
+  if not b then return list end
+  for _, d in pairs(b.docs) do
+    if not d.deleted then list[#list + 1] = d end
+  end
+  table.sort(list, function(x, y)
+    if x.created_at ~= y.created_at then return util.to_ms(x.created_at) > util.to_ms(y.created_at) end
+    return x.seq > y.seq
+  end)
+  local out = {}
+  for i = 1, min(limit, #list) do out[i] = public(list[i]) end
+  return out
+end
+
+-- SourceStore.delete_document: soft delete (cascades to chunks); false if
+-- missing or already deleted.
+function _M:delete_document(document_id, bank_id)
+  local b = self.banks[bank_id]
+  local d = visible_doc(b, document_id)
+  if not d then return false end
+  d.deleted = true
+  for _, c in pairs(b.chunks) do
+    if c.document_id == document_id then c.deleted = true end
+  end
+  return true
+end
+
+-- SourceStore.store_chunks: ids in input order; a chunk whose
+-- (bank_id, content_hash) already exists returns the existing id.
+function _M:store_chunks(chunks)
+  if type(chunks) ~= "table" then return nil, "in_memory source: chunks must be an array" end
+  local list = {}
+  for i, c in ipairs(chunks) do
+    local dto, err = types.SourceChunk(c)
+    if not dto then return nil, fmt("in_memory source: chunks[%d]: %s", i, err.message) end
+    list[i] = dto
+  end
+  local ids = {}
+  for i, c in ipairs(list) do
+    local b = bank(self, c.bank_id)
+    local existing = c.content_hash and visible_chunk(b, b.chunk_hash[c.content_hash])
+    if existing then
+      ids[i] = existing.id
+    else
+      c.created_at = c.created_at or util.iso(util.now_ms())
+      b.chunks[c.id] = c
+      if c.content_hash then b.chunk_hash[c.content_hash] = c.id end
+      ids[i] = c.id
+    end
+  end
+  return ids
+end
+
+function _M:get_chunk(chunk_id, bank_id)
+  local c = visible_chunk(self.banks[bank_id], chunk_id)
+  return c and public(c) or nil
+end
+
+-- SourceStore.list_chunks: the document's chunks ordered by chunk_index.
+function _M:list_chunks(document_id, bank_id)
+  local b = self.banks[bank_id]
+  local out = {}
+  if not b then return out end
+  for _, c in pairs(b.chunks) do
+    if c.document_id == document_id and visible_chunk(b, c.id) then out[#out + 1] = public(c) end
+  end
+  table.sort(out, function(x, y)
+    if x.chunk_index ~= y.chunk_index then return x.chunk_index < y.chunk_index end
+    return x.id < y.id
+  end)
+  return out
+end
+
+function _M:find_chunk_by_hash(content_hash, bank_id)
+  local b = self.banks[bank_id]
+  local c = b and visible_chunk(b, b.chunk_hash[content_hash])
+  return c and public(c) or nil
+end
+
+function _M:health()
+  return { healthy = true, message = "in_memory source: ok" }
+end
+
+return _M
