@@ -7,6 +7,7 @@
 */
 #include <string.h>
 
+#include "astro/dialogue.h"
 #include "astro_lua.h"
 #include "astro/text.h"
 
@@ -106,8 +107,43 @@ static int tk_cache_gc(lua_State *L)
     return 0;
 }
 
+/* The dialogue strategy of core.chunk: pieces are "label text" when a long
+ * turn had to be split, else exact spans of the input. */
+static int chunk_dialogue(lua_State *L, const char *s, size_t len, size_t max_chars,
+                          size_t overlap)
+{
+    astro_dialogue_piece local[32];
+    astro_dialogue_piece *pieces = local;
+    size_t cap = sizeof local / sizeof local[0], n = 0, i;
+    astro_err err;
+    if (astro_chunk_dialogue(s, len, max_chars, overlap, pieces, cap, &n, &err) != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    if (n > cap) {
+        cap = n;
+        pieces = (astro_dialogue_piece *)lua_newuserdata(L, cap * sizeof *pieces);
+        if (astro_chunk_dialogue(s, len, max_chars, overlap, pieces, cap, &n, &err) != ASTRO_OK)
+            return astro_lua_fail(L, err.msg);
+        if (n > cap)
+            n = cap;
+    }
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        if (pieces[i].prefix_len > 0) {
+            lua_pushlstring(L, s + pieces[i].prefix_off, pieces[i].prefix_len);
+            lua_pushliteral(L, " ");
+            lua_pushlstring(L, s + pieces[i].off, pieces[i].len);
+            lua_concat(L, 3);
+        } else {
+            lua_pushlstring(L, s + pieces[i].off, pieces[i].len);
+        }
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
 /* core.chunk(s, strategy [, max_chars [, overlap]]) -> array of strings | nil, err.
- * max_chars defaults to the core's 512, overlap to 0. */
+ * strategy: sentence, paragraph, fixed or dialogue. max_chars defaults to the
+ * core's 512, overlap to 0. */
 static int l_chunk(lua_State *L)
 {
     size_t len, cap, n = 0, i;
@@ -124,14 +160,16 @@ static int l_chunk(lua_State *L)
         o.strategy = ASTRO_CHUNK_PARAGRAPH;
     else if (strcmp(strategy, "fixed") == 0)
         o.strategy = ASTRO_CHUNK_FIXED;
-    else {
+    else if (strcmp(strategy, "dialogue") != 0) {
         lua_pushnil(L);
-        lua_pushfstring(L, "unknown chunk strategy '%s' (expected sentence, paragraph or fixed)",
+        lua_pushfstring(L, "unknown chunk strategy '%s' (expected sentence, paragraph, dialogue or fixed)",
                         strategy);
         return 2;
     }
     o.max_chars = lua_isnoneornil(L, 3) ? 0 : astro_lua_checksize(L, 3);
     o.overlap = lua_isnoneornil(L, 4) ? 0 : astro_lua_checksize(L, 4);
+    if (strcmp(strategy, "dialogue") == 0)
+        return chunk_dialogue(L, s, len, o.max_chars, o.overlap);
     cap = sizeof local / sizeof local[0];
     if (astro_chunk(s, len, &o, spans, cap, &n, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);

@@ -94,7 +94,7 @@ describe("astrocyte.core", function()
     it("rejects an unknown strategy", function()
       local c, err = core.chunk("x", "words", 10, 0)
       assert.is_nil(c)
-      assert.equal("unknown chunk strategy 'words' (expected sentence, paragraph or fixed)", err)
+      assert.equal("unknown chunk strategy 'words' (expected sentence, paragraph, dialogue or fixed)", err)
     end)
 
     it("returns the core's error for overlap >= max_chars", function()
