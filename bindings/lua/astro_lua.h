@@ -82,5 +82,6 @@ void astro_lua_newclass(lua_State *L, const char *tname, const luaL_Reg *methods
 void astro_lua_open_text(lua_State *L);
 void astro_lua_open_vec(lua_State *L);
 void astro_lua_open_index(lua_State *L);
+void astro_lua_open_hnsw(lua_State *L);
 
 #endif

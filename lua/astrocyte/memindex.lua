@@ -3,16 +3,43 @@
 -- addressed by the store's integer row keys. Stores own the rows; this module
 -- only answers "which keys, with what score". Bank isolation is structural:
 -- each bank has its own indexes, so a search can never see another bank.
+-- A bank's vectors start in an exact core.flat index and move to a core.hnsw
+-- graph once the bank holds more than vector_index.hnsw_threshold vectors
+-- (default 20000); b.flat then holds whichever index is active.
 local core = require "astrocyte.core"
 local pairs, next, setmetatable = pairs, next, setmetatable
 
 local _M = {}
 local mt = { __index = _M }
 
--- Returns a new empty index set. opts: { bm25 = {k1, b, stem, stopwords} }.
+-- Returns a new empty index set. opts: { bm25 = {k1, b, stem, stopwords},
+-- vector_index = { hnsw_threshold = 20000, M = 16, ef_construction = 200,
+-- ef_search = 64 } }.
 function _M.new(opts)
   opts = opts or {}
-  return setmetatable({ banks = {}, bm25_opts = opts.bm25 or {} }, mt)
+  local vi = opts.vector_index or {}
+  return setmetatable({ banks = {}, bm25_opts = opts.bm25 or {},
+    hnsw_threshold = vi.hnsw_threshold or 20000,
+    hnsw_opts = { M = vi.M or 16, ef_construction = vi.ef_construction or 200,
+                  ef = vi.ef_search or 64 } }, mt)
+end
+
+-- Moves the bank's vectors from its flat index into a new HNSW graph.
+-- Returns true or nil, err (the flat index stays in use on error).
+local function to_hnsw(self, b)
+  local flat = b.flat
+  local h, err = core.hnsw(flat:dim(), self.hnsw_opts)
+  if not h then return nil, err end
+  for key in pairs(b.keys) do
+    local v = flat:get(key)
+    if v then
+      local t = b.times[key]
+      local ok, aerr = h:add(key, v, t and t[1], t and t[2])
+      if not ok then return nil, aerr end
+    end
+  end
+  b.flat, b.kind = h, "hnsw"
+  return true
 end
 
 -- Returns the per-bank structure, creating it when `create` is true.
@@ -21,7 +48,8 @@ function _M:bank(bank_id, create)
   if not b and create then
     local bm, err = core.bm25(self.bm25_opts)
     if not bm then return nil, err end
-    b = { flat = nil, bm25 = bm, tags = {}, key_tags = {}, count = 0, keys = {} }
+    b = { flat = nil, kind = nil, bm25 = bm, tags = {}, key_tags = {}, count = 0, keys = {},
+          times = {}, nvec = 0 }
     self.banks[bank_id] = b
   end
   return b
@@ -37,14 +65,23 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
     if not b.flat then
       local f, ferr = core.flat(core.vec_dim(vec))
       if not f then return nil, ferr end
-      b.flat = f
+      b.flat, b.kind = f, "flat"
     end
     local ok, verr = b.flat:add(key, vec, occurred_ms, retained_ms)
     if not ok then return nil, verr end
+    b.nvec = b.nvec + 1
+    if b.kind == "flat" then
+      -- kept only while flat, to carry item times into the graph on switch
+      b.times[key] = { occurred_ms, retained_ms }
+    end
   end
   local ok, berr = b.bm25:add(key, text, occurred_ms, retained_ms)
   if not ok then
-    if vec then b.flat:remove(key) end
+    if vec then
+      b.flat:remove(key)
+      b.nvec = b.nvec - 1
+      b.times[key] = nil
+    end
     return nil, berr
   end
   if tags and #tags > 0 then
@@ -58,6 +95,10 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
   end
   b.keys[key] = true
   b.count = b.count + 1
+  if vec and b.kind == "flat" and b.nvec > self.hnsw_threshold then
+    local sok = to_hnsw(self, b)
+    if sok then b.times = {} end
+  end
   return true
 end
 
@@ -65,7 +106,8 @@ end
 function _M:remove(bank_id, key)
   local b = self.banks[bank_id]
   if not b or not b.keys[key] then return false end
-  if b.flat then b.flat:remove(key) end
+  if b.flat and b.flat:remove(key) then b.nvec = b.nvec - 1 end
+  b.times[key] = nil
   b.bm25:remove(key)
   local tags = b.key_tags[key]
   if tags then
@@ -126,7 +168,13 @@ function _M:search_text(bank_id, query, k, f)
   return b.bm25:search(query, k, cfilter(f))
 end
 
--- Returns the vector dimension of the bank's flat index, or nil.
+-- Returns "flat" or "hnsw" (the bank's active vector index), or nil.
+function _M:vector_kind(bank_id)
+  local b = self.banks[bank_id]
+  return b and b.kind or nil
+end
+
+-- Returns the vector dimension of the bank's vector index, or nil.
 function _M:dim(bank_id)
   local b = self.banks[bank_id]
   return b and b.flat and b.flat:dim() or nil
