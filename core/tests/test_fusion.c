@@ -1,7 +1,9 @@
 /*
 ** test_fusion.c — weighted reciprocal rank fusion: the k=60 example with
 ** weights, zero-weight lists skipped, negative weights rejected, first-seen tie
-** order, duplicate keys within a list, cap truncation and empty input.
+** order, duplicate keys within a list, cap truncation and empty input; RRF
+** against the reference formula sum w/(k+rank+1) on generated lists; weighted
+** min-max score fusion; MMR picks and its lambda extremes.
 */
 #include <math.h>
 #include <stdint.h>
@@ -19,7 +21,69 @@ static int failures;
         }                                                                      \
     } while (0)
 
+/* RRF equals the reference formula computed independently, for 3 lists of
+ * overlapping keys with different weights and k values. */
+static void rrf_reference(void) {
+    uint64_t l0[20], l1[15], l2[25], keys[64];
+    double sc[64];
+    size_t n = 0;
+    for (int i = 0; i < 20; i++) l0[i] = (uint64_t)(i * 3);
+    for (int i = 0; i < 15; i++) l1[i] = (uint64_t)(40 - i * 2);
+    for (int i = 0; i < 25; i++) l2[i] = (uint64_t)((i * 7) % 50);
+    const double ks[] = { 60, 1, 0 };
+    for (int t = 0; t < 3; t++) {
+        astro_ranked l[3] = { { l0, 20, 1.0 }, { l1, 15, 0.7 }, { l2, 25, 2.5 } };
+        CHECK("rrf-9.0", astro_rrf_fuse(l, 3, ks[t], keys, sc, 64, &n, NULL) == ASTRO_OK);
+        int ok = n > 0;
+        for (size_t i = 0; i < n; i++) {
+            double ref = 0;
+            for (int li = 0; li < 3; li++)
+                for (size_t r = 0; r < l[li].n; r++)
+                    if (l[li].keys[r] == keys[i]) ref += l[li].weight / (ks[t] + (double)r + 1.0);
+            ok &= fabs(sc[i] - ref) < 1e-12;
+            if (i) ok &= sc[i - 1] >= sc[i];
+        }
+        CHECK("rrf-9.1", ok);
+    }
+}
+
+/* Weighted score fusion with min-max normalization. */
+static void score_fusion(void) {
+    const uint64_t ka[] = { 1, 2, 3 }, kb[] = { 3, 4 };
+    const float sa[] = { 10, 5, 0 }, sb[] = { 0.9f, 0.1f }, flat[] = { 2, 2 };
+    uint64_t keys[8];
+    double sc[8];
+    size_t n = 0;
+    astro_scored l[2] = { { ka, sa, 3, 1.0 }, { kb, sb, 2, 2.0 } };
+    CHECK("fuse-1.0", astro_score_fuse(l, 2, keys, sc, 8, &n, NULL) == ASTRO_OK && n == 4);
+    /* 1: 1.0; 2: 0.5; 3: 0 + 2*1 = 2; 4: 0 */
+    CHECK("fuse-1.1", keys[0] == 3 && keys[1] == 1 && keys[2] == 2 && keys[3] == 4);
+    CHECK("fuse-1.2", fabs(sc[0] - 2.0) < 1e-12 && fabs(sc[1] - 1.0) < 1e-12 && fabs(sc[2] - 0.5) < 1e-12 && sc[3] == 0);
+    astro_scored e[1] = { { kb, flat, 2, 1.0 } };
+    CHECK("fuse-1.3", astro_score_fuse(e, 1, keys, sc, 8, &n, NULL) == ASTRO_OK && n == 2 && sc[0] == 1 && sc[1] == 1);
+    l[1].weight = -1;
+    CHECK("fuse-1.4", astro_score_fuse(l, 2, keys, sc, 8, &n, NULL) == ASTRO_EINVAL);
+}
+
+/* MMR: lambda 1 is plain relevance order; lower lambda skips near-duplicates. */
+static void mmr(void) {
+    /* 0 and 1 are duplicates, 2 is orthogonal to both */
+    const float v[] = { 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0 };
+    const double rel[] = { 0.9, 0.85, 0.5 };
+    double work[6];
+    size_t idx[3], n = 0;
+    CHECK("mmr-1.0", astro_mmr(v, 3, 3, 4, rel, 1.0, 3, work, idx, &n, NULL) == ASTRO_OK && n == 3);
+    CHECK("mmr-1.1", idx[0] == 0 && idx[1] == 1 && idx[2] == 2);
+    CHECK("mmr-1.2", astro_mmr(v, 3, 3, 4, rel, 0.5, 2, work, idx, &n, NULL) == ASTRO_OK && n == 2);
+    CHECK("mmr-1.3", idx[0] == 0 && idx[1] == 2);   /* 0.5*0.5 - 0 > 0.5*0.85 - 0.5*1 */
+    CHECK("mmr-1.4", astro_mmr(v, 3, 3, 4, rel, 1.5, 2, work, idx, &n, NULL) == ASTRO_EINVAL);
+    CHECK("mmr-1.5", astro_mmr(v, 3, 3, 4, rel, 0.5, 0, work, idx, &n, NULL) == ASTRO_OK && n == 0);
+}
+
 int main(void) {
+    rrf_reference();
+    score_fusion();
+    mmr();
     uint64_t keys[16];
     double sc[16];
     size_t n = 99;
