@@ -2,9 +2,15 @@
 ** tokenize.c — the shared tokenizer. BM25 and the hashing embedder both use it
 ** so the keyword and semantic channels agree on what a word is.
 **
-** A token is a maximal run of ASCII letters/digits or bytes >= 0x80 (so UTF-8
-** words stay whole). ASCII is lowercased. Stopwords are checked on the
-** lowercased word before stemming. The optional stemmer is a deliberately tiny,
+** Input is decoded as UTF-8. A token is a maximal run of letters and digits;
+** ASCII punctuation and space, Latin-1 punctuation (including U+00A0, U+00D7,
+** U+00F7), General Punctuation U+2000-U+206F, currency and arrow/symbol
+** blocks, CJK Symbols and Punctuation U+3000-U+303F, fullwidth punctuation
+** and emoji separate tokens; each CJK ideograph is a token of its own. Case is
+** folded for ASCII, Latin-1 Supplement, Latin Extended-A, Greek (final sigma
+** folds to sigma) and Cyrillic; other scripts pass through unchanged, and a
+** byte that does not decode is kept as a word byte. Stopwords are checked on
+** the folded word before stemming. The optional stemmer is a deliberately tiny,
 ** deterministic suffix stripper for ASCII words longer than 3 bytes; exactly
 ** one rule applies, first match wins:
 **   -ies  -> -y      (word longer than 4)        flies   -> fly
@@ -102,9 +108,97 @@ void astro_tokenizer_free(astro_tokenizer *tk) {
     free(tk);
 }
 
-/* Returns 1 if c is an ASCII letter or digit or any byte >= 0x80. */
-static int is_word_byte(unsigned char c) {
-    return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+#define CL_SEP 0
+#define CL_WORD 1
+#define CL_CJK 2
+
+/* Decodes the code point at u[i..len); sets *n to its byte length (1 for an
+ * undecodable byte, returned as 0x110000 + byte so it stays a word byte). */
+static uint32_t decode(const unsigned char *u, size_t i, size_t len, size_t *n) {
+    unsigned c = u[i];
+    *n = 1;
+    if (c < 0x80) return c;
+    size_t need = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 ? 1 : 0;
+    if (need == 0 || c > 0xF4 || len - i <= need) return 0x110000u + c;
+    uint32_t cp = c & (0x3Fu >> need);
+    for (size_t k = 1; k <= need; k++) {
+        if ((u[i + k] & 0xC0) != 0x80) return 0x110000u + c;
+        cp = (cp << 6) | (u[i + k] & 0x3Fu);
+    }
+    if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0x110000u + c;
+    *n = need + 1;
+    return cp;
+}
+
+/* Returns CL_SEP, CL_WORD or CL_CJK for code point cp (see file comment). */
+static int classify(uint32_t cp) {
+    if (cp < 0x80)
+        return ((cp | 32) >= 'a' && (cp | 32) <= 'z') || (cp >= '0' && cp <= '9') ? CL_WORD : CL_SEP;
+    if (cp < 0xC0)
+        return cp == 0xAA || cp == 0xB5 || cp == 0xBA || cp == 0xB2 || cp == 0xB3 || cp == 0xB9 ? CL_WORD : CL_SEP;
+    if (cp == 0xD7 || cp == 0xF7 || cp == 0x37E || cp == 0x387 || cp == 0x375 || cp == 0x482) return CL_SEP;
+    if (cp < 0x2000) return CL_WORD;
+    if (cp <= 0x206F || (cp >= 0x20A0 && cp <= 0x20CF) || (cp >= 0x2190 && cp <= 0x2BFF)) return CL_SEP;
+    if (cp >= 0x3000 && cp <= 0x303F) return CL_SEP;
+    if ((cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+        (cp >= 0x20000 && cp <= 0x2FFFF))
+        return CL_CJK;
+    if ((cp >= 0xFE30 && cp <= 0xFE4F) || cp == 0xFEFF || (cp >= 0xFF01 && cp <= 0xFF0F) ||
+        (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFF40) || (cp >= 0xFF5B && cp <= 0xFF65))
+        return CL_SEP;
+    if (cp >= 0x1F000 && cp <= 0x1FAFF) return CL_SEP;
+    return CL_WORD;
+}
+
+/* Returns the case-folded form of cp for the scripts in the file comment. */
+static uint32_t fold(uint32_t cp) {
+    if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
+    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 0x20;
+    if (cp >= 0x100 && cp <= 0x17F) {
+        if (cp == 0x130) return 'i';
+        if (cp == 0x178) return 0xFF;
+        if ((cp <= 0x137 || (cp >= 0x14A && cp <= 0x177)) && !(cp & 1)) return cp + 1;
+        if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) && (cp & 1)) return cp + 1;
+        return cp;
+    }
+    if (cp >= 0x386 && cp <= 0x3AB) {
+        if (cp >= 0x391 && cp != 0x3A2) return cp + 0x20;
+        if (cp == 0x386) return 0x3AC;
+        if (cp >= 0x388 && cp <= 0x38A) return cp + 0x25;
+        if (cp == 0x38C) return 0x3CC;
+        if (cp == 0x38E || cp == 0x38F) return cp + 0x3F;
+        return cp;
+    }
+    if (cp == 0x3C2) return 0x3C3;
+    if (cp >= 0x400 && cp <= 0x52F) {
+        if (cp <= 0x40F) return cp + 0x50;
+        if (cp <= 0x42F) return cp + 0x20;
+        if (cp == 0x4C0) return 0x4CF;
+        if (cp >= 0x4C1 && cp <= 0x4CE) return (cp & 1) ? cp + 1 : cp;
+        if (((cp >= 0x460 && cp <= 0x481) || (cp >= 0x48A && cp <= 0x4BF) || cp >= 0x4D0) && !(cp & 1)) return cp + 1;
+    }
+    return cp;
+}
+
+/* Writes cp as UTF-8 (or the raw byte for an undecodable one) to out;
+ * returns the number of bytes. */
+static size_t encode(uint32_t cp, char *out) {
+    if (cp >= 0x110000) { out[0] = (char)(cp - 0x110000); return 1; }
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) { out[0] = (char)(0xC0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
 }
 
 /* Returns 1 if w[0..n) ends with the NUL-terminated suffix sfx. */
@@ -154,20 +248,34 @@ size_t astro_tokenize(astro_tokenizer *tk, const char *s, size_t len, astro_toke
     size_t delivered = 0, i = 0;
     size_t keep_max = tk->max_term + STEM_SLACK + STOPWORD_MAX;
     while (i < len) {
-        while (i < len && !is_word_byte(u[i])) i++;
-        if (i >= len) break;
-        size_t start = i;
-        int ascii = 1;
-        while (i < len && is_word_byte(u[i])) {
-            ascii &= u[i] < 0x80;
-            i++;
+        size_t cl, start = i, out = 0, wlen;
+        uint32_t cp = decode(u, i, len, &cl);
+        int cls = classify(cp), ascii = 1, cut = 0;
+        if (cls == CL_SEP) {
+            i += cl;
+            continue;
         }
-        size_t wlen = i - start;
-        size_t n = wlen < keep_max ? wlen : keep_max;
-        for (size_t j = 0; j < n; j++) {
-            unsigned char c = u[start + j];
-            tk->buf[j] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+        if (cls == CL_CJK) {   /* one ideograph, one token */
+            i += cl;
+            out = encode(cp, tk->buf);
+        } else {
+            while (i < len) {
+                cp = decode(u, i, len, &cl);
+                if (classify(cp) != CL_WORD) break;
+                char tmp[4];
+                size_t el = encode(fold(cp), tmp);
+                if (out + el <= keep_max) {
+                    memcpy(tk->buf + out, tmp, el);
+                    out += el;
+                } else {
+                    cut = 1;
+                }
+                ascii &= cp < 0x80;
+                i += cl;
+            }
         }
+        wlen = cut ? keep_max + 1 : out;   /* > keep_max marks a truncated word */
+        size_t n = out;
         if (tk->stopwords && astro__is_stopword(tk->buf, wlen)) continue;
         /* A word longer than keep_max is only truncated: stemming it could not
          * change the first max_term bytes. keep_max >= STOPWORD_MAX, so the
@@ -179,7 +287,7 @@ size_t astro_tokenize(astro_tokenizer *tk, const char *s, size_t len, astro_toke
             for (int back = 0; back < 4 && n > 0 && (tk->buf[n] & 0xC0) == 0x80; back++) n--;
             if (n == 0) continue;
         }
-        astro_token tok = { tk->buf, n, start, wlen };
+        astro_token tok = { tk->buf, n, start, i - start };
         delivered++;
         if (fn(&tok, ud)) break;
     }

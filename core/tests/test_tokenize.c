@@ -70,7 +70,7 @@ int main(void) {
     CHECK("tok-2.2", strcmp(tok(plain, "Hello, World! 42x", &c), "hello world 42x") == 0);
     CHECK("tok-2.3", c.off[1] == 7 && c.len[1] == 5 && c.off[2] == 14 && c.len[2] == 3);
     CHECK("tok-2.4", strcmp(tok(plain, "caf\xC3\xA9-\xC3\x89t\xC3\xA9", &c),
-                            "caf\xC3\xA9 \xC3\x89t\xC3\xA9") == 0);  /* non-ASCII not folded */
+                            "caf\xC3\xA9 \xC3\xA9t\xC3\xA9") == 0);  /* Latin-1 folded */
     CHECK("tok-2.5", strcmp(tok(plain, "The cat", &c), "the cat") == 0);
     CHECK("tok-2.6", strcmp(tok(def, "The cat is on the mat", &c), "cat mat") == 0);
     CHECK("tok-2.7", strcmp(tok(def, "What did YOU do", &c), "") == 0);
@@ -103,7 +103,20 @@ int main(void) {
     CHECK("tok-4.0", strcmp(tok(tiny, "abcdefgh ab", &c), "abcd ab") == 0);
     CHECK("tok-4.1", strcmp(tok(tiny, "ab\xC3\xA9\xC3\xA9", &c), "ab\xC3\xA9") == 0);
     CHECK("tok-4.2", strcmp(tok(tiny, "abc\xC3\xA9", &c), "abc") == 0);
-    CHECK("tok-4.3", strcmp(tok(tiny, "\xE2\x82\xAC\xE2\x82\xAC", &c), "\xE2\x82\xAC") == 0);
+    CHECK("tok-4.3", strcmp(tok(tiny, "\xE3\x82\xA2\xE3\x82\xA2", &c), "\xE3\x82\xA2") == 0);   /* katakana */
+    /* Unicode case folding and separators. */
+    CHECK("tok-6.0", strcmp(tok(plain, "\xC3\x89" "COLE Stra\xC3\x9F" "e \xC5\x81\xC3\x93" "D\xC5\xB9", &c),
+                            "\xC3\xA9" "cole stra\xC3\x9F" "e \xC5\x82\xC3\xB3" "d\xC5\xBA") == 0);   /* ÉCOLE Straße ŁÓDŹ */
+    CHECK("tok-6.1", strcmp(tok(plain, "\xCE\x91\xCE\x98\xCE\x89\xCE\x9D\xCE\x91 \xCE\xA3\xCE\x9F\xCF\x86\xCE\xBF\xCF\x82", &c),
+                            "\xCE\xB1\xCE\xB8\xCE\xAE\xCE\xBD\xCE\xB1 \xCF\x83\xCE\xBF\xCF\x86\xCE\xBF\xCF\x83") == 0);   /* ΑΘΉΝΑ ΣΟφος */
+    CHECK("tok-6.2", strcmp(tok(plain, "\xD0\x9C\xD0\x9E\xD0\xA1\xD0\x9A\xD0\x92\xD0\x90 \xD0\x81\xD0\xBB\xD0\xBA\xD0\xB0", &c),
+                            "\xD0\xBC\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0 \xD1\x91\xD0\xBB\xD0\xBA\xD0\xB0") == 0);   /* МОСКВА Ёлка */
+    CHECK("tok-6.3", strcmp(tok(plain, "a\xE2\x80\x94" "b\xC2\xA0" "c\xE3\x80\x80" "d\xEF\xBC\x81" "e\xE2\x80\x9C" "f\xE2\x80\x9D", &c),
+                            "a b c d e f") == 0);   /* em dash, NBSP, ideographic space, fullwidth !, quotes */
+    CHECK("tok-6.4", strcmp(tok(plain, "\xE6\x9D\xB1\xE4\xBA\xAC\xE3\x80\x82tokyo", &c),
+                            "\xE6\x9D\xB1 \xE4\xBA\xAC tokyo") == 0);   /* 東京。tokyo: one token per ideograph */
+    CHECK("tok-6.5", c.off[1] == 3 && c.len[1] == 3 && c.off[2] == 9);
+    CHECK("tok-6.6", strcmp(tok(plain, "ab\xFF" "cd", &c), "ab\xFF" "cd") == 0);   /* undecodable byte stays */
     {
         /* A long word is truncated to the default 64 bytes. */
         char big[200];
