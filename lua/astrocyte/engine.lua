@@ -6,7 +6,6 @@
 local config = require "astrocyte.config"
 local errors = require "astrocyte.errors"
 local pipeline = require "astrocyte.pipeline"
-local reflect = require "astrocyte.reflect"
 local registry = require "astrocyte.registry"
 local validate = require "astrocyte.validate"
 local util = require "astrocyte.util"
@@ -21,9 +20,13 @@ local function set(list)
   return s
 end
 
-local RETAIN_OPTS = set { "bank_id", "tags", "metadata", "occurred_at", "fact_type", "content_type" }
-local RECALL_OPTS = set { "bank_id", "max_results", "max_tokens", "tags", "fact_types", "time_range", "as_of" }
-local REFLECT_OPTS = set { "bank_id", "max_results", "max_tokens", "tags", "fact_types", "time_range", "as_of", "max_sentences" }
+local RETAIN_OPTS = set { "bank_id", "tags", "metadata", "occurred_at", "fact_type", "content_type",
+  "extraction_profile", "source" }
+local RECALL_OPTS = set { "bank_id", "banks", "strategy", "max_results", "max_tokens", "tags", "fact_types",
+  "time_range", "as_of", "query_reference_date", "session_id" }
+local REFLECT_OPTS = set { "bank_id", "banks", "strategy", "max_results", "max_tokens", "tags", "fact_types",
+  "time_range", "as_of", "query_reference_date", "session_id", "max_sentences", "dispositions", "prompt_variant",
+  "include_sources" }
 local FORGET_OPTS = set { "bank_id", "memory_ids", "tags", "before", "before_date", "scope" }
 
 -- Makes sure the directory that will hold the default database exists.
@@ -79,7 +82,22 @@ local function build_providers(cfg, old)
     cleanup()
     return nil, errors.config(fmt("embedding_provider: provider '%s' has no embed method", cfg.embedding_provider), { key_path = "embedding_provider" })
   end
-  return { vector_store = vs, document_store = ds, embedder = emb, keys = keys }
+  -- The graph store: as configured, else the vector store's provider when it
+  -- implements graph_stores too (the embedded default does).
+  local gs
+  if cfg.graph_store then
+    gs, err = get("graph_store", "graph_stores", cfg.graph_store, cfg.graph_store_config, "graph_store")
+    if not gs then cleanup(); return nil, err end
+  elseif cfg.graph_store ~= false and registry.resolve("graph_stores", cfg.vector_store, "graph_store") then
+    gs, err = get("graph_store", "graph_stores", cfg.vector_store, cfg.vector_store_config, "graph_store")
+    if not gs then cleanup(); return nil, err end
+  end
+  local llm
+  if cfg.llm_provider then
+    llm, err = get("llm", "llm_providers", cfg.llm_provider, cfg.llm_provider_config, "llm_provider")
+    if not llm then cleanup(); return nil, err end
+  end
+  return { vector_store = vs, document_store = ds, embedder = emb, graph_store = gs, llm = llm, keys = keys }
 end
 
 -- Opens an engine from a config table, a YAML/JSON file path, or nil (the
@@ -96,7 +114,7 @@ function _M.open(input, opts)
   return setmetatable({
     cfg = cfg, input = input, open_opts = opts, providers = p,
     vector_store = p.vector_store, document_store = p.document_store, embedder = p.embedder,
-    closed = false,
+    graph_store = p.graph_store, llm = p.llm, closed = false,
   }, mt)
 end
 
@@ -111,15 +129,24 @@ function _M:reload()
   local p; p, err = build_providers(cfg, self.providers)
   if not p then return nil, err end
   local old = self.providers
+  local kept = {}
+  for slot, prov in pairs(p) do if slot ~= "keys" then kept[prov] = true end end
+  local closed = {}
   for slot, prov in pairs(old) do
-    if slot ~= "keys" and prov ~= p[slot] and prov ~= p.vector_store and prov ~= p.document_store
-       and prov.close and (slot ~= "document_store" or prov ~= old.vector_store) then
+    if slot ~= "keys" and not kept[prov] and not closed[prov] and prov.close then
+      closed[prov] = true
       pcall(prov.close, prov)
     end
   end
   self.cfg, self.providers = cfg, p
   self.vector_store, self.document_store, self.embedder = p.vector_store, p.document_store, p.embedder
+  self.graph_store, self.llm = p.graph_store, p.llm
   return true
+end
+
+-- Effective config of one bank (profile and overrides applied).
+function _M:bank_config(bank_id)
+  return config.for_bank(self.cfg, bank_id)
 end
 
 -- engine:warnings() → the config warnings of the last load (unknown keys ...).
@@ -155,15 +182,27 @@ function _M:retain(content, opts)
   r.metadata, err = validate.metadata(o.metadata); if err then err.bank_id = bank; return nil, err end
   r.occurred_ms, err = validate.time(o.occurred_at, "occurred_at"); if err then return nil, err end
   r.fact_type, err = validate.str(o.fact_type, "fact_type"); if err then return nil, err end
-  local _; _, err = validate.str(o.content_type, "content_type"); if err then return nil, err end
-  return guarded(pipeline.retain, self, r)
+  r.content_type, err = validate.str(o.content_type, "content_type"); if err then return nil, err end
+  r.extraction_profile, err = validate.str(o.extraction_profile, "extraction_profile"); if err then return nil, err end
+  return guarded(pipeline.retain, self, r, bcfg)
 end
 
 -- Validates the options shared by recall and reflect.
 local function recall_opts(self, query, opts, known, what)
   local o, err = validate.opts(opts, known, what); if not o then return nil, err end
   local r = {}
-  r.bank_id, err = bank_of(self, o); if not r.bank_id then return nil, err end
+  if o.banks ~= nil then
+    local banks
+    banks, err = validate.str_list(o.banks, "banks"); if err then return nil, err end
+    if #banks == 0 then return nil, errors.config("Either bank_id or banks must be provided", { field = "banks" }) end
+    for i, b in ipairs(banks) do
+      local _, berr = validate.bank_id(b, "banks[" .. i .. "]"); if berr then return nil, berr end
+    end
+    r.banks, r.strategy = banks, o.strategy
+    r.bank_id = banks[1]
+  else
+    r.bank_id, err = bank_of(self, o); if not r.bank_id then return nil, err end
+  end
   r.query, err = validate.content(query, self.cfg.barriers.validation.max_content_length, "query", r.bank_id)
   if not r.query then return nil, err end
   r.max_results, err = validate.int(o.max_results, "max_results", 1, 1000, 10); if not r.max_results then return nil, err end
@@ -172,6 +211,9 @@ local function recall_opts(self, query, opts, known, what)
   r.fact_types, err = validate.str_list(o.fact_types, "fact_types"); if err then return nil, err end
   r.time_range, err = validate.time_range(o.time_range); if err then return nil, err end
   r.as_of_ms, err = validate.time(o.as_of, "as_of"); if err then return nil, err end
+  local ref; ref, err = validate.time(o.query_reference_date, "query_reference_date"); if err then return nil, err end
+  r.ref_ms = ref or r.as_of_ms or util.now_ms()
+  r.session_id, err = validate.str(o.session_id, "session_id"); if err then return nil, err end
   return r, o
 end
 
@@ -181,7 +223,9 @@ function _M:recall(query, opts)
   local cerr = check_open(self, "recall"); if cerr then return nil, cerr end
   local r, err = recall_opts(self, query, opts, RECALL_OPTS, "recall")
   if not r then return nil, err end
-  return guarded(pipeline.recall, self, r)
+  local h = self.cfg.homeostasis
+  if r.max_tokens == nil and h then r.max_tokens = h.recall_max_tokens end
+  return guarded(pipeline.recall, self, r, function(b) return config.for_bank(self.cfg, b) end)
 end
 
 -- engine:reflect(query, opts) → ReflectResult {answer, sources, confidence} | nil, err.
@@ -194,9 +238,18 @@ function _M:reflect(query, opts)
   max_sentences, err = validate.int(o.max_sentences, "max_sentences", 1, 100, self.cfg.reflect.max_sentences)
   if not max_sentences then return nil, err end
   if o.max_results == nil then r.max_results = self.cfg.reflect.max_results end
-  local res; res, err = guarded(pipeline.recall, self, r)
-  if not res then return nil, err end
-  return reflect.extractive(r.query, res.hits, { max_sentences = max_sentences })
+  local disp = o.dispositions or self.cfg.defaults
+  if disp ~= nil then
+    if type(disp) ~= "table" then return nil, errors.validation("dispositions must be a table", { field = "dispositions" }) end
+    for _, k in ipairs({ "skepticism", "literalism", "empathy" }) do
+      local _, derr = validate.int(disp[k], "dispositions." .. k, 1, 5, 3); if derr then return nil, derr end
+    end
+  end
+  local h = self.cfg.homeostasis
+  return guarded(pipeline.reflect, self, r, {
+    max_sentences = max_sentences, dispositions = disp, variant = o.prompt_variant,
+    max_tokens = r.max_tokens or (h and h.reflect_max_tokens), ref_iso = util.iso(r.ref_ms),
+  }, function(b) return config.for_bank(self.cfg, b) end)
 end
 
 -- engine:forget(opts) → ForgetResult {deleted_count, archived_count} | nil, err.
@@ -248,10 +301,13 @@ end
 function _M:close()
   if self.closed then return true end
   self.closed = true
-  if self.document_store and self.document_store ~= self.vector_store and self.document_store.close then
-    pcall(self.document_store.close, self.document_store)
+  local closed = {}
+  for slot, prov in pairs(self.providers) do
+    if slot ~= "keys" and not closed[prov] and prov.close then
+      closed[prov] = true
+      pcall(prov.close, prov)
+    end
   end
-  if self.vector_store.close then pcall(self.vector_store.close, self.vector_store) end
   return true
 end
 

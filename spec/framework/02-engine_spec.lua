@@ -55,7 +55,8 @@ describe("astrocyte engine (in_memory store)", function()
       assert.equal("2024-01-10T00:00:00Z", res.hits[1].occurred_at)
       assert.same({ "pref" }, res.hits[1].tags)
       assert.is_false(res.truncated)
-      assert.same({ "semantic", "keyword" }, res.trace.strategies_used)
+      assert.same({ "semantic", "keyword", "graph" }, res.trace.strategies_used)
+      assert.equal("FACTUAL", res.trace.intent)
     end)
 
     it("never returns another bank's memories", function()
@@ -169,7 +170,7 @@ describe("astrocyte engine (in_memory store)", function()
         function() return eng:retain("hello", { bank_id = "x", occurred_at = "soon" }) end)
       rejects("ValidationError", "bank_id must be a string, got number",
         function() return eng:retain("hello", { bank_id = 7 }) end)
-      rejects("ValidationError", "unknown retain option 'bank' (known: bank_id, content_type, fact_type, metadata, occurred_at, tags)",
+      rejects("ValidationError", "unknown retain option 'bank' (known: bank_id, content_type, extraction_profile, fact_type, metadata, occurred_at, source, tags)",
         function() return eng:retain("hello", { bank = "x" }) end)
       rejects("ValidationError", "max_results must be an integer, got 2.5",
         function() return eng:recall("hello", { bank_id = "x", max_results = 2.5 }) end)

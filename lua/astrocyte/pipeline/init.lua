@@ -1,0 +1,69 @@
+-- astrocyte.pipeline: the built-in Tier-1 pipeline — entry points the
+-- engine calls after validation and policy: retain (pipeline.retain),
+-- recall for one or many banks (pipeline.recall + pipeline.multibank),
+-- reflect (pipeline.synthesize) and forget (pipeline.forget).
+local errors = require "astrocyte.errors"
+local multibank = require "astrocyte.pipeline.multibank"
+local recall = require "astrocyte.pipeline.recall"
+local retain = require "astrocyte.pipeline.retain"
+local forget = require "astrocyte.pipeline.forget"
+local synthesize = require "astrocyte.pipeline.synthesize"
+local util = require "astrocyte.util"
+
+local _M = {}
+
+_M.call = retain.call
+_M.token_budget = recall.token_budget
+
+-- Retains validated request r with the bank's effective config.
+function _M.retain(eng, r, bcfg)
+  return retain.run(eng, r, bcfg or eng.cfg)
+end
+
+-- Recalls for validated options o (o.banks for several banks, with
+-- o.strategy); returns RecallResult or nil, err.
+function _M.recall(eng, o, cfg_for_bank)
+  local vecs, err = retain.embed(eng, { o.query })
+  if not vecs then return nil, err end
+  local qvec = vecs[1]
+  local function one(bank)
+    local bo = util.copy(o)
+    bo.bank_id = bank
+    bo.max_tokens = nil
+    local bcfg, cerr = cfg_for_bank(bank)
+    if not bcfg then return nil, cerr end
+    local res, rerr = recall.single(eng, bo, qvec, bcfg)
+    if not res then
+      return nil, errors.wrap("StorageError", tostring(rerr.where) .. ": " .. tostring(rerr.err), { bank_id = bank })
+    end
+    return res
+  end
+  local res
+  if o.banks then
+    local st
+    st, err = multibank.strategy(o.strategy)
+    if not st then return nil, err end
+    res, err = multibank.recall(o.banks, st, o.max_results, one, eng.cfg.pipeline.rrf_k)
+  else
+    res, err = one(o.bank_id)
+  end
+  if not res then return nil, err end
+  local truncated
+  res.hits, truncated = recall.token_budget(res.hits, o.max_tokens)
+  res.truncated = res.truncated or truncated
+  return res
+end
+
+-- Reflects: recall then synthesize (LLM when configured, else extractive).
+function _M.reflect(eng, o, opts, cfg_for_bank)
+  local res, err = _M.recall(eng, o, cfg_for_bank)
+  if not res then return nil, err end
+  return synthesize.run(o.query, res.hits, eng.llm, opts)
+end
+
+-- Forgets per validated options.
+function _M.forget(eng, o)
+  return forget.run(eng, o)
+end
+
+return _M

@@ -1,0 +1,244 @@
+-- astrocyte.pipeline.retain: the built-in retain path after the policy
+-- layer, in the reference's order: chunking (strategy by content type and
+-- extraction profile) → entity extraction → one batched embedding call →
+-- near-duplicate check → one atomic store_vectors call → document store →
+-- entity graph. A failure after the vector write is undone (the memories
+-- written by this call are deleted), so a failed retain leaves nothing.
+local core = require "astrocyte.core"
+local entities = require "astrocyte.pipeline.entities"
+local errors = require "astrocyte.errors"
+local util = require "astrocyte.util"
+local ipairs, fmt, type = ipairs, string.format, type
+
+local _M = {}
+
+-- Chunk strategy per content type (reference resolve_retain_chunking).
+local CONTENT_STRATEGY = {
+  conversation = "dialogue", transcript = "dialogue", dialogue = "dialogue",
+  document = "paragraph", email = "paragraph", event = "sentence",
+}
+
+-- Built-in extraction profiles (reference extraction_builtin.yaml).
+_M.BUILTIN_PROFILES = {
+  builtin_text = { content_type = "text", chunking_strategy = "sentence" },
+  builtin_conversation = { content_type = "conversation", chunking_strategy = "dialogue" },
+  locomo_conversation = { content_type = "conversation", chunking_strategy = "dialogue",
+                          entity_extraction = "metadata", fact_type = "experience" },
+  locomo_persona = { content_type = "document", chunking_strategy = "paragraph",
+                     entity_extraction = "metadata", fact_type = "wiki" },
+}
+
+-- Resolves the extraction profile of a request; returns profile table or nil, err.
+function _M.profile(cfg, name)
+  if name == nil then return {} end
+  local user = cfg.extraction_profiles and cfg.extraction_profiles[name]
+  local p = user or _M.BUILTIN_PROFILES[name]
+  if not p then
+    return nil, errors.validation(fmt("unknown extraction_profile '%s'", name), { field = "extraction_profile" })
+  end
+  return p
+end
+
+local function provider_err(store, err, bank)
+  local name = store and store.name or "store"
+  return errors.wrap("StorageError", name .. ": " .. tostring(err), { provider = name, bank_id = bank })
+end
+
+-- Calls store[method]; returns result or nil, error object.
+local function call(store, method, bank, ...)
+  local ok, res, err = pcall(store[method], store, ...)
+  if not ok then return nil, provider_err(store, res, bank) end
+  if res == nil and err ~= nil then return nil, provider_err(store, err, bank) end
+  return res
+end
+_M.call = call
+
+-- Embeds texts through the embedding provider; returns packed vectors.
+function _M.embed(eng, texts)
+  local p = eng.embedder
+  local ok, vecs, err
+  if p.embed_packed then
+    ok, vecs, err = pcall(p.embed_packed, p, texts)
+  else
+    ok, vecs, err = pcall(p.embed, p, texts)
+    if ok and vecs then
+      local packed = {}
+      for i = 1, #vecs do packed[i] = type(vecs[i]) == "string" and vecs[i] or core.vec_pack(vecs[i]) end
+      vecs = packed
+    end
+  end
+  if not ok then err, vecs = vecs, nil end
+  if not vecs then
+    return nil, errors.wrap("ProviderUnavailable", "embedding provider failed: " .. tostring(err),
+                            { provider = eng.cfg.embedding_provider })
+  end
+  if #vecs ~= #texts then
+    return nil, errors.new("ProviderUnavailable", fmt("embedding provider returned %d vectors for %d texts", #vecs, #texts),
+                           { provider = eng.cfg.embedding_provider })
+  end
+  return vecs
+end
+
+-- Entities from metadata keys (profile entity_extraction: metadata).
+local function metadata_entities(md)
+  local out, seen = {}, {}
+  for _, key in ipairs({ "locomo_persons", "locomo_speakers", "person", "speaker", "speakers" }) do
+    local v = md and md[key]
+    if type(v) == "string" then
+      for name in v:gmatch("[^,|]+") do
+        name = util.trim(name)
+        if name ~= "" and not seen[entities.key(name)] then
+          seen[entities.key(name)] = true
+          out[#out + 1] = { id = entities.id_of(name), name = name, entity_type = "PERSON", aliases = {},
+                            metadata = { kind = "metadata" } }
+        end
+      end
+    end
+  end
+  return out
+end
+
+-- Writes entities, memory↔entity associations and co-occurrence links.
+local function store_graph(eng, bank, items, per_chunk_entities)
+  local gs = eng.graph_store
+  local all, seen, assoc, links = {}, {}, {}, {}
+  local max_co = eng.cfg.entity_cooccurrence and eng.cfg.entity_cooccurrence.max_entities_per_memory or 5
+  for i, it in ipairs(items) do
+    local ents = per_chunk_entities[i]
+    for j, e in ipairs(ents) do
+      if not seen[e.id] then seen[e.id] = true; all[#all + 1] = e end
+      assoc[#assoc + 1] = { memory_id = it.id, entity_id = e.id }
+      if j <= max_co then
+        for k = j + 1, math.min(#ents, max_co) do
+          links[#links + 1] = { entity_a = e.id, entity_b = ents[k].id, link_type = "co_occurs",
+                                evidence = it.id, confidence = 1.0 }
+        end
+      end
+    end
+  end
+  if #all == 0 then return true end
+  local _, err = call(gs, "store_entities", bank, all, bank)
+  if err then return nil, err end
+  _, err = call(gs, "link_memories_to_entities", bank, assoc, bank)
+  if err then return nil, err end
+  if #links > 0 then
+    _, err = call(gs, "store_links", bank, links, bank)
+    if err then return nil, err end
+  end
+  return true
+end
+
+-- Retains validated request r = {content, bank_id, tags, metadata,
+-- occurred_ms, fact_type, content_type, extraction_profile}, under the bank's
+-- effective config bcfg. Returns RetainResult or nil, err.
+function _M.run(eng, r, bcfg)
+  local p = bcfg.pipeline
+  local prof, perr = _M.profile(bcfg, r.extraction_profile)
+  if not prof then return nil, perr end
+  local content_type = r.content_type or prof.content_type or "text"
+  local strategy = prof.chunking_strategy or CONTENT_STRATEGY[content_type] or p.chunk_strategy
+  local size = prof.chunk_size or p.max_chunk_size
+  local chunks, cerr = core.chunk(r.content, strategy, size, math.min(p.chunk_overlap, size - 1))
+  if not chunks then return nil, errors.validation("content: " .. cerr, { field = "content", bank_id = r.bank_id }) end
+  if #chunks == 0 then
+    return nil, errors.validation("content has no text after chunking", { field = "content", bank_id = r.bank_id })
+  end
+  local vecs, eerr = _M.embed(eng, chunks)
+  if not vecs then return nil, eerr end
+
+  -- Near-duplicate check per chunk (signal_quality.dedup).
+  local dd = bcfg.signal_quality and bcfg.signal_quality.dedup or {}
+  local dedup_on = dd.enabled ~= false
+  local threshold = dd.similarity_threshold or 0.95
+  local action = dd.action or "skip"
+  local keep, dup_ids, merged = {}, {}, {}
+  for i = 1, #chunks do
+    local is_dup = false
+    if dedup_on and action ~= "warn" then
+      local hits = call(eng.vector_store, "search_similar", r.bank_id, vecs[i], r.bank_id, 1) or {}
+      if hits[1] and hits[1].score >= threshold then
+        is_dup = true
+        dup_ids[#dup_ids + 1] = hits[1].id
+        if action == "update" then merged[#merged + 1] = { hit = hits[1], vec = vecs[i] } end
+      end
+    end
+    if not is_dup then keep[#keep + 1] = i end
+  end
+
+  local now = util.now_ms()
+  local occurred = util.iso(r.occurred_ms)
+  local items, chunk_entities = {}, {}
+  for n, i in ipairs(keep) do
+    local md = util.copy(r.metadata) or {}
+    md._created_at = md._created_at or util.iso(now)
+    if #chunks > 1 then md._chunk_index = i - 1; md._chunk_count = #chunks end
+    items[n] = {
+      id = util.new_id(), bank_id = r.bank_id, vector = vecs[i], text = chunks[i],
+      metadata = md, tags = r.tags, fact_type = r.fact_type or prof.fact_type or "world",
+      occurred_at = occurred, retained_at = util.iso(now),
+    }
+  end
+  -- "update": refresh the memories these chunks duplicate (tags merged, newer metadata).
+  -- The near-duplicate keeps its id and text; its vector becomes the new
+  -- chunk's (cosine >= threshold, so recall is unchanged).
+  for _, m in ipairs(merged) do
+    local h = m.hit
+    local tags, seen = {}, {}
+    for _, t in ipairs(h.tags or {}) do if not seen[t] then seen[t] = true; tags[#tags + 1] = t end end
+    for _, t in ipairs(r.tags or {}) do if not seen[t] then seen[t] = true; tags[#tags + 1] = t end end
+    local md = util.copy(h.metadata) or {}
+    for k, v in pairs(r.metadata or {}) do md[k] = v end
+    items[#items + 1] = { id = h.id, bank_id = r.bank_id, vector = m.vec, text = h.text, metadata = md,
+      tags = #tags > 0 and tags or nil, fact_type = h.fact_type, occurred_at = h.occurred_at or occurred,
+      retained_at = util.iso(now), _merged = true }
+  end
+  if #items == 0 then
+    return { stored = false, deduplicated = true, memory_id = dup_ids[1], memory_ids = {},
+             retention_action = "skip", error = "All chunks are near-duplicates" }
+  end
+
+  if eng.graph_store then
+    local mode = prof.entity_extraction
+    for n, it in ipairs(items) do
+      if it._merged or mode == false or mode == "disabled" or mode == "false" then
+        chunk_entities[n] = {}
+      elseif mode == "metadata" then
+        chunk_entities[n] = metadata_entities(it.metadata)
+      else
+        chunk_entities[n] = entities.extract(it.text, eng.llm)
+      end
+    end
+  end
+
+  local store_items = {}
+  for n, it in ipairs(items) do
+    store_items[n] = it
+    it._merged = nil
+  end
+  local ids, serr = call(eng.vector_store, "store_vectors", r.bank_id, store_items)
+  if not ids then return nil, serr end
+  local new_ids = {}
+  for n = 1, #keep do new_ids[n] = ids[n] end
+
+  local function undo()
+    call(eng.vector_store, "delete", r.bank_id, new_ids, r.bank_id)
+  end
+  if eng.document_store and eng.document_store ~= eng.vector_store then
+    for _, it in ipairs(store_items) do
+      local _, derr = call(eng.document_store, "store_document", r.bank_id,
+        { id = it.id, text = it.text, metadata = it.metadata, tags = it.tags }, r.bank_id)
+      if derr then undo(); return nil, derr end
+    end
+  end
+  if eng.graph_store then
+    local ok, gerr = store_graph(eng, r.bank_id, store_items, chunk_entities)
+    if not ok then undo(); return nil, gerr end
+  end
+  local first = new_ids[1] or ids[1]
+  return {
+    stored = true, memory_id = first, memory_ids = new_ids, chunk_count = #new_ids,
+    deduplicated = #dup_ids > 0, retention_action = (#new_ids > 0) and "add" or "merge",
+  }
+end
+
+return _M
