@@ -44,10 +44,13 @@ typedef struct astro_tokenizer astro_tokenizer;
 int astro_tokenizer_new(const astro_tokenizer_opts *opts, astro_tokenizer **out, astro_err *err);
 void astro_tokenizer_free(astro_tokenizer *tk);
 
-/* Tokenizes s[0..len): splits on anything that is not a letter or digit
- * (ASCII rules; every byte >= 0x80 counts as a letter so UTF-8 words stay whole),
- * folds ASCII case. Calls fn for each token; stops early if fn returns non-zero.
- * Returns the number of tokens delivered. Not thread-safe per tokenizer. */
+/* Tokenizes s[0..len) as UTF-8: splits on anything that is not a letter or
+ * digit (ASCII and Latin-1 punctuation, U+2000-U+206F, U+3000-U+303F,
+ * fullwidth punctuation, symbols, emoji), makes each CJK ideograph its own
+ * token, and folds case for ASCII, Latin-1, Latin Extended-A, Greek and
+ * Cyrillic; undecodable bytes stay inside words. Calls fn for each token;
+ * stops early if fn returns non-zero. Returns the number of tokens delivered.
+ * Not thread-safe per tokenizer. */
 typedef int (*astro_token_fn)(const astro_token *tok, void *ud);
 size_t astro_tokenize(astro_tokenizer *tk, const char *s, size_t len, astro_token_fn fn, void *ud);
 
