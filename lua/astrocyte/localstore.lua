@@ -289,6 +289,27 @@ function _M:find_ids(bank_id, sel)
   return self.backend:find_ids(bank_id, sel or {})
 end
 
+-- Extension: full hits for ids of one bank → { id = hit } (missing ids absent).
+function _M:get_items(ids, bank_id)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local r, err = self.backend:get_by_id(bank_id, id)
+    if err then return nil, err end
+    if r then out[id] = hit_of(r, 0) end
+  end
+  return out
+end
+
+-- Extension: the `limit` most recent memories of a bank (by occurred_at,
+-- else retained_at, newest first) as hits with score 0.
+function _M:list_recent(bank_id, limit)
+  local rows, err = self.backend:recent(bank_id, limit or 500)
+  if not rows then return nil, err end
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = hit_of(r, 0) end
+  return out
+end
+
 -- Extension: bytes held by the in-memory indexes.
 function _M:index_bytes()
   return self.index:bytes()

@@ -95,6 +95,18 @@ function Backend:list(bank_id, offset, limit, vectors_only)
   return out
 end
 
+function Backend:recent(bank_id, limit)
+  local all = bank_rows(self, bank_id, true)
+  table.sort(all, function(a, b)
+    local ta, tb = a.occurred_at or a.retained_at, b.occurred_at or b.retained_at
+    if ta ~= tb then return ta > tb end
+    return a.id < b.id
+  end)
+  local out = {}
+  for i = 1, math.min(#all, limit) do out[i] = all[i] end
+  return out
+end
+
 function Backend:keys_matching(bank_id, pred)
   local out = {}
   for _, r in ipairs(bank_rows(self, bank_id)) do

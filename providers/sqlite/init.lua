@@ -206,6 +206,14 @@ function Backend:list(bank_id, offset, limit, vectors_only)
   return rows
 end
 
+function Backend:recent(bank_id, limit)
+  local rows, err = self:query("SELECT " .. COLS .. " FROM memories WHERE bank_id = ? AND vector IS NOT NULL" ..
+    " ORDER BY COALESCE(occurred_at, retained_at) DESC, id LIMIT ?", bank_id, limit)
+  if not rows then return nil, serr(self, "list recent", err) end
+  for _, r in ipairs(rows) do decode_row(r) end
+  return rows
+end
+
 function Backend:keys_matching(bank_id, pred)
   local rows, err = self:query("SELECT key, fact_type, metadata FROM memories WHERE bank_id = ?", bank_id)
   if not rows then return nil, serr(self, "filter", err) end
