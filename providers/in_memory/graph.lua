@@ -159,6 +159,26 @@ function _M:link_memories_to_entities(assocs, bank_id)
   return true
 end
 
+-- Extension used by the engine's forget: drops the memory ↔ entity edges of
+-- memory_ids; returns how many memories had edges.
+function _M:unlink_memories(memory_ids, bank_id)
+  local b = self.banks[bank_id]
+  local n = 0
+  if not b or type(memory_ids) ~= "table" then return n end
+  for _, mid in ipairs(memory_ids) do
+    local m = b.mem_ent[mid]
+    if m then
+      for eid in pairs(m.entities) do
+        local set = b.ent_mem[eid]
+        if set then set[mid] = nil end
+      end
+      b.mem_ent[mid] = nil
+      n = n + 1
+    end
+  end
+  return n
+end
+
 -- Entity ids adjacent to `id` through any entity link (both directions).
 local function neighbours(b, id)
   local out = {}
