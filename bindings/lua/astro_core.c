@@ -235,6 +235,7 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L)
     astro_lua_open_vec(L);
     astro_lua_open_index(L);
     astro_lua_open_hnsw(L);
+    astro_lua_open_policy(L);
     lua_pushcfunction(L, core_now_ms);
     lua_setfield(L, -2, "now_ms");
     lua_pushliteral(L, ASTRO_LUA_VERSION);

@@ -83,5 +83,6 @@ void astro_lua_open_text(lua_State *L);
 void astro_lua_open_vec(lua_State *L);
 void astro_lua_open_index(lua_State *L);
 void astro_lua_open_hnsw(lua_State *L);
+void astro_lua_open_policy(lua_State *L);
 
 #endif
