@@ -7,7 +7,7 @@
 -- conf: { supports_reflect = true, supports_forget = true }.
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
-local type, ipairs, pairs, min, concat = type, ipairs, pairs, math.min, table.concat
+local ipairs, pairs, min, concat = ipairs, pairs, math.min, table.concat
 local lower = string.lower
 
 local _M = { SPI_VERSION = 1, name = "in_memory" }

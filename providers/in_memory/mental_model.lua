@@ -11,7 +11,7 @@
 -- After a change, content is re-rendered as "## title\n\ncontent" blocks.
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
-local type, ipairs, pairs, fmt, concat = type, ipairs, pairs, string.format, table.concat
+local type, ipairs, pairs, concat = type, ipairs, pairs, table.concat
 
 local _M = { SPI_VERSION = 1, name = "in_memory" }
 local mt = { __index = _M }

@@ -4,7 +4,7 @@
 -- as revision + 1. delete_page drops the page and its archive.
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
-local type, ipairs, pairs, fmt = type, ipairs, pairs, string.format
+local type, ipairs, pairs = type, ipairs, pairs
 
 local _M = { SPI_VERSION = 1, name = "in_memory" }
 local mt = { __index = _M }

@@ -45,7 +45,7 @@ describe("astrocyte.spi", function()
       assert.is_nil(ok)
       assert.equal("ConfigError", err.kind)
       assert.equal("VectorStore provider is missing required methods: delete, health", err.message)
-      ok, err = spi.check(vector_store({ health = false }), "vector_stores")
+      err = select(2, spi.check(vector_store({ health = false }), "vector_stores"))
       assert.equal("VectorStore provider is missing required method: health", err.message)
     end)
 

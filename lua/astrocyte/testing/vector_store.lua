@@ -32,7 +32,7 @@ local function near1(t, k)
   return v
 end
 
-local function item(t, id, bank, vec, text, extra)
+local function item(_, id, bank, vec, text, extra)
   local it = { id = id, bank_id = bank, vector = vec, text = text or ("text of " .. id) }
   for k, v in pairs(extra or {}) do it[k] = v end
   return it
