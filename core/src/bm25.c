@@ -268,7 +268,19 @@ static int cmp_u32(const void *a, const void *b) {
 static size_t collapse(uint32_t *ids, uint32_t *tfs, size_t n) {
     size_t m = 0;
     if (n == 0) return 0;
-    qsort(ids, n, sizeof *ids, cmp_u32);
+    if (n <= 64) {   /* typical documents and queries: insertion sort beats qsort */
+        for (size_t i = 1; i < n; i++) {
+            uint32_t x = ids[i];
+            size_t j = i;
+            while (j > 0 && ids[j - 1] > x) {
+                ids[j] = ids[j - 1];
+                j--;
+            }
+            ids[j] = x;
+        }
+    } else {
+        qsort(ids, n, sizeof *ids, cmp_u32);
+    }
     for (size_t i = 0; i < n; i++) {
         if (m > 0 && ids[m - 1] == ids[i]) {
             tfs[m - 1]++;

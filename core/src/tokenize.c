@@ -249,6 +249,10 @@ size_t astro_tokenize(astro_tokenizer *tk, const char *s, size_t len, astro_toke
     size_t keep_max = tk->max_term + STEM_SLACK + STOPWORD_MAX;
     while (i < len) {
         size_t cl, start = i, out = 0, wlen;
+        if (u[i] < 0x80 && classify(u[i]) == CL_SEP) {   /* ASCII separator fast path */
+            i++;
+            continue;
+        }
         uint32_t cp = decode(u, i, len, &cl);
         int cls = classify(cp), ascii = 1, cut = 0;
         if (cls == CL_SEP) {
@@ -260,6 +264,14 @@ size_t astro_tokenize(astro_tokenizer *tk, const char *s, size_t len, astro_toke
             out = encode(cp, tk->buf);
         } else {
             while (i < len) {
+                unsigned char b = u[i];
+                if (b < 0x80) {   /* ASCII fast path */
+                    if (!(((b | 32) >= 'a' && (b | 32) <= 'z') || (b >= '0' && b <= '9'))) break;
+                    if (out < keep_max) tk->buf[out++] = (char)((b >= 'A' && b <= 'Z') ? b + 32 : b);
+                    else cut = 1;
+                    i++;
+                    continue;
+                }
                 cp = decode(u, i, len, &cl);
                 if (classify(cp) != CL_WORD) break;
                 char tmp[4];
