@@ -6,7 +6,8 @@
 -- is difflib's SequenceMatcher ratio (2·matches / total length).
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
-local type, pairs, ipairs, fmt, min, sqrt = type, pairs, ipairs, string.format, math.min, math.sqrt
+local similarity = require "astrocyte.similarity"
+local type, pairs, ipairs, fmt, min = type, pairs, ipairs, string.format, math.min
 local lower, sort = string.lower, table.sort
 
 local _M = { SPI_VERSION = 1, name = "in_memory" }
@@ -31,44 +32,10 @@ local function bank_arg(bank_id)
   return bank_id
 end
 
--- Ratio of difflib.SequenceMatcher(None, a, b): 2*M / (|a| + |b|), where M
--- counts the characters of the recursively found longest common blocks.
-local function matches(a, i1, i2, b, j1, j2)
-  if i1 > i2 or j1 > j2 then return 0 end
-  local best, bi, bj = 0, 0, 0
-  local prev = {}
-  for i = i1, i2 do
-    local cur = {}
-    local ai = a:byte(i)
-    for j = j1, j2 do
-      if ai == b:byte(j) then
-        local k = (prev[j - 1] or 0) + 1
-        cur[j] = k
-        if k > best then best, bi, bj = k, i - k + 1, j - k + 1 end
-      end
-    end
-    prev = cur
-  end
-  if best == 0 then return 0 end
-  return best + matches(a, i1, bi - 1, b, j1, bj - 1) + matches(a, bi + best, i2, b, bj + best, j2)
-end
-
-function _M.ratio(a, b)
-  a, b = lower(a), lower(b)
-  local total = #a + #b
-  if total == 0 then return 1.0 end
-  return 2 * matches(a, 1, #a, b, 1, #b) / total
-end
-
--- Best ratio of `name` against an entity's name and aliases.
-local function similarity(name, e)
-  local best = _M.ratio(name, e.name)
-  for _, al in ipairs(e.aliases or {}) do
-    local r = _M.ratio(name, al)
-    if r > best then best = r end
-  end
-  return best
-end
+-- Name similarity (difflib ratio over name and aliases), shared with the
+-- sqlite graph store; _M.ratio stays for callers of the old export.
+_M.ratio = similarity.ratio
+local similarity_of = similarity.entity
 
 local function contains(e, q)
   if lower(e.name):find(q, 1, true) then return true end
@@ -276,7 +243,7 @@ function _M:find_entity_candidates(name, bank_id, threshold, limit)
   local scored = {}
   for _, id in ipairs(b.order) do
     local e = b.entities[id]
-    local s = similarity(name, e)
+    local s = similarity_of(name, e)
     if s >= threshold or contains(e, q) or q:find(lower(e.name), 1, true) then
       scored[#scored + 1] = { e = e, s = s }
     end
@@ -290,15 +257,7 @@ function _M:find_entity_candidates(name, bank_id, threshold, limit)
   return out
 end
 
-local function cosine(a, b)
-  if #a ~= #b or #a == 0 then return nil end
-  local dot, na, nb = 0, 0, 0
-  for i = 1, #a do dot = dot + a[i] * b[i]; na = na + a[i] * a[i]; nb = nb + b[i] * b[i] end
-  if na == 0 or nb == 0 then return nil end
-  local c = dot / sqrt(na * nb)
-  if c > 1 then c = 1 elseif c < -1 then c = -1 end
-  return c
-end
+local cosine = similarity.cosine
 
 -- GraphStore.find_entity_candidates_scored(name, bank_id, opts):
 -- opts = { name_embedding?, trigram_threshold = 0.3, limit = 10 }.
@@ -311,7 +270,7 @@ function _M:find_entity_candidates_scored(name, bank_id, opts)
   local out = {}
   for _, id in ipairs(b.order) do
     local e = b.entities[id]
-    local s = similarity(name, e)
+    local s = similarity_of(name, e)
     if s >= threshold then
       local co = {}
       for _, n in ipairs(neighbours(b, id)) do
@@ -396,6 +355,31 @@ end
 
 function _M:health()
   return { healthy = true, message = "in_memory graph: ok" }
+end
+
+-- Extension used by export_bank: the entities linked to each memory →
+-- { memory_id = { {id, name, entity_type, aliases}, ... } } (by entity id).
+function _M:get_memory_entities(memory_ids, bank_id)
+  local b = self.banks[bank_id]
+  local out = {}
+  if not b or type(memory_ids) ~= "table" then return out end
+  for _, mid in ipairs(memory_ids) do
+    local m = b.mem_ent[mid]
+    if m then
+      local ids = {}
+      for eid in pairs(m.entities) do ids[#ids + 1] = eid end
+      sort(ids)
+      local list = {}
+      for _, eid in ipairs(ids) do
+        local e = b.entities[eid]
+        if e then
+          list[#list + 1] = { id = e.id, name = e.name, entity_type = e.entity_type, aliases = util.deepcopy(e.aliases) or {} }
+        end
+      end
+      if #list > 0 then out[mid] = list end
+    end
+  end
+  return out
 end
 
 return _M

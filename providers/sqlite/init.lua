@@ -297,4 +297,7 @@ local function new(conf)
   return store
 end
 
-return { vector_stores = new, document_stores = new, new = new }
+-- The GraphStore lives in the same file (providers/sqlite/graph.lua).
+local function graph_stores(conf) return require("astrocyte.providers.sqlite.graph").new(conf) end
+
+return { vector_stores = new, document_stores = new, graph_stores = graph_stores, new = new }
