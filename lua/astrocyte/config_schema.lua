@@ -81,6 +81,7 @@ end
 S.bank = {
   profile = "string", access = "list",
   homeostasis = S.root.homeostasis, barriers = S.root.barriers, signal_quality = S.root.signal_quality,
+  lifecycle = S.root.lifecycle,
 }
 
 -- Config keys whose values are credentials: an unresolved ${VAR} in them is an

@@ -311,4 +311,7 @@ function _M:close()
   return true
 end
 
+-- Governance, lifecycle, consolidation and export/import (astrocyte.engine_admin).
+require("astrocyte.engine_admin").install(_M)
+
 return _M

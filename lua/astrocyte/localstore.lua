@@ -6,6 +6,11 @@
 --
 -- Scores: VectorHit.score is the cosine similarity clamped to [0,1]
 -- (1.0 = same direction); DocumentHit.score is raw BM25.
+--
+-- Soft delete: archive() marks rows archived (backend set_archived) and
+-- drops their keys from the indexes, so no search or list path sees them;
+-- restore() brings them back. Governance extensions (legal holds, audit
+-- log) pass straight through to the backend, which persists them.
 local core = require "astrocyte.core"
 local memindex = require "astrocyte.memindex"
 local util = require "astrocyte.util"
@@ -267,7 +272,7 @@ end
 function _M:get_document(document_id, bank_id)
   local r, err = self.backend:get_by_id(bank_id, document_id)
   if err then return nil, err end
-  if not r then return nil end
+  if not r or r.archived_at then return nil end
   return { id = r.id, text = r.text, metadata = r.metadata, tags = r.tags }
 end
 
@@ -284,21 +289,76 @@ function _M:list_banks()
 end
 
 -- Extension: ids in a bank matching any of `tags` and/or stored before
--- `before` (ms, on occurred_at else retained_at); all ids when both are nil.
+-- `before` / at or after `after` (ms, on occurred_at else retained_at); all
+-- ids when none is given. Archived rows count unless sel.live_only.
 function _M:find_ids(bank_id, sel)
   return self.backend:find_ids(bank_id, sel or {})
 end
 
--- Extension: full hits for ids of one bank → { id = hit } (missing ids absent).
-function _M:get_items(ids, bank_id)
+-- Extension: full hits for ids of one bank → { id = hit } (missing and
+-- archived ids absent; opts.include_archived keeps archived ones, with
+-- archived_at set).
+function _M:get_items(ids, bank_id, opts)
   local out = {}
+  local all = opts and opts.include_archived
   for _, id in ipairs(ids) do
     local r, err = self.backend:get_by_id(bank_id, id)
     if err then return nil, err end
-    if r then out[id] = hit_of(r, 0) end
+    if r and (all or r.archived_at == nil) then
+      local h = hit_of(r, 0)
+      h.archived_at = util.iso(r.archived_at)
+      out[id] = h
+    end
   end
   return out
 end
+
+-- Extension (soft delete): archives ids of one bank — kept in storage, out
+-- of every search and list. Returns how many changed state.
+function _M:archive(ids, bank_id, at_ms)
+  if type(ids) ~= "table" then return nil, self.name .. ": ids must be an array" end
+  if #ids == 0 then return 0 end
+  local keys, err = self.backend:set_archived(bank_id, ids, at_ms or util.now_ms())
+  if not keys then return nil, err end
+  for _, k in ipairs(keys) do self.index:remove(bank_id, k) end
+  return #keys
+end
+
+-- Extension: restores archived ids of one bank; returns how many.
+function _M:restore(ids, bank_id)
+  if type(ids) ~= "table" then return nil, self.name .. ": ids must be an array" end
+  if #ids == 0 then return 0 end
+  local keys, err = self.backend:set_archived(bank_id, ids, nil)
+  if not keys then return nil, err end
+  local rows; rows, err = self.backend:get_rows(keys)
+  if not rows then return nil, err end
+  for _, k in ipairs(keys) do
+    local r = rows[k]
+    local ok, ierr = self.index:add(bank_id, k, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+    if not ok then return nil, self.name .. ": index update failed: " .. tostring(ierr) end
+  end
+  return #keys
+end
+
+-- Extension: archived memories of a bank as VectorItems (with archived_at),
+-- stable order by id.
+function _M:list_archived(bank_id, offset, limit)
+  local rows, err = self.backend:list(bank_id, offset or 0, limit or 100, false, true)
+  if not rows then return nil, err end
+  local out = {}
+  for i, r in ipairs(rows) do
+    out[i] = item_of(r)
+    out[i].archived_at = util.iso(r.archived_at)
+  end
+  return out
+end
+
+-- Governance extensions: durable legal holds and audit log.
+function _M:put_hold(h) return self.backend:put_hold(h) end
+function _M:delete_hold(bank_id, hold_id) return self.backend:delete_hold(bank_id, hold_id) end
+function _M:list_holds(bank_id) return self.backend:list_holds(bank_id) end
+function _M:append_audit(rec) return self.backend:append_audit(rec) end
+function _M:list_audit(bank_id, limit) return self.backend:list_audit(bank_id, limit or 100) end
 
 -- Extension: the `limit` most recent memories of a bank (by occurred_at,
 -- else retained_at, newest first) as hits with score 0.

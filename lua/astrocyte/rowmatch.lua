@@ -24,8 +24,9 @@ function _M.matches(r, pred)
   return true
 end
 
--- Returns true if row r is selected by {tags?, before?}: any of the tags, and
--- occurred_at (else retained_at) strictly before `before` ms.
+-- Returns true if row r is selected by {tags?, before?, after?}: any of the
+-- tags, and occurred_at (else retained_at) strictly before `before` ms and
+-- at or after `after` ms.
 function _M.selected(r, sel)
   if sel.tags and #sel.tags > 0 then
     local hit = false
@@ -42,6 +43,10 @@ function _M.selected(r, sel)
   if sel.before then
     local t = r.occurred_at or r.retained_at
     if not t or t >= sel.before then return false end
+  end
+  if sel.after then
+    local t = r.occurred_at or r.retained_at
+    if not t or t < sel.after then return false end
   end
   return true
 end

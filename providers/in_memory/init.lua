@@ -3,6 +3,8 @@
 -- tables, search through the same C indexes as the SQLite store
 -- (astrocyte.localstore). The other store SPIs and the engine provider are
 -- one file each next to this one (graph, wiki, mental_model, source, engine).
+-- Soft delete (row.archived_at), legal holds and the audit log live in the
+-- same Lua tables, for the lifetime of the store.
 local localstore = require "astrocyte.localstore"
 local rowmatch = require "astrocyte.rowmatch"
 local util = require "astrocyte.util"
@@ -11,7 +13,8 @@ local Backend = {}
 Backend.__index = Backend
 
 local function new_backend()
-  return setmetatable({ rows = {}, by_id = {}, next_key = 1, meta = {}, open = true }, Backend)
+  return setmetatable({ rows = {}, by_id = {}, next_key = 1, meta = {}, open = true,
+                        holds = {}, audit = {} }, Backend)
 end
 
 function Backend:get_meta(k) return self.meta[k] end
@@ -41,6 +44,7 @@ function Backend:upsert(rows)
     copy.key = key
     copy.metadata = util.copy(r.metadata)
     copy.tags = util.copy(r.tags)
+    copy.archived_at = nil
     self.rows[key] = copy
     keys[i] = key
   end
@@ -75,21 +79,23 @@ function Backend:delete(bank_id, ids)
   return keys
 end
 
--- Rows of a bank sorted by id (optionally only rows with vectors).
-local function bank_rows(self, bank_id, vectors_only)
+-- Rows of a bank sorted by id (optionally only rows with vectors). `state`:
+-- nil = live rows, "archived" = archived rows, "all" = both.
+local function bank_rows(self, bank_id, vectors_only, state)
   local m = self.by_id[bank_id]
   local list = {}
   if not m then return list end
   for _, key in pairs(m) do
     local r = self.rows[key]
-    if not vectors_only or r.vector then list[#list + 1] = r end
+    local st_ok = state == "all" or (state == "archived") == (r.archived_at ~= nil)
+    if st_ok and (not vectors_only or r.vector) then list[#list + 1] = r end
   end
   table.sort(list, function(a, b) return a.id < b.id end)
   return list
 end
 
-function Backend:list(bank_id, offset, limit, vectors_only)
-  local all = bank_rows(self, bank_id, vectors_only)
+function Backend:list(bank_id, offset, limit, vectors_only, archived)
+  local all = bank_rows(self, bank_id, vectors_only, archived and "archived" or nil)
   local out = {}
   for i = offset + 1, math.min(#all, offset + limit) do out[#out + 1] = all[i] end
   return out
@@ -117,7 +123,7 @@ end
 
 function Backend:find_ids(bank_id, sel)
   local out = {}
-  for _, r in ipairs(bank_rows(self, bank_id)) do
+  for _, r in ipairs(bank_rows(self, bank_id, false, not sel.live_only and "all" or nil)) do
     if rowmatch.selected(r, sel) then out[#out + 1] = r.id end
   end
   return out
@@ -127,10 +133,68 @@ function Backend:banks()
   local out = {}
   for bank_id, m in pairs(self.by_id) do
     local n = 0
-    for _ in pairs(m) do n = n + 1 end
-    out[#out + 1] = { bank_id = bank_id, memory_count = n }
+    for _, key in pairs(m) do
+      if not self.rows[key].archived_at then n = n + 1 end
+    end
+    if n > 0 then out[#out + 1] = { bank_id = bank_id, memory_count = n } end
   end
   table.sort(out, function(a, b) return a.bank_id < b.bank_id end)
+  return out
+end
+
+-- Soft delete: archive (at_ms) or restore (nil) ids; returns changed keys.
+function Backend:set_archived(bank_id, ids, at_ms)
+  local m = self.by_id[bank_id]
+  local keys = {}
+  if not m then return keys end
+  for _, id in ipairs(ids) do
+    local r = m[id] and self.rows[m[id]]
+    if r and (r.archived_at == nil) == (at_ms ~= nil) then
+      r.archived_at = at_ms
+      keys[#keys + 1] = r.key
+    end
+  end
+  return keys
+end
+
+function Backend:put_hold(h)
+  self.holds[h.bank_id .. "\0" .. h.hold_id] = util.copy(h)
+  return true
+end
+
+function Backend:delete_hold(bank_id, hold_id)
+  local k = bank_id .. "\0" .. hold_id
+  local had = self.holds[k] ~= nil
+  self.holds[k] = nil
+  return had
+end
+
+function Backend:list_holds(bank_id)
+  local out = {}
+  for _, h in pairs(self.holds) do
+    if h.bank_id == bank_id then out[#out + 1] = util.copy(h) end
+  end
+  table.sort(out, function(a, b)
+    if a.set_at ~= b.set_at then return a.set_at < b.set_at end
+    return a.hold_id < b.hold_id
+  end)
+  return out
+end
+
+function Backend:append_audit(rec)
+  self.audit[#self.audit + 1] = util.deepcopy(rec)
+  return true
+end
+
+function Backend:list_audit(bank_id, limit)
+  local out = {}
+  for i = #self.audit, 1, -1 do
+    local r = self.audit[i]
+    if r.bank_id == bank_id then
+      out[#out + 1] = util.deepcopy(r)
+      if #out >= limit then break end
+    end
+  end
   return out
 end
 

@@ -3,6 +3,10 @@
 -- are rebuilt from it on open and updated after every committed write. A
 -- write is durable when the call returns (synchronous=FULL) and atomic (one
 -- transaction per call), so a failed call stores nothing.
+-- Schema 2 adds soft delete (memories.archived_at: archived rows stay in the
+-- file but out of the indexes and every search/list path) and the
+-- governance tables (legal holds, audit log) behind the localstore's
+-- put_hold/list_holds/append_audit/list_audit extensions.
 local sqlite = require "astrocyte.sqlite"
 local localstore = require "astrocyte.localstore"
 local rowmatch = require "astrocyte.rowmatch"
@@ -12,7 +16,7 @@ local json = util.json
 local fmt = string.format
 local unpack = table.unpack or unpack
 
-local SCHEMA_VERSION = 1
+local SCHEMA_VERSION = 2
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS astrocyte_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS memories (
@@ -28,11 +32,22 @@ CREATE TABLE IF NOT EXISTS memories (
   chunk_id     TEXT,
   occurred_at  INTEGER,
   retained_at  INTEGER NOT NULL,
+  archived_at  INTEGER,
   UNIQUE (bank_id, id)
 );
+CREATE TABLE IF NOT EXISTS astrocyte_holds (
+  bank_id TEXT NOT NULL, hold_id TEXT NOT NULL, reason TEXT, set_at TEXT NOT NULL, set_by TEXT,
+  PRIMARY KEY (bank_id, hold_id)
+);
+CREATE TABLE IF NOT EXISTS astrocyte_audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, bank_id TEXT NOT NULL, event TEXT NOT NULL,
+  at TEXT NOT NULL, record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS astrocyte_audit_bank ON astrocyte_audit (bank_id, seq);
 ]]
 
-local COLS = "key, bank_id, id, text, vector, metadata, tags, fact_type, memory_layer, chunk_id, occurred_at, retained_at"
+local COLS = "key, bank_id, id, text, vector, metadata, tags, fact_type, memory_layer, chunk_id, occurred_at, retained_at, archived_at"
+local LIVE = " AND archived_at IS NULL"
 
 local Backend = {}
 Backend.__index = Backend
@@ -96,7 +111,7 @@ end
 
 -- Calls fn(row) for every row (ordered by key); stops on the first error.
 function Backend:each_row(fn)
-  local st, err = self.db:prepare("SELECT key, bank_id, vector, text, tags, occurred_at, retained_at FROM memories ORDER BY key")
+  local st, err = self.db:prepare("SELECT key, bank_id, vector, text, tags, occurred_at, retained_at FROM memories WHERE archived_at IS NULL ORDER BY key")
   if not st then return nil, serr(self, "loading", err) end
   while true do
     local has, e = st:step()
@@ -129,12 +144,12 @@ function Backend:transaction(fn)
 end
 
 local UPSERT = [[
-INSERT INTO memories (bank_id, id, text, vector, metadata, tags, fact_type, memory_layer, chunk_id, occurred_at, retained_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO memories (bank_id, id, text, vector, metadata, tags, fact_type, memory_layer, chunk_id, occurred_at, retained_at, archived_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
 ON CONFLICT (bank_id, id) DO UPDATE SET
   text = excluded.text, vector = excluded.vector, metadata = excluded.metadata, tags = excluded.tags,
   fact_type = excluded.fact_type, memory_layer = excluded.memory_layer, chunk_id = excluded.chunk_id,
-  occurred_at = excluded.occurred_at, retained_at = excluded.retained_at
+  occurred_at = excluded.occurred_at, retained_at = excluded.retained_at, archived_at = NULL
 RETURNING key]]
 
 -- Upserts rows in one transaction; returns their keys or nil, err.
@@ -197,8 +212,11 @@ function Backend:delete(bank_id, ids)
   return keys
 end
 
-function Backend:list(bank_id, offset, limit, vectors_only)
+-- Rows of a bank ordered by id: live ones, or only archived ones when
+-- `archived` is true.
+function Backend:list(bank_id, offset, limit, vectors_only, archived)
   local rows, err = self:query("SELECT " .. COLS .. " FROM memories WHERE bank_id = ?" ..
+    (archived and " AND archived_at IS NOT NULL" or LIVE) ..
     (vectors_only and " AND vector IS NOT NULL" or "") .. " ORDER BY id LIMIT ? OFFSET ?",
     bank_id, limit, offset)
   if not rows then return nil, serr(self, "list", err) end
@@ -207,7 +225,7 @@ function Backend:list(bank_id, offset, limit, vectors_only)
 end
 
 function Backend:recent(bank_id, limit)
-  local rows, err = self:query("SELECT " .. COLS .. " FROM memories WHERE bank_id = ? AND vector IS NOT NULL" ..
+  local rows, err = self:query("SELECT " .. COLS .. " FROM memories WHERE bank_id = ? AND vector IS NOT NULL" .. LIVE ..
     " ORDER BY COALESCE(occurred_at, retained_at) DESC, id LIMIT ?", bank_id, limit)
   if not rows then return nil, serr(self, "list recent", err) end
   for _, r in ipairs(rows) do decode_row(r) end
@@ -215,7 +233,7 @@ function Backend:recent(bank_id, limit)
 end
 
 function Backend:keys_matching(bank_id, pred)
-  local rows, err = self:query("SELECT key, fact_type, metadata FROM memories WHERE bank_id = ?", bank_id)
+  local rows, err = self:query("SELECT key, fact_type, metadata FROM memories WHERE bank_id = ?" .. LIVE, bank_id)
   if not rows then return nil, serr(self, "filter", err) end
   local out = {}
   for _, r in ipairs(rows) do
@@ -225,8 +243,11 @@ function Backend:keys_matching(bank_id, pred)
   return out
 end
 
+-- Ids selected by sel {tags?, before?, after?, live_only?}; archived rows
+-- are included unless sel.live_only (a hard forget purges them too).
 function Backend:find_ids(bank_id, sel)
-  local rows, err = self:query("SELECT id, tags, occurred_at, retained_at FROM memories WHERE bank_id = ? ORDER BY id", bank_id)
+  local rows, err = self:query("SELECT id, tags, occurred_at, retained_at FROM memories WHERE bank_id = ?" ..
+    (sel.live_only and LIVE or "") .. " ORDER BY id", bank_id)
   if not rows then return nil, serr(self, "select", err) end
   local out = {}
   for _, r in ipairs(rows) do
@@ -237,9 +258,69 @@ function Backend:find_ids(bank_id, sel)
 end
 
 function Backend:banks()
-  local rows, err = self:query("SELECT bank_id, count(*) AS memory_count FROM memories GROUP BY bank_id ORDER BY bank_id")
+  local rows, err = self:query("SELECT bank_id, count(*) AS memory_count FROM memories WHERE archived_at IS NULL GROUP BY bank_id ORDER BY bank_id")
   if not rows then return nil, serr(self, "list banks", err) end
   return rows
+end
+
+-- Soft delete: sets archived_at = at_ms (archive) or NULL (at_ms = nil:
+-- restore) on the ids of one bank whose state changes; returns their keys.
+function Backend:set_archived(bank_id, ids, at_ms)
+  local sql = at_ms and "UPDATE memories SET archived_at = ? WHERE bank_id = ? AND id = ? AND archived_at IS NULL RETURNING key"
+    or "UPDATE memories SET archived_at = NULL WHERE bank_id = ? AND id = ? AND archived_at IS NOT NULL RETURNING key"
+  local keys, err = self:transaction(function()
+    local out = {}
+    for _, id in ipairs(ids) do
+      local rows, qerr
+      if at_ms then rows, qerr = self:query(sql, at_ms, bank_id, id) else rows, qerr = self:query(sql, bank_id, id) end
+      if not rows then return nil, qerr end
+      if rows[1] then out[#out + 1] = rows[1].key end
+    end
+    return out
+  end)
+  if not keys then return nil, serr(self, at_ms and "archive" or "restore", err) end
+  return keys
+end
+
+-- Legal holds (durable): upsert, delete (→ true if it existed), list.
+function Backend:put_hold(h)
+  local ok, err = self:query("INSERT INTO astrocyte_holds (bank_id, hold_id, reason, set_at, set_by) VALUES (?, ?, ?, ?, ?)" ..
+    " ON CONFLICT (bank_id, hold_id) DO UPDATE SET reason = excluded.reason, set_at = excluded.set_at, set_by = excluded.set_by",
+    h.bank_id, h.hold_id, h.reason, h.set_at, h.set_by)
+  if not ok then return nil, serr(self, "writing legal hold", err) end
+  return true
+end
+
+function Backend:delete_hold(bank_id, hold_id)
+  local rows, err = self:query("DELETE FROM astrocyte_holds WHERE bank_id = ? AND hold_id = ? RETURNING hold_id", bank_id, hold_id)
+  if not rows then return nil, serr(self, "releasing legal hold", err) end
+  return rows[1] ~= nil
+end
+
+function Backend:list_holds(bank_id)
+  local rows, err = self:query("SELECT bank_id, hold_id, reason, set_at, set_by FROM astrocyte_holds WHERE bank_id = ?" ..
+    " ORDER BY set_at, hold_id", bank_id)
+  if not rows then return nil, serr(self, "reading legal holds", err) end
+  return rows
+end
+
+-- Audit log: append one record (a JSON-encodable table with bank_id, event,
+-- at); list a bank's records newest first.
+function Backend:append_audit(rec)
+  local text, jerr = util.encode(rec)
+  if not text then return nil, "sqlite: audit record is not encodable: " .. tostring(jerr) end
+  local ok, err = self:query("INSERT INTO astrocyte_audit (bank_id, event, at, record) VALUES (?, ?, ?, ?)",
+    rec.bank_id, rec.event, rec.at, text)
+  if not ok then return nil, serr(self, "writing audit record", err) end
+  return true
+end
+
+function Backend:list_audit(bank_id, limit)
+  local rows, err = self:query("SELECT record FROM astrocyte_audit WHERE bank_id = ? ORDER BY seq DESC LIMIT ?", bank_id, limit)
+  if not rows then return nil, serr(self, "reading audit log", err) end
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = json.decode(r.record) end
+  return out
 end
 
 function Backend:ping()
@@ -280,6 +361,18 @@ local function open_backend(conf)
   if v and tonumber(v) > SCHEMA_VERSION then
     db:close()
     return nil, fmt("sqlite: '%s' has schema version %s, newer than this build supports (%d)", path, v, SCHEMA_VERSION)
+  end
+  -- Schema 1 → 2: the archived_at column (the new tables exist by now).
+  local cols = self:query("PRAGMA table_info(memories)") or {}
+  local has_archived = false
+  for _, c in ipairs(cols) do if c.name == "archived_at" then has_archived = true end end
+  if not has_archived then
+    ok, perr = db:exec("ALTER TABLE memories ADD COLUMN archived_at INTEGER")
+    if not ok then db:close(); return nil, fmt("sqlite: cannot migrate '%s' to schema %d: %s", path, SCHEMA_VERSION, perr) end
+  end
+  if v and tonumber(v) < SCHEMA_VERSION then
+    ok, perr = self:set_meta("schema_version", tostring(SCHEMA_VERSION))
+    if not ok then db:close(); return nil, perr end
   end
   if not v then
     ok, perr = self:set_meta("schema_version", tostring(SCHEMA_VERSION))
