@@ -3,17 +3,18 @@
 ** single-pass scan, match redaction and the Luhn check (see pii.h).
 **
 ** Each enabled pattern gets a slot whose index is its rank in the reference's
-** scan order. A 256-entry table maps a byte to the slots whose program can
-** start with it, so the scan loop skips most bytes with one lookup; tables of
-** the bytes each match can have at offsets 1..7, and the \b at the start of
-** most patterns, rule out most of the rest before a program runs. Two
-** patterns are triggered elsewhere than their first byte: email at '@' (its
-** local part is found by looking back, so plain words never start a match
-** attempt) and the IPv6 alternative of ip_address at ':' (its first byte, a
-** hex digit, is too common). Per slot
-** the scan keeps the end of the last match, which reproduces re.finditer:
-** matches of one pattern never overlap, and the next one is searched for
-** from where the previous ended.
+** scan order. Bit masks over slots, looked up in 256-entry tables, filter
+** every position without a branch: the slots whose program can start with
+** the byte, AND those allowed after the previous byte (most patterns open
+** with \b), AND those whose match can have the next byte second; only a
+** surviving slot is checked against offsets 2..7 and then run. Two patterns
+** are triggered elsewhere than their first byte, through pseudo-slot bits:
+** email at '@' (its local part is found by looking back, so plain words
+** never start a match attempt) and the IPv6 alternative of ip_address at ':'
+** (its first byte, a hex digit, is too common). Per slot the scan keeps the
+** end of the last match, which reproduces re.finditer: matches of one
+** pattern never overlap, and the next one is searched for from where the
+** previous ended.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,8 @@
 #include "astro/pii.h"
 #include "pii_internal.h"
 
-#define TRIG_PROG 1u
-#define TRIG_EMAIL 2u
-#define TRIG_IPV6 4u
+#define BIT_EMAIL (1u << 30)   /* pseudo-slot bits for the '@' and ':' triggers */
+#define BIT_IPV6 (1u << 31)
 #define PII_LOOK 7            /* offsets 1..7 checked before running a program */
 
 static const char *const NAMES[ASTRO_PII_TYPE_COUNT] = {
@@ -77,8 +77,7 @@ struct astro_pii {
     pii_node *pool;
     uint32_t first[256];      /* byte -> slots whose program may start there */
     uint32_t at[PII_LOOK][256]; /* [d][byte] -> slots whose match may have it at offset d + 1 */
-    uint32_t bmask;           /* slots whose program starts with \b */
-    uint8_t trig[256];        /* byte -> TRIG_* bits */
+    uint32_t wb[256];         /* previous byte -> slots allowed after it (\b) */
     int n_slots;
     int email_slot, ip_slot;  /* -1 when the type is not enabled */
     uint16_t ip6_head;
@@ -188,6 +187,7 @@ int astro_pii_new(const astro_pii_opts *opts, astro_pii **out, astro_err *err) {
         const pii_slot *sl = &sc->slots[i];
         if (sl->type == ASTRO_PII_EMAIL) continue;
         uint8_t set[32] = { 0 };
+        uint32_t bit = (uint32_t)1 << i;
         for (unsigned d = 1; d <= PII_LOOK; d++) {
             uint8_t at[32] = { 0 };
             astro__pii_at(sc->pool, sl->head, d, at);
@@ -195,15 +195,19 @@ int astro_pii_new(const astro_pii_opts *opts, astro_pii **out, astro_err *err) {
                 if ((at[b >> 3] >> (b & 7)) & 1) sc->at[d - 1][b] |= (uint32_t)1 << i;
         }
         astro__pii_at(sc->pool, sl->head, 0, set);
+        int starts_b = sc->pool[sl->head].op == PII_OP_WORDB;
         for (unsigned b = 0; b < 256; b++) {
-            if (!((set[b >> 3] >> (b & 7)) & 1)) continue;
-            sc->first[b] |= (uint32_t)1 << i;
-            sc->trig[b] |= TRIG_PROG;
+            if ((set[b >> 3] >> (b & 7)) & 1) sc->first[b] |= bit;
+            if (!(starts_b && astro__pii_isword((uint8_t)b))) sc->wb[b] |= bit;
         }
-        if (sc->pool[sl->head].op == PII_OP_WORDB) sc->bmask |= (uint32_t)1 << i;
     }
-    if (sc->email_slot >= 0) sc->trig['@'] |= TRIG_EMAIL;
-    if (sc->ip_slot >= 0) sc->trig[':'] |= TRIG_IPV6;
+    /* The pseudo-slots pass every filter; their handlers do the checking. */
+    for (unsigned b = 0; b < 256; b++) {
+        sc->wb[b] |= BIT_EMAIL | BIT_IPV6;
+        for (unsigned d = 0; d < PII_LOOK; d++) sc->at[d][b] |= BIT_EMAIL | BIT_IPV6;
+    }
+    if (sc->email_slot >= 0) sc->first['@'] |= BIT_EMAIL;
+    if (sc->ip_slot >= 0) sc->first[':'] |= BIT_IPV6;
     *out = sc;
     return ASTRO_OK;
 }
@@ -317,14 +321,16 @@ int astro_pii_scan(const astro_pii *sc, const char *text, size_t len,
     size_t last_end[ASTRO_PII_TYPE_COUNT] = { 0 };
     sink k = { out, cap, 0 };
     for (size_t p = 0; p < len; p++) {
-        while (!sc->trig[s[p]]) { if (++p == len) goto done; }
-        uint8_t c = s[p];
-        uint8_t tr = sc->trig[c];
-        if (tr & TRIG_EMAIL) scan_email(sc, s, len, p, last_end, &k);
-        if (tr & TRIG_IPV6) scan_ipv6(sc, s, len, p, last_end, &k);
-        uint32_t m = sc->first[c];
-        if (p > 0 && astro__pii_isword(s[p - 1])) m &= ~sc->bmask;
-        for (size_t d = 0; m && d < PII_LOOK && p + d + 1 < len; d++) m &= sc->at[d][s[p + d + 1]];
+        /* Branch-free filter on the byte, its successor and its predecessor:
+         * the branch below is taken only at real candidates, so it predicts
+         * well even on text where trigger bytes are common. */
+        uint32_t m = sc->first[s[p]] & (p > 0 ? sc->wb[s[p - 1]] : ~(uint32_t)0);
+        if (p + 1 < len) m &= sc->at[0][s[p + 1]];
+        if (!m) continue;
+        if (m & BIT_EMAIL) scan_email(sc, s, len, p, last_end, &k);
+        if (m & BIT_IPV6) scan_ipv6(sc, s, len, p, last_end, &k);
+        m &= ~(BIT_EMAIL | BIT_IPV6);
+        for (size_t d = 1; m && d < PII_LOOK && p + d + 1 < len; d++) m &= sc->at[d][s[p + d + 1]];
         while (m) {
             int i = __builtin_ctz(m);
             m &= m - 1;
@@ -338,7 +344,6 @@ int astro_pii_scan(const astro_pii *sc, const char *text, size_t len,
             put(&k, sl->type, i, p, e - p);
         }
     }
-done:
     *n_out = k.n;
     if (k.n > cap)
         return astro_err_set(err, ASTRO_ERANGE, "%zu matches do not fit in %zu", k.n, cap);
