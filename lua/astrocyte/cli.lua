@@ -298,6 +298,11 @@ function standalone.config(opts, pos)
   return 0
 end
 
+-- Admin commands (hold, lifecycle, audit, consolidate, restore, export, eval;
+-- AMA import; extended forget) register themselves from astrocyte.cli_admin.
+USAGE = USAGE .. require("astrocyte.cli_admin").register({ commands = commands, standalone = standalone,
+  value_opts = VALUE_OPTS, flags = FLAGS, fail = fail, usage_error = usage_error, print_json = print_json })
+
 -- Entry point: returns the process exit code.
 function _M.main(argv)
   local args = {}

@@ -163,7 +163,7 @@ function _M.read(path, bank)
       if v ~= _M.AMA_VERSION then
         f:close()
         return nil, errors.validation(fmt("%s:1: not an AMA archive: _ama_version must be %d, got %s", path, _M.AMA_VERSION,
-          v == nil and "none" or tostring(v)), { field = "_ama_version", line = 1, path = path, bank_id = bank })
+          v == nil and "none" or (type(v) == "number" and v == math.floor(v) and fmt("%d", v)) or tostring(v)), { field = "_ama_version", line = 1, path = path, bank_id = bank })
       end
       header = h
     elseif line:find("%S") then
