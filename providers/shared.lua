@@ -1,0 +1,171 @@
+-- astrocyte.providers.shared: what the network providers have in common, so
+-- that no provider copies another (registry discovery skips this name).
+-- It builds each provider's astrocyte.http client from its config (timeouts,
+-- retries, per-provider outbound_transport, the secrets to redact), checks
+-- config values with messages that name the key, maps HTTP results to the
+-- SPI's error objects, masks credentials, and holds the small conversions
+-- the stores share (ISO time ↔ epoch seconds, vector checks, filters).
+local http = require "astrocyte.http"
+local errors = require "astrocyte.errors"
+local util = require "astrocyte.util"
+local type, pairs, ipairs, tostring, fmt = type, pairs, ipairs, tostring, string.format
+
+local _M = {}
+
+_M.http = http
+_M.null = http.null
+_M.nn = http.nn
+_M.object = http.object
+
+-- Masks a credential for display: "***" plus at most its last 2 characters
+-- when it is long enough that this reveals nothing useful.
+function _M.mask(s)
+  if type(s) ~= "string" or s == "" then return "(unset)" end
+  if #s < 12 then return "***" end
+  return "***" .. s:sub(-2)
+end
+
+-- Config checks: each returns the value (or default) or raises nothing and
+-- returns nil, "<provider>: <key> must be ...".
+function _M.opt_string(conf, name, key, default)
+  local v = conf[key]
+  if v == nil then return default end
+  if type(v) ~= "string" or v == "" then return nil, fmt("%s: %s must be a non-empty string", name, key) end
+  return v
+end
+
+function _M.opt_int(conf, name, key, default, lo, hi)
+  local v = conf[key]
+  if v == nil then return default end
+  if type(v) ~= "number" or v ~= math.floor(v) or v < lo or v > hi then
+    return nil, fmt("%s: %s must be an integer between %d and %d, got %s", name, key, lo, hi, tostring(v))
+  end
+  return v
+end
+
+-- Base URL without trailing slashes; nil, err unless http(s)://.
+function _M.base_url(conf, name, default)
+  local u = conf.base_url or conf.url or default
+  if type(u) ~= "string" or not u:match("^https?://[^%s]+$") then
+    return nil, fmt("%s: base_url must be an http(s) URL, got %s", name, type(u) == "string" and u or type(u))
+  end
+  return (u:gsub("/+$", ""))
+end
+
+-- Builds the provider's HTTP client. conf keys read: timeout_ms,
+-- connect_timeout_ms, max_retries, max_response_bytes, outbound_transport
+-- ({provider, config}; default: the configured/env transport), api_key (and
+-- opts.secrets) to redact. Returns client or nil, err.
+function _M.client(conf, name, opts)
+  opts = opts or {}
+  local secrets = {}
+  for _, s in ipairs(opts.secrets or {}) do secrets[#secrets + 1] = s end
+  for _, k in ipairs { "api_key", "password", "token" } do
+    if type(conf[k]) == "string" then secrets[#secrets + 1] = conf[k] end
+  end
+  local c, err = http.new {
+    name = name, timeout_ms = conf.timeout_ms or opts.timeout_ms,
+    connect_timeout_ms = conf.connect_timeout_ms, max_retries = conf.max_retries,
+    backoff_ms = conf.backoff_ms, max_backoff_ms = conf.max_backoff_ms,
+    retry_after_cap_ms = conf.retry_after_cap_ms, max_response_bytes = conf.max_response_bytes,
+    transport = conf.outbound_transport, secrets = secrets, log = conf.log or opts.log,
+    backend = opts.backend,
+  }
+  if not c then return nil, err end
+  return c
+end
+
+-- Merges header maps left to right into a new table.
+function _M.headers(...)
+  local h = {}
+  for i = 1, select("#", ...) do
+    local t = select(i, ...)
+    if t then for k, v in pairs(t) do h[k] = v end end
+  end
+  return h
+end
+
+-- Authorization header for a bearer token (nil token → no header).
+function _M.bearer(token)
+  if not token then return nil end
+  return { Authorization = "Bearer " .. token }
+end
+
+-- Wraps a provider-side failure (string or error object) as an error object
+-- of `kind` prefixed with the provider name; error objects pass through.
+function _M.err(name, e, kind)
+  if errors.is(e) then return e end
+  return errors.new(kind or "ProviderError", name .. ": " .. tostring(e), { provider = name })
+end
+
+-- HealthStatus from a probe: fn() → truthy | nil, err. Latency in ms.
+function _M.health(fn)
+  local t0 = util.now_ms()
+  local ok, res, err = pcall(fn)
+  local latency = util.now_ms() - t0
+  if ok and res then return { healthy = true, latency_ms = latency, message = "ok" } end
+  local msg = ok and err or res
+  return { healthy = false, latency_ms = latency, message = errors.is(msg) and msg.message or tostring(msg) }
+end
+
+-- Checks a vector: an array of finite numbers of length dims (when dims is
+-- set). Returns true or nil, "<what> has N dimensions, expected D".
+function _M.check_vector(v, dims, what)
+  if type(v) ~= "table" or #v == 0 then return nil, what .. " must be a non-empty array of numbers" end
+  if dims and #v ~= dims then
+    return nil, fmt("%s has %d dimensions, expected %d", what, #v, dims)
+  end
+  for i = 1, #v do
+    local x = v[i]
+    if type(x) ~= "number" or x ~= x or x == math.huge or x == -math.huge then
+      return nil, fmt("%s[%d] is not a finite number", what, i)
+    end
+  end
+  return true
+end
+
+-- ISO-8601 / epoch-seconds → epoch seconds (number), or nil.
+function _M.epoch(v)
+  if v == nil or v == http.null then return nil end
+  local ms = util.to_ms(v)
+  return ms and ms / 1000 or nil
+end
+
+-- Epoch seconds → ISO-8601 UTC string, or nil.
+function _M.iso(secs)
+  if type(secs) ~= "number" then return nil end
+  return util.iso(math.floor(secs * 1000 + 0.5))
+end
+
+-- Copy of t without JSON nulls (shallow), nil for nil/null/empty.
+function _M.clean(t)
+  if type(t) ~= "table" then return nil end
+  local out, n = {}, 0
+  for k, v in pairs(t) do
+    if v ~= http.null then out[k] = v; n = n + 1 end
+  end
+  return n > 0 and out or nil
+end
+
+-- URL-encodes a path segment or query value.
+function _M.urlencode(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(c) return fmt("%%%02X", c:byte()) end))
+end
+
+-- Session filter value: VectorFilters.session_id lives in metadata.session_id.
+function _M.metadata_with_session(filters)
+  if not filters then return nil end
+  local md = filters.metadata_filters and util.copy(filters.metadata_filters) or nil
+  if filters.session_id ~= nil then
+    md = md or {}
+    md.session_id = filters.session_id
+  end
+  return md
+end
+
+-- A stable string id for a (bank, id) pair, for stores with one id space.
+function _M.scoped_id(bank_id, id)
+  return bank_id .. "\31" .. id
+end
+
+return _M
