@@ -159,6 +159,70 @@ describe("governance and lifecycle", function()
     end)
   end)
 
+  it("migrates a schema-1 SQLite file (no archived_at) in place", function()
+    local sqlite = require "astrocyte.sqlite"
+    local core = require "astrocyte.core"
+    local db = assert(sqlite.open(dir .. "/gov.db"))
+    assert(db:exec([[
+      CREATE TABLE astrocyte_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE memories (key INTEGER PRIMARY KEY, bank_id TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL,
+        vector BLOB, metadata TEXT, tags TEXT, fact_type TEXT, memory_layer TEXT, chunk_id TEXT,
+        occurred_at INTEGER, retained_at INTEGER NOT NULL, UNIQUE (bank_id, id));
+      INSERT INTO astrocyte_meta VALUES ('schema_version', '1'), ('dimensions', '384');]]))
+    local eng0 = assert(astrocyte.open({ vector_store = "in_memory" }))
+    local vec = assert(eng0.embedder:embed({ "An old memory from schema one." }))[1]
+    eng0:close()
+    local st = assert(db:prepare("INSERT INTO memories (bank_id, id, text, vector, retained_at) VALUES ('old', 'm1', 'An old memory from schema one.', ?, 0)"))
+    st:bind_blob(1, type(vec) == "string" and vec or core.vec_pack(vec))
+    st:step(); st:finalize(); db:close()
+    local eng = open_sqlite()
+    assert.equal("An old memory from schema one.", eng:recall("old memory", { bank_id = "old" }).hits[1].text)
+    assert.equal("2", eng.vector_store.backend:get_meta("schema_version"))
+    assert.same({ deleted_count = 0, archived_count = 1 }, eng:forget({ bank_id = "old", memory_ids = { "m1" }, soft = true }))
+    eng:close()
+  end)
+
+  it("drives holds, audit, lifecycle and consolidation from the CLI", function()
+    local root = os.getenv("ASTRO_SOURCE_DIR") or "."
+    local lua = os.getenv("ASTRO_RUNTIME") == "luajit" and "luajit" or "lua5.4"
+    local function q(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
+    local function run(args)
+      local cmd = "ASTRO_LUA=" .. lua .. " " .. q(root .. "/bin/astrocyte") .. " --db " .. q(dir .. "/cli.db")
+      for _, a in ipairs(args) do cmd = cmd .. " " .. q(a) end
+      local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
+      local out = p:read("*a")
+      p:close()
+      return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", ""))
+    end
+    assert.equal(0, (run({ "--bank", "k", "retain", "Keep this contract safe.", "--tags", "legal" })))
+    local code, out = run({ "hold", "set", "k", "case-7", "--reason", "subpoena" })
+    assert.equal(0, code, out)
+    assert.equal("legal hold 'case-7' set on bank 'k'\n", out)
+    code, out = run({ "hold", "list", "k" })
+    assert.truthy(out:match("^case%-7%s+%S+Z  user:api  subpoena\n$"), out)
+    code, out = run({ "--bank", "k", "forget", "--tags", "legal" })
+    assert.equal(3, code)
+    assert.equal("astrocyte: LegalHoldActive: bank 'k' is under legal hold 'case-7': forget refused (pass compliance = true with a reason to override)\n", out)
+    code, out = run({ "--bank", "k", "forget", "--tags", "legal", "--compliance" })
+    assert.equal(2, code)
+    code, out = run({ "hold", "release", "k", "case-7" })
+    assert.equal("legal hold 'case-7' released on bank 'k'\n", out)
+    code, out = run({ "--bank", "k", "forget", "--tags", "legal", "--soft", "--reason", "tidy" })
+    assert.equal(0, code, out)
+    assert.equal("archived 1\n", out)
+    code, out = run({ "--json", "audit", "k" })
+    local log = util.json.decode(out)
+    assert.equal("forget", log[1].event)
+    assert.equal("tidy", log[1].reason)
+    assert.equal(4, #log)             -- hold_set, forget_refused, hold_released, forget
+    code, out = run({ "lifecycle", "k" })
+    assert.equal("archived 0, deleted 0, kept 0\n", out)
+    code, out = run({ "consolidate", "k" })
+    assert.equal("removed 0 near-duplicates of 0 scanned\n", out)
+    code, out = run({ "hold", "bogus" })
+    assert.equal(1, code)
+  end)
+
   describe("evaluate_memory_ttl", function()
     local DAY = 86400000
     local now = util.parse_iso("2025-01-01T00:00:00Z")

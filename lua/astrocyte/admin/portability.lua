@@ -24,7 +24,7 @@ local retain = require "astrocyte.pipeline.retain"
 local util = require "astrocyte.util"
 local validate = require "astrocyte.validate"
 local json = util.json
-local type, fmt, ipairs, pairs = type, string.format, ipairs, pairs
+local type, fmt, ipairs = type, string.format, ipairs
 
 local _M = { AMA_VERSION = 1 }
 
