@@ -5,8 +5,11 @@
 ** Words come from the shared tokenizer (stem=1, stopwords=1), so "runs" and
 ** "running" share the word feature "run". Each distinct word w with frequency
 ** tf gets weight d = 1 + ln(tf); it adds d to one signed bucket for the word
-** and 0.5*d to one bucket per code point trigram of "^w$" (a word of fewer than
-** 3 code points contributes "^w$" whole as its single gram). A feature's 64-bit
+** and 0.25*d to one bucket per code point trigram of "^w$" (a word of fewer than
+** 3 code points contributes "^w$" whole as its single gram). The trigrams of a
+** word together weigh about as much as the word itself: enough to pull
+** misspellings and unstemmed forms together, not so much that "work" and
+** "worth" look alike (0.5 made trigram overlap outvote exact word matches). A feature's 64-bit
 ** hash h (FNV-1a, a per-kind seed, splitmix finalizer) picks bucket h % dim and
 ** sign from bit 63. Bit-identical results need a fixed order of float
 ** operations: words are processed in ascending hash order, sums run in double,
@@ -192,7 +195,7 @@ int astro_embed(astro_embedder *e, const char *s, size_t len, float *out, size_t
         double d = 1.0 + det_ln((double)(j - i));
         const word *w = &e->words[i];
         add_feature(e->acc, dim, w->h, d);
-        add_grams(e->acc, dim, e->arena + w->off, w->len, 0.5 * d);
+        add_grams(e->acc, dim, e->arena + w->off, w->len, 0.25 * d);
         i = j;
     }
     double ss = 0.0;

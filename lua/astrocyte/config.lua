@@ -54,8 +54,9 @@ local function defaults()
     access_control = { enabled = false, default_policy = "owner_only" },
     pipeline = {
       chunk_strategy = "sentence", max_chunk_size = 512, chunk_overlap = 50,
-      rrf_k = 60, semantic_overfetch = 5,
-      weights = { semantic = 1.0, keyword = 1.0 },
+      rrf_k = 60, semantic_overfetch = 5, semantic_min_score = 0.1,
+      temporal_half_life_days = 7.0, temporal_scan_cap = 500,
+      weights = { semantic = 1.0, keyword = 1.0, graph = 1.0, temporal = 1.0 },
     },
     reflect = { max_sentences = 3, max_results = 10 },
   }

@@ -67,7 +67,8 @@ S.root = {
   pipeline = {
     chunk_strategy = enum("sentence", "paragraph", "fixed"), max_chunk_size = "integer",
     chunk_overlap = "integer", rrf_k = "number", semantic_overfetch = "integer",
-    weights = { semantic = "number", keyword = "number" },
+    semantic_min_score = "number", temporal_half_life_days = "number", temporal_scan_cap = "integer",
+    weights = { semantic = "number", keyword = "number", graph = "number", temporal = "number" },
   },
   reflect = { max_sentences = "integer", max_results = "integer" },
   vector_index = { hnsw_threshold = "integer", M = "integer", ef_construction = "integer", ef_search = "integer" },

@@ -88,7 +88,10 @@ local function build_providers(cfg, old)
   if cfg.graph_store then
     gs, err = get("graph_store", "graph_stores", cfg.graph_store, cfg.graph_store_config, "graph_store")
     if not gs then cleanup(); return nil, err end
-  elseif cfg.graph_store ~= false and registry.resolve("graph_stores", cfg.vector_store, "graph_store") then
+  elseif not cfg.vector_store:find(":", 1, true)
+         and registry.resolve("graph_stores", cfg.vector_store, "graph_store") then
+    -- Only a short-named provider that registers graph_stores itself; a
+    -- "module:Name" vector store says nothing about graphs.
     gs, err = get("graph_store", "graph_stores", cfg.vector_store, cfg.vector_store_config, "graph_store")
     if not gs then cleanup(); return nil, err end
   end

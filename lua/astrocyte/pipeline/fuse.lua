@@ -17,7 +17,8 @@ function _M.rrf(lists, k)
     if l.weight > 0 and #l.hits > 0 then
       local keys = {}
       for i, h in ipairs(l.hits) do
-        local id = h.memory_id or h.id or h.document_id
+        -- Ids are unique per bank only: key by bank too (multi-bank lists).
+        local id = (h.bank_id or "") .. "\0" .. (h.memory_id or h.id or h.document_id)
         local key = key_of[id]
         if not key then
           key = next_key; next_key = key + 1

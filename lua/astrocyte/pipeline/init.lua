@@ -26,16 +26,21 @@ function _M.recall(eng, o, cfg_for_bank)
   local vecs, err = retain.embed(eng, { o.query })
   if not vecs then return nil, err end
   local qvec = vecs[1]
-  local function one(bank)
+  local t0 = os.clock()
+  local function gather(bank)
     local bo = util.copy(o)
     bo.bank_id = bank
-    bo.max_tokens = nil
     local bcfg, cerr = cfg_for_bank(bank)
     if not bcfg then return nil, cerr end
-    local res, rerr = recall.single(eng, bo, qvec, bcfg)
-    if not res then
-      return nil, errors.wrap("StorageError", tostring(rerr.where) .. ": " .. tostring(rerr.err), { bank_id = bank })
+    local g, gerr = recall.gather(eng, bo, qvec, bcfg)
+    if not g then
+      return nil, errors.wrap("StorageError", tostring(gerr.where) .. ": " .. tostring(gerr.err), { bank_id = bank })
     end
+    return g
+  end
+  local function finish(g)
+    local res, ferr = recall.finish(o, g, eng.cfg.pipeline.rrf_k, t0)
+    if not res then error(tostring(ferr.err), 0) end
     return res
   end
   local res
@@ -43,9 +48,11 @@ function _M.recall(eng, o, cfg_for_bank)
     local st
     st, err = multibank.strategy(o.strategy)
     if not st then return nil, err end
-    res, err = multibank.recall(o.banks, st, o.max_results, one, eng.cfg.pipeline.rrf_k)
+    res, err = multibank.recall(o.banks, st, gather, finish)
   else
-    res, err = one(o.bank_id)
+    local g
+    g, err = gather(o.bank_id)
+    if g then res = finish(g) end
   end
   if not res then return nil, err end
   local truncated

@@ -1,12 +1,13 @@
 -- astrocyte.pipeline.multibank: recall across several banks with the
 -- reference's strategies — parallel (all banks), cascade (banks in order
--- until min_results_to_stop), first_match (the first bank with any hit) —
--- then one merge: weighted RRF over the per-bank rankings with bank weights
--- (the default), or the reference's raw-score merge (merge = "score"), with
--- dedup of identical texts across banks and the token budget applied once.
-local fuse = require "astrocyte.pipeline.fuse"
+-- until min_results_to_stop), first_match (the first bank with any hit).
+-- Banks are not merged by their fused scores (every bank's best hit would
+-- tie at the top); each strategy channel is merged across banks by its raw
+-- score times the bank weight, then the channels are fused by weighted RRF
+-- like a single bank, with dedup of identical texts across banks. The token
+-- budget is applied once, by the caller.
 local errors = require "astrocyte.errors"
-local ipairs, type, fmt, min, sort = ipairs, type, string.format, math.min, table.sort
+local ipairs, type, fmt, sort = ipairs, type, string.format, table.sort
 
 local _M = {}
 
@@ -26,7 +27,6 @@ function _M.strategy(s)
   return {
     mode = mode, min_results_to_stop = s.min_results_to_stop or 3, cascade_order = s.cascade_order,
     bank_weights = s.bank_weights or {}, dedup_across_banks = s.dedup_across_banks ~= false,
-    merge = s.merge or "rrf",
   }
 end
 
@@ -42,96 +42,88 @@ local function order(banks, cascade_order)
   return out
 end
 
--- Merges per-bank results → hits (deduped by text), total_available.
-local function merge(per_bank, st, k)
-  local total = 0
-  for _, r in ipairs(per_bank) do total = total + (r.result.total_available or #r.result.hits) end
-  local hits
-  if st.merge == "score" then
-    hits = {}
-    for _, r in ipairs(per_bank) do
-      local w = st.bank_weights[r.bank] or 1.0
-      for _, h in ipairs(r.result.hits) do
-        h.bank_id = h.bank_id or r.bank
-        h.score = h.score * w
-        hits[#hits + 1] = h
+-- Merges the gathered strategy lists of several banks channel by channel:
+-- within a channel, hits of all banks are ordered by their raw score (cosine,
+-- BM25, ...) times the bank weight, which is comparable across banks because
+-- every bank uses the same embedder and scorer. The merged channels then go
+-- through the same weighted RRF, rerank and trim as a single bank.
+local function merge_gathers(gathers, st)
+  local by_name, order_names = {}, {}
+  local merged = { lists = {}, counts = {}, used = {}, failed = {}, timings = {}, top_semantic = 0 }
+  for _, entry in ipairs(gathers) do
+    local g, w = entry.g, st.bank_weights[entry.bank] or 1.0
+    merged.intent, merged.window = merged.intent or g.intent, merged.window or g.window
+    if g.top_semantic > merged.top_semantic then merged.top_semantic = g.top_semantic end
+    for _, l in ipairs(g.lists) do
+      local m = by_name[l.name]
+      if not m then
+        m = { name = l.name, weight = l.weight, hits = {} }
+        by_name[l.name] = m
+        order_names[#order_names + 1] = l.name
+      end
+      for _, h in ipairs(l.hits) do
+        h._merge = (h.score or 0) * w
+        m.hits[#m.hits + 1] = h
       end
     end
-    for i, h in ipairs(hits) do h._pos = i end
-    sort(hits, function(a, b)
-      if a.score ~= b.score then return a.score > b.score end
+    for _, f in ipairs(g.failed) do merged.failed[#merged.failed + 1] = entry.bank .. ":" .. f end
+  end
+  for _, name in ipairs(order_names) do
+    local m = by_name[name]
+    for i, h in ipairs(m.hits) do h._pos = i end
+    sort(m.hits, function(a, b)
+      if a._merge ~= b._merge then return a._merge > b._merge end
       return a._pos < b._pos
     end)
-    for _, h in ipairs(hits) do h._pos = nil end
-  else
-    local lists = {}
-    for _, r in ipairs(per_bank) do
-      local list = {}
-      for i, h in ipairs(r.result.hits) do
-        h.bank_id = h.bank_id or r.bank
-        list[i] = h
-      end
-      -- Memory ids are unique per bank only: key them by bank for fusion.
-      local keyed = {}
-      for i, h in ipairs(list) do keyed[i] = { memory_id = r.bank .. "\0" .. h.memory_id, hit = h, score = h.score } end
-      lists[#lists + 1] = { name = r.bank, weight = st.bank_weights[r.bank] or 1.0, hits = keyed }
-    end
-    local fused = fuse.rrf(lists, k) or {}
-    hits = {}
-    for i, f in ipairs(fused) do
-      f.hit.score = f.score
-      hits[i] = f.hit
-    end
+    for _, h in ipairs(m.hits) do h._merge, h._pos = nil, nil end
+    merged.lists[#merged.lists + 1] = m
+    merged.counts[name] = #m.hits
+    merged.used[#merged.used + 1] = name
   end
-  if st.dedup_across_banks then
-    local seen, out = {}, {}
-    for _, h in ipairs(hits) do
-      if not seen[h.text] then seen[h.text] = true; out[#out + 1] = h end
-    end
-    hits = out
-  end
-  return hits, total
+  return merged
 end
 
--- Runs recall_one(bank) → RecallResult | nil, err over banks per strategy st.
--- Returns RecallResult (hits trimmed to max_results, budget applied by the
--- caller's token_budget) or nil, err. A failing bank is skipped and named in
--- trace.banks_failed, as in the reference.
-function _M.recall(banks, st, max_results, recall_one, k)
-  local per_bank, failed, visited = {}, {}, {}
-  local count = 0
+-- Drops hits whose text already appeared higher up (dedup_across_banks).
+local function dedup(hits)
+  local seen, out = {}, {}
+  for _, h in ipairs(hits) do
+    if not seen[h.text] then seen[h.text] = true; out[#out + 1] = h end
+  end
+  return out
+end
+
+-- Recalls across banks per strategy st. gather_one(bank) → gather table |
+-- nil, err; finish(gather) → RecallResult. A failing bank is skipped and
+-- named in trace.banks_failed (as in the reference); all failing is an error.
+function _M.recall(banks, st, gather_one, finish)
+  local gathers, failed, visited = {}, {}, {}
+  local result
   for _, bank in ipairs(st.mode == "parallel" and banks or order(banks, st.cascade_order)) do
-    local res, err = recall_one(bank)
+    local g, err = gather_one(bank)
     visited[#visited + 1] = bank
-    if not res then
+    if not g then
       failed[#failed + 1] = { bank_id = bank, error = tostring(err) }
+    elseif st.mode == "first_match" then
+      local r = finish(merge_gathers({ { bank = bank, g = g } }, st))
+      if #r.hits > 0 then result = r; break end
     else
-      per_bank[#per_bank + 1] = { bank = bank, result = res }
-      count = count + #res.hits
-      if st.mode == "first_match" and #res.hits > 0 then break end
+      gathers[#gathers + 1] = { bank = bank, g = g }
       if st.mode == "cascade" then
-        local hits = merge(per_bank, st, k)
-        if #hits >= st.min_results_to_stop then break end
+        local r = finish(merge_gathers(gathers, st))
+        if st.dedup_across_banks then r.hits = dedup(r.hits) end
+        if #r.hits >= st.min_results_to_stop then result = r; break end
       end
     end
   end
-  if #per_bank == 0 and #failed > 0 then
+  if #gathers == 0 and not result and #failed > 0 then
     return nil, errors.new("ProviderUnavailable", "recall failed on every bank: " .. failed[1].error, { bank_id = failed[1].bank_id })
   end
-  if st.mode == "first_match" then
-    for i = #per_bank, 1, -1 do
-      if #per_bank[i].result.hits == 0 then table.remove(per_bank, i) end
-    end
-    if #per_bank > 1 then per_bank = { per_bank[#per_bank] } end
-  end
-  local hits, total = merge(per_bank, st, k)
-  local trimmed = {}
-  for i = 1, min(#hits, max_results) do trimmed[i] = hits[i] end
-  return {
-    hits = trimmed, total_available = total, truncated = false,
-    trace = { strategies_used = { "multi_bank:" .. st.mode }, banks_visited = visited, banks_failed = failed,
-              fusion_method = st.merge == "score" and "score" or "rrf" },
-  }
+  result = result or finish(merge_gathers(gathers, st))
+  if st.dedup_across_banks then result.hits = dedup(result.hits) end
+  result.trace.banks_visited = visited
+  result.trace.banks_failed = failed
+  result.trace.multi_bank_strategy = st.mode
+  return result
 end
 
 return _M

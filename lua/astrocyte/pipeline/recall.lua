@@ -138,38 +138,48 @@ local function temporal_strategy(eng, bank, o, limit, qvec, window, is_temporal)
   return complete_and_filter(eng, bank, out, o)
 end
 
--- Recalls from one bank. o: validated options {query, bank_id, max_results,
--- max_tokens, tags, fact_types, time_range, as_of_ms, ref_ms, session_id};
--- qvec: packed query vector (embedded once by the caller). Returns
--- RecallResult or nil, err.
-function _M.single(eng, o, qvec, bcfg)
-  local t0 = os.clock()
+-- Runs the strategies for one bank. o: validated options {query, bank_id,
+-- max_results, tags, fact_types, time_range, as_of_ms, ref_ms, session_id};
+-- qvec: the packed query vector (embedded once by the caller). Returns a
+-- gather table {lists = {{name, weight, hits}}, counts, used, failed,
+-- timings, intent, window, top_semantic} or nil, {where, err}.
+function _M.gather(eng, o, qvec, bcfg)
   local p = (bcfg or eng.cfg).pipeline
   local limit = o.max_results * p.semantic_overfetch
   local filters = filters_of(o)
   local weights, query_intent = intent.weights(o.query, p.weights)
   local window = temporal.window(o.query, o.ref_ms)
-  local lists, counts, used, timings, failed = {}, {}, {}, {}, {}
-  local top_semantic = 0
+  local g = { lists = {}, counts = {}, used = {}, failed = {}, timings = {}, intent = query_intent,
+              window = window, top_semantic = 0 }
 
   local function run(name, fn)
     local ts = os.clock()
     local hits, err = fn()
     if hits == false then return false end      -- not applicable to this query
-    timings[name] = (os.clock() - ts) * 1000
-    if not hits then failed[#failed + 1] = name; return nil, err end
-    counts[name] = #hits
-    used[#used + 1] = name
-    lists[#lists + 1] = { name = name, weight = weights[name] or 1.0, hits = hits }
+    g.timings[name] = (os.clock() - ts) * 1000
+    if not hits then g.failed[#g.failed + 1] = name; return nil, err end
+    for _, h in ipairs(hits) do h.bank_id = h.bank_id or o.bank_id end
+    g.counts[name] = #hits
+    g.used[#g.used + 1] = name
+    g.lists[#g.lists + 1] = { name = name, weight = weights[name] or 1.0, hits = hits }
     return hits
   end
 
   if (weights.semantic or 0) > 0 then
+    -- A vector search always returns its top k, related or not; hits below
+    -- semantic_min_score are noise that would only dilute the fusion (and
+    -- would make every non-empty bank look like a match to cascade and
+    -- first_match).
+    local floor = p.semantic_min_score or 0
     local hits, err = run("semantic", function()
-      return try(eng.vector_store, "search_similar", qvec, o.bank_id, limit, filters)
+      local all, serr = try(eng.vector_store, "search_similar", qvec, o.bank_id, limit, filters)
+      if not all then return nil, serr end
+      if all[1] then g.top_semantic = all[1].score end
+      local kept = {}
+      for _, h in ipairs(all) do if h.score >= floor then kept[#kept + 1] = h end end
+      return kept
     end)
     if not hits then return nil, { where = "semantic", err = err } end
-    if hits[1] then top_semantic = hits[1].score end
   end
   if (weights.keyword or 0) > 0 and eng.document_store then
     local hits, err = run("keyword", function()
@@ -185,10 +195,42 @@ function _M.single(eng, o, qvec, bcfg)
       return temporal_strategy(eng, o.bank_id, o, limit, qvec, window, query_intent == "TEMPORAL")
     end)
   end
+  return g
+end
 
+-- Equal scores carry no order: within a run of tied hits, order graph and
+-- temporal lists by the best rank the semantic and keyword channels gave
+-- (then by id), so ties follow the other evidence instead of chance.
+local function break_ties(lists)
+  local prior = {}
+  for _, l in ipairs(lists) do
+    if l.name == "semantic" or l.name == "keyword" then
+      for i, h in ipairs(l.hits) do
+        local id = (h.bank_id or "") .. "\0" .. (h.id or h.memory_id)
+        if not prior[id] or i < prior[id] then prior[id] = i end
+      end
+    end
+  end
+  for _, l in ipairs(lists) do
+    if l.name ~= "semantic" and l.name ~= "keyword" then
+      table.sort(l.hits, function(a, b)
+        if a.score ~= b.score then return a.score > b.score end
+        local ia = (a.bank_id or "") .. "\0" .. (a.id or a.memory_id)
+        local ib = (b.bank_id or "") .. "\0" .. (b.id or b.memory_id)
+        local pa, pb = prior[ia] or math.huge, prior[ib] or math.huge
+        if pa ~= pb then return pa < pb end
+        return ia < ib
+      end)
+    end
+  end
+end
+
+-- Fuses gathered lists, reranks and trims. Returns RecallResult.
+function _M.finish(o, g, k, t0)
+  break_ties(g.lists)
   local total = 0
-  for _, l in ipairs(lists) do total = total + #l.hits end
-  local fused, err = fuse.rrf(lists, p.rrf_k)
+  for _, l in ipairs(g.lists) do total = total + #l.hits end
+  local fused, err = fuse.rrf(g.lists, k)
   if not fused then return nil, { where = "fusion", err = err } end
   local hits = {}
   for i, h in ipairs(fused) do hits[i] = memory_hit(h, o.bank_id) end
@@ -196,18 +238,24 @@ function _M.single(eng, o, qvec, bcfg)
   rerank.diversity(o.query, hits)
   local trimmed = {}
   for i = 1, min(#hits, o.max_results) do trimmed[i] = hits[i] end
-  local truncated
-  trimmed, truncated = _M.token_budget(trimmed, o.max_tokens)
   return {
-    hits = trimmed, total_available = #fused, truncated = truncated,
-    top_semantic_score = top_semantic,
+    hits = trimmed, total_available = #fused, truncated = false,
+    top_semantic_score = g.top_semantic,
     trace = {
-      strategies_used = used, strategies_failed = failed, total_candidates = total,
-      fusion_method = "rrf", intent = query_intent, temporal_window = window and window.phrase or nil,
-      strategy_candidate_counts = counts, strategy_timings_ms = timings,
-      latency_ms = (os.clock() - t0) * 1000,
+      strategies_used = g.used, strategies_failed = g.failed, total_candidates = total,
+      fusion_method = "rrf", intent = g.intent, temporal_window = g.window and g.window.phrase or nil,
+      strategy_candidate_counts = g.counts, strategy_timings_ms = g.timings,
+      latency_ms = (os.clock() - (t0 or os.clock())) * 1000,
     },
   }
+end
+
+-- Recalls from one bank: gather then finish.
+function _M.single(eng, o, qvec, bcfg)
+  local t0 = os.clock()
+  local g, err = _M.gather(eng, o, qvec, bcfg)
+  if not g then return nil, err end
+  return _M.finish(o, g, ((bcfg or eng.cfg).pipeline).rrf_k, t0)
 end
 
 -- Greedy token budget: keep hits in rank order, stop at the first overflow.
