@@ -110,6 +110,7 @@ OpenAI.routes = [
     ("POST", re.compile(r"^(?:/v1)?/chat/completions$"), OpenAI.chat),
     ("GET", re.compile(r"^(?:/v1)?/models$"), OpenAI.models),
     ("GET", "/__stats", OpenAI.stats_extra),
+    ("GET", "/health/liveliness", lambda h: h.send(200, raw=b'"I\'m alive!"')),
 ]
 
 if __name__ == "__main__":
