@@ -236,6 +236,8 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L)
     astro_lua_open_index(L);
     astro_lua_open_hnsw(L);
     astro_lua_open_policy(L);
+    astro_lua_open_crypto(L);
+    astro_lua_open_fs(L);
     lua_pushcfunction(L, core_now_ms);
     lua_setfield(L, -2, "now_ms");
     lua_pushliteral(L, ASTRO_LUA_VERSION);

@@ -84,5 +84,7 @@ void astro_lua_open_vec(lua_State *L);
 void astro_lua_open_index(lua_State *L);
 void astro_lua_open_hnsw(lua_State *L);
 void astro_lua_open_policy(lua_State *L);
+void astro_lua_open_crypto(lua_State *L);
+void astro_lua_open_fs(lua_State *L);
 
 #endif
