@@ -108,6 +108,16 @@ function _M.health(fn)
   return { healthy = false, latency_ms = latency, message = errors.is(msg) and msg.message or tostring(msg) }
 end
 
+-- A vector as an array of numbers: the engine's pipeline may hand stores
+-- packed float32 strings (astrocyte.core's format); unpack those.
+function _M.vector(v)
+  if type(v) == "string" then
+    local ok, t = pcall(require("astrocyte.core").vec_unpack, v)
+    if ok then return t end
+  end
+  return v
+end
+
 -- Checks a vector: an array of finite numbers of length dims (when dims is
 -- set). Returns true or nil, "<what> has N dimensions, expected D".
 function _M.check_vector(v, dims, what)
@@ -166,6 +176,24 @@ end
 -- A stable string id for a (bank, id) pair, for stores with one id space.
 function _M.scoped_id(bank_id, id)
   return bank_id .. "\31" .. id
+end
+
+-- Deterministic UUID-shaped key of a string (for stores whose point ids
+-- must be UUIDs): four independent 31-bit polynomial hashes, exact in
+-- doubles on Lua 5.4 and LuaJIT alike. Not cryptographic; the original id
+-- is always stored beside it.
+local LANES = { { 257, 2147483647 }, { 263, 2147483629 }, { 269, 2147483587 }, { 271, 2147483579 } }
+function _M.uuid(s)
+  local h = {}
+  for l = 1, 4 do
+    local mul, mod = LANES[l][1], LANES[l][2]
+    local x = l * 7919
+    for i = 1, #s do x = (x * mul + s:byte(i)) % mod end
+    x = (x * mul + #s) % mod
+    h[l] = fmt("%08x", x)
+  end
+  local hex = table.concat(h)
+  return fmt("%s-%s-4%s-a%s-%s", hex:sub(1, 8), hex:sub(9, 12), hex:sub(14, 16), hex:sub(18, 20), hex:sub(21, 32))
 end
 
 return _M

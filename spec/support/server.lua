@@ -76,7 +76,7 @@ function _M:admin(method, path, body)
   return cjson.decode(res.body)
 end
 
--- Queues a fault: { kind = "429"|"500"|"503"|"delay"|"reset"|"malformed"|"close",
+-- Queues a fault: { kind = "429"|"500"|"503"|"delay"|"reset"|"malformed"|"close", skip = n,
 -- count = n, path = "substring", retry_after = "1", delay_ms = n }.
 function _M:fault(f) return self:admin("POST", "/__admin/faults", f) end
 function _M:stats() return self:admin("GET", "/__admin/stats") end

@@ -13,7 +13,8 @@ Every server:
   * has an admin API under /__admin/:
       POST /__admin/faults {"kind": "429"|"500"|"503"|"delay"|"reset"|
            "malformed"|"close", "count": N, "path": "substring",
-           "retry_after": "1", "delay_ms": 1500}   queue a fault
+           "retry_after": "1", "delay_ms": 1500,
+           "skip": N}                           queue a fault (after N matches)
       GET  /__admin/stats  -> {"requests": n, "by_path": {...}, "faults_left": n}
       POST /__admin/reset  -> clears data, faults and stats
 """
@@ -105,6 +106,9 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             for f in st.faults:
                 if f.get("count", 1) > 0 and f.get("path", "") in self.path:
+                    if f.get("skip", 0) > 0:  # let the first `skip` matches through
+                        f["skip"] -= 1
+                        return None
                     f["count"] = f.get("count", 1) - 1
                     if f["count"] <= 0:
                         st.faults.remove(f)
