@@ -8,6 +8,7 @@ local errors = require "astrocyte.errors"
 local pipeline = require "astrocyte.pipeline"
 local registry = require "astrocyte.registry"
 local validate = require "astrocyte.validate"
+local policy = require "astrocyte.policy"
 local util = require "astrocyte.util"
 local type, fmt = type, string.format
 
@@ -21,12 +22,12 @@ local function set(list)
 end
 
 local RETAIN_OPTS = set { "bank_id", "tags", "metadata", "occurred_at", "fact_type", "content_type",
-  "extraction_profile", "source" }
+  "extraction_profile", "source", "context", "principal", "on_behalf_of" }
 local RECALL_OPTS = set { "bank_id", "banks", "strategy", "max_results", "max_tokens", "tags", "fact_types",
-  "time_range", "as_of", "query_reference_date", "session_id" }
+  "time_range", "as_of", "query_reference_date", "session_id", "context", "principal", "on_behalf_of" }
 local REFLECT_OPTS = set { "bank_id", "banks", "strategy", "max_results", "max_tokens", "tags", "fact_types",
   "time_range", "as_of", "query_reference_date", "session_id", "max_sentences", "dispositions", "prompt_variant",
-  "include_sources" }
+  "include_sources", "context", "principal", "on_behalf_of" }
 local FORGET_OPTS = set { "bank_id", "memory_ids", "tags", "before", "before_date", "scope" }
 
 -- Makes sure the directory that will hold the default database exists.
@@ -38,7 +39,7 @@ local function ensure_parent_dir(path)
 end
 
 local function check_open(self, what)
-  if getmetatable(self) ~= mt then error("astrocyte: call engine:" .. what .. "(...) with a colon", 3) end
+  if type(self) ~= "table" or self.cfg == nil then error("astrocyte: call engine:" .. what .. "(...) with a colon", 3) end
   if self.closed then
     return errors.new("ProviderUnavailable", "engine is closed", { provider = "engine" })
   end
@@ -112,13 +113,34 @@ function _M.open(input, opts)
   local cfg, err = config.load(input, opts)
   if not cfg then return nil, err end
   if cfg._default_db then ensure_parent_dir(cfg.vector_store_config.path) end
+  local pol; pol, err = policy.new(cfg, opts and opts.policy)
+  if not pol then return nil, err end
   local p; p, err = build_providers(cfg)
   if not p then return nil, err end
-  return setmetatable({
-    cfg = cfg, input = input, open_opts = opts, providers = p,
-    vector_store = p.vector_store, document_store = p.document_store, embedder = p.embedder,
-    graph_store = p.graph_store, llm = p.llm, closed = false,
-  }, mt)
+  local self = setmetatable({ cfg = cfg, input = input, open_opts = opts, providers = p, policy = pol, closed = false }, mt)
+  self:_attach(p)
+  return self
+end
+
+-- Points the engine at providers p, each behind its circuit breaker (named
+-- after its config key's provider name).
+function _M:_attach(p)
+  local cache, cfg, pol = {}, self.cfg, self.policy
+  self.vector_store = pol:guard_provider(cfg.vector_store, p.vector_store, cache)
+  self.document_store = pol:guard_provider(cfg.document_store or cfg.vector_store, p.document_store, cache)
+  self.graph_store = pol:guard_provider(cfg.graph_store or cfg.vector_store, p.graph_store, cache)
+  self.embedder = pol:guard_provider(cfg.embedding_provider, p.embedder, cache)
+  self.llm = pol:guard_provider(cfg.llm_provider, p.llm, cache)
+end
+
+-- engine:with_context(ctx) → a view of this engine whose calls act as ctx
+-- ({principal = "user:ana", on_behalf_of = "user:bob"?, teams = {...}?})
+-- unless a call passes its own context/principal. Views share everything
+-- else (stores, limits, breakers); closing a view closes the engine.
+function _M:with_context(ctx)
+  local c, err = policy.context({ context = ctx })
+  if c == false then return nil, err end
+  return setmetatable({ _ctx = c }, { __index = self, __newindex = self })
 end
 
 -- engine:reload() re-reads the config (file and profiles) and swaps it in.
@@ -131,6 +153,13 @@ function _M:reload()
   if not cfg then return nil, err end
   local p; p, err = build_providers(cfg, self.providers)
   if not p then return nil, err end
+  local pol; pol, err = policy.new(cfg, self.open_opts and self.open_opts.policy)
+  if not pol then
+    for slot, prov in pairs(p) do
+      if slot ~= "keys" and prov.close and prov ~= self.providers[slot] then pcall(prov.close, prov) end
+    end
+    return nil, err
+  end
   local old = self.providers
   local kept = {}
   for slot, prov in pairs(p) do if slot ~= "keys" then kept[prov] = true end end
@@ -141,9 +170,8 @@ function _M:reload()
       pcall(prov.close, prov)
     end
   end
-  self.cfg, self.providers = cfg, p
-  self.vector_store, self.document_store, self.embedder = p.vector_store, p.document_store, p.embedder
-  self.graph_store, self.llm = p.graph_store, p.llm
+  self.cfg, self.providers, self.policy = cfg, p, pol
+  self:_attach(p)
   return true
 end
 
@@ -179,6 +207,8 @@ function _M:retain(content, opts)
   local bank; bank, err = bank_of(self, o); if not bank then return nil, err end
   local r = { bank_id = bank }
   local bcfg; bcfg, err = config.for_bank(self.cfg, bank); if not bcfg then return nil, err end
+  local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
+  local ok; ok, err = self.policy:admit("retain", bank, ctx, bcfg); if not ok then return nil, err end
   r.content, err = validate.content(content, bcfg.barriers.validation.max_content_length, "content", bank)
   if not r.content then return nil, err end
   r.tags, err = validate.tags(o.tags); if err then err.bank_id = bank; return nil, err end
@@ -187,7 +217,16 @@ function _M:retain(content, opts)
   r.fact_type, err = validate.str(o.fact_type, "fact_type"); if err then return nil, err end
   r.content_type, err = validate.str(o.content_type, "content_type"); if err then return nil, err end
   r.extraction_profile, err = validate.str(o.extraction_profile, "extraction_profile"); if err then return nil, err end
-  return guarded(pipeline.retain, self, r, bcfg)
+  local screened; screened, err = self.policy:screen(r, bcfg); if not screened then return nil, err end
+  local res; res, err = guarded(pipeline.retain, self, r, bcfg)
+  if not res then return nil, err end
+  self.policy:record("retain", bank, bcfg)
+  if screened.action_taken ~= "none" then
+    res.pii_detected = screened.pii_types
+    res.pii_action = screened.action_taken
+  end
+  if screened.warnings and #screened.warnings > 0 then res.warnings = screened.warnings end
+  return res
 end
 
 -- Validates the options shared by recall and reflect.
@@ -217,6 +256,11 @@ local function recall_opts(self, query, opts, known, what)
   local ref; ref, err = validate.time(o.query_reference_date, "query_reference_date"); if err then return nil, err end
   r.ref_ms = ref or r.as_of_ms or util.now_ms()
   r.session_id, err = validate.str(o.session_id, "session_id"); if err then return nil, err end
+  local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
+  for _, b in ipairs(r.banks or { r.bank_id }) do
+    local bcfg; bcfg, err = config.for_bank(self.cfg, b); if not bcfg then return nil, err end
+    local ok; ok, err = self.policy:admit(what, b, ctx, bcfg); if not ok then return nil, err end
+  end
   return r, o
 end
 
@@ -228,7 +272,13 @@ function _M:recall(query, opts)
   if not r then return nil, err end
   local h = self.cfg.homeostasis
   if r.max_tokens == nil and h then r.max_tokens = h.recall_max_tokens end
-  return guarded(pipeline.recall, self, r, function(b) return config.for_bank(self.cfg, b) end)
+  local res; res, err = guarded(pipeline.recall, self, r, function(b) return config.for_bank(self.cfg, b) end)
+  if not res then
+    if err and err.kind == "ProviderUnavailable" then return self.policy:degraded("recall", err.provider) end
+    return nil, err
+  end
+  for _, b in ipairs(r.banks or { r.bank_id }) do self.policy:record("recall", b, config.for_bank(self.cfg, b)) end
+  return res
 end
 
 -- engine:reflect(query, opts) → ReflectResult {answer, sources, confidence} | nil, err.
@@ -249,10 +299,16 @@ function _M:reflect(query, opts)
     end
   end
   local h = self.cfg.homeostasis
-  return guarded(pipeline.reflect, self, r, {
+  local res; res, err = guarded(pipeline.reflect, self, r, {
     max_sentences = max_sentences, dispositions = disp, variant = o.prompt_variant,
     max_tokens = r.max_tokens or (h and h.reflect_max_tokens), ref_iso = util.iso(r.ref_ms),
   }, function(b) return config.for_bank(self.cfg, b) end)
+  if not res then
+    if err and err.kind == "ProviderUnavailable" then return self.policy:degraded("reflect", err.provider) end
+    return nil, err
+  end
+  for _, b in ipairs(r.banks or { r.bank_id }) do self.policy:record("reflect", b, config.for_bank(self.cfg, b)) end
+  return res
 end
 
 -- engine:forget(opts) → ForgetResult {deleted_count, archived_count} | nil, err.
@@ -289,15 +345,29 @@ function _M:banks()
   if type(vs.list_banks) ~= "function" then
     return nil, errors.new("CapabilityNotSupported", fmt("vector store '%s' cannot list banks", self.cfg.vector_store), { provider = self.cfg.vector_store, capability = "list_banks" })
   end
-  return pipeline.call(vs, "list_banks", nil)
+  local list, err = pipeline.call(vs, "list_banks", nil)
+  if not list or not self.policy.access.enabled then return list, err end
+  -- With access control on, list only the banks the caller may recall from.
+  local ctx = self._ctx
+  local out = {}
+  for _, b in ipairs(list) do
+    if self.policy.access:check(ctx, b.bank_id, "recall") then out[#out + 1] = b end
+  end
+  return out
 end
 
--- engine:health() → HealthStatus of the stores.
+-- engine:health() → HealthStatus of the vector store, plus `breakers` (each
+-- provider's circuit-breaker state) and `degraded` (true while any breaker
+-- is not closed: recall runs keyword-only, reflect extractive).
 function _M:health()
   if self.closed then return { healthy = false, message = "engine is closed" } end
-  local ok, h = pcall(self.vector_store.health, self.vector_store)
-  if not ok then return { healthy = false, message = tostring(h) } end
-  return h
+  local ok, h, err = pcall(self.vector_store.health, self.vector_store)
+  if not ok or not h then h = { healthy = false, message = tostring(ok and err or h) } end
+  local out = { healthy = h.healthy, message = h.message, latency_ms = h.latency_ms, breakers = self.policy:status() }
+  for _, b in ipairs(out.breakers) do
+    if b.state ~= "closed" then out.degraded = true end
+  end
+  return out
 end
 
 -- engine:close(): releases the stores; further calls return an error. Idempotent.
@@ -316,5 +386,38 @@ end
 
 -- Governance, lifecycle, consolidation and export/import (astrocyte.engine_admin).
 require("astrocyte.engine_admin").install(_M)
+
+-- The bank an import writes to: its argument, else the archive's header.
+local function import_target(bank_id, path)
+  if bank_id ~= nil or type(path) ~= "string" then return bank_id end
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local header = util.json.decode(f:read("*l") or "")
+  f:close()
+  return type(header) == "table" and header.bank_id or nil
+end
+
+-- Governance calls need `admin` on the bank (reading hold status needs
+-- `recall`); the acting context is the engine's (engine:with_context).
+local ADMIN = { "set_legal_hold", "release_legal_hold", "audit_log", "run_lifecycle", "consolidate",
+                "restore_memories", "export_bank", "import_bank" }
+local READ = { "legal_holds", "is_under_hold" }
+local function guard_method(name, perm)
+  local f = _M[name]
+  _M[name] = function(self, bank_id, ...)
+    if getmetatable(self) ~= mt and not rawget(self, "_ctx") then return f(self, bank_id, ...) end
+    if not self.closed and self.policy then
+      local target = bank_id
+      if name == "import_bank" then target = import_target(bank_id, (...)) end
+      if type(target) == "string" then
+        local ok, err = self.policy:admit(perm, target, self._ctx)
+        if not ok then return nil, err end
+      end
+    end
+    return f(self, bank_id, ...)
+  end
+end
+for _, n in ipairs(ADMIN) do guard_method(n, "admin") end
+for _, n in ipairs(READ) do guard_method(n, "recall") end
 
 return _M

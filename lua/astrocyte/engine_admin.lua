@@ -21,6 +21,7 @@ local errors = require "astrocyte.errors"
 local rowmatch = require "astrocyte.rowmatch"
 local util = require "astrocyte.util"
 local validate = require "astrocyte.validate"
+local policy = require "astrocyte.policy"
 local type, fmt, pairs, ipairs = type, string.format, pairs, ipairs
 
 local _M = {}
@@ -32,9 +33,9 @@ local function set(list)
 end
 
 local FORGET_BASE = set { "bank_id", "memory_ids", "tags", "before", "before_date", "scope" }
-local FORGET_EXTRA = set { "soft", "after", "compliance", "reason", "principal" }
+local FORGET_EXTRA = set { "soft", "after", "compliance", "reason", "principal", "context", "on_behalf_of" }
 local FORGET_ALL = set { "bank_id", "memory_ids", "tags", "before", "before_date", "scope",
-  "soft", "after", "compliance", "reason", "principal" }
+  "soft", "after", "compliance", "reason", "principal", "context", "on_behalf_of" }
 local HOLD_OPTS = set { "set_by" }
 local RELEASE_OPTS = set { "principal" }
 local AUDIT_OPTS = set { "limit" }
@@ -136,6 +137,11 @@ local function install_forget(Engine)
       if FORGET_EXTRA[k] then x[k] = v elseif FORGET_BASE[k] then base[k] = v end
     end
     local bank; bank, err = bank_arg(self, base.bank_id); if not bank then return nil, err end
+    -- Access first: a caller who may not forget learns nothing about holds.
+    local ctx; ctx, err = policy.context(x, self._ctx); if ctx == false then return nil, err end
+    local ok; ok, err = self.policy:admit((base.scope == "all" or x.compliance) and "admin" or "forget", bank, ctx)
+    if not ok then return nil, err end
+    if x.principal == nil and ctx and ctx.principal then x.principal = ctx.principal end
     local _; _, err = bool_opt(x.soft, "soft", bank); if err then return nil, err end
     _, err = bool_opt(x.compliance, "compliance", bank); if err then return nil, err end
     local reason; reason, err = validate.str(x.reason, "reason"); if err then return nil, err end

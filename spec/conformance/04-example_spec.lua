@@ -33,7 +33,7 @@ describe("examples/custom_vector_store", function()
 
     it("is the store the engine uses", function()
       if not engine_or_pending() then return end
-      assert.equal(my_store.Store, getmetatable(eng.vector_store))
+      assert.equal(my_store.Store, getmetatable(eng.providers.vector_store))
     end)
 
     it("retains and recalls through it", function()

@@ -170,7 +170,7 @@ describe("astrocyte engine (in_memory store)", function()
         function() return eng:retain("hello", { bank_id = "x", occurred_at = "soon" }) end)
       rejects("ValidationError", "bank_id must be a string, got number",
         function() return eng:retain("hello", { bank_id = 7 }) end)
-      rejects("ValidationError", "unknown retain option 'bank' (known: bank_id, content_type, extraction_profile, fact_type, metadata, occurred_at, source, tags)",
+      rejects("ValidationError", "unknown retain option 'bank' (known: bank_id, content_type, context, extraction_profile, fact_type, metadata, occurred_at, on_behalf_of, principal, source, tags)",
         function() return eng:retain("hello", { bank = "x" }) end)
       rejects("ValidationError", "max_results must be an integer, got 2.5",
         function() return eng:recall("hello", { bank_id = "x", max_results = 2.5 }) end)

@@ -140,12 +140,12 @@ describe("profiles, layering, reload and discovery", function()
       local res, err = eng:retain(long, { bank_id = "r" })
       assert.is_nil(res)
       assert.equal("content is too long: 44 characters > 20", err.message)
-      local store_before = eng.vector_store
+      local store_before = eng.providers.vector_store
 
       write(prof, "barriers:\n  validation:\n    max_content_length: 100\n")
       assert(eng:reload())
       assert(eng:retain(long, { bank_id = "r" }))
-      assert.equal(store_before, eng.vector_store)                 -- same open store, no rebuild
+      assert.equal(store_before, eng.providers.vector_store)                 -- same open store, no rebuild
       assert.equal(2, eng:banks()[1].memory_count)
       eng:close()
     end)
@@ -153,15 +153,15 @@ describe("profiles, layering, reload and discovery", function()
     it("rebuilds a provider whose config changed and keeps the engine on a failed reload", function()
       local cfgfile = write(dir .. "/astro.yaml", "vector_store: in_memory\n")
       local eng = assert(astrocyte.open(cfgfile))
-      local before = eng.vector_store
+      local before = eng.providers.vector_store
       write(cfgfile, "vector_store: in_memory\npipeline:\n  max_chunk_size: 5\n")
       local ok, err = eng:reload()
       assert.is_nil(ok)
       assert.equal("ConfigError: " .. cfgfile .. ": pipeline.max_chunk_size must be at least 16", tostring(err))
-      assert.equal(before, eng.vector_store)
+      assert.equal(before, eng.providers.vector_store)
       write(cfgfile, "vector_store: sqlite\nvector_store_config:\n  path: " .. dir .. "/n.db\n")
       assert(eng:reload())
-      assert.not_equal(before, eng.vector_store)
+      assert.not_equal(before, eng.providers.vector_store)
       assert(eng:retain("now in sqlite", { bank_id = "s" }))
       eng:close()
     end)

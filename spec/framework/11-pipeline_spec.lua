@@ -106,7 +106,7 @@ Ben: She already sleeps on my keyboard.]] },
       res = assert(eng:reflect("anything about zebras?", { bank_id = "empty-bank" }))
       assert.equal("I don't have any relevant memories to answer this question.", res.answer)
       assert.equal(calls, eng.llm.calls.complete)          -- no LLM call without hits
-      eng.llm.fail = true
+      eng.providers.llm.fail = true
       res = assert(eng:reflect("What is Ana's job?", { bank_id = "chat" }))
       assert.is_true(res.degraded)
       assert.truthy(res.answer:find("marine biologist", 1, true), res.answer)

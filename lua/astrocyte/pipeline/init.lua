@@ -23,9 +23,11 @@ end
 -- Recalls for validated options o (o.banks for several banks, with
 -- o.strategy); returns RecallResult or nil, err.
 function _M.recall(eng, o, cfg_for_bank)
+  -- Without the embedder (down, or its breaker open) recall degrades to the
+  -- channels that need no query vector (keyword, graph).
   local vecs, err = retain.embed(eng, { o.query })
-  if not vecs then return nil, err end
-  local qvec = vecs[1]
+  local qvec = vecs and vecs[1] or nil
+  local embed_err = not vecs and err or nil
   local t0 = os.clock()
   local function gather(bank)
     local bo = util.copy(o)
@@ -34,6 +36,7 @@ function _M.recall(eng, o, cfg_for_bank)
     if not bcfg then return nil, cerr end
     local g, gerr = recall.gather(eng, bo, qvec, bcfg)
     if not g then
+      if errors.is(gerr.err) and gerr.err.kind == "ProviderUnavailable" then return nil, gerr.err end
       return nil, errors.wrap("StorageError", tostring(gerr.where) .. ": " .. tostring(gerr.err), { bank_id = bank })
     end
     return g
@@ -55,6 +58,10 @@ function _M.recall(eng, o, cfg_for_bank)
     if g then res = finish(g) end
   end
   if not res then return nil, err end
+  if embed_err then
+    res.trace.degraded = true
+    res.trace.degraded_reason = tostring(embed_err)
+  end
   local truncated
   res.hits, truncated = recall.token_budget(res.hits, o.max_tokens)
   res.truncated = res.truncated or truncated

@@ -16,11 +16,12 @@ local ipairs, min, type = ipairs, math.min, type
 
 local _M = {}
 
--- Calls store[method] catching raised errors: returns result or nil, err.
+-- Calls store[method] catching raised errors: returns result or nil, err
+-- (error objects, e.g. ProviderUnavailable from a breaker, pass through).
 local function try(store, method, ...)
   local ok, res, err = pcall(store[method], store, ...)
   if not ok then return nil, tostring(res) end
-  if res == nil and err ~= nil then return nil, tostring(err) end
+  if res == nil and err ~= nil then return nil, err end
   return res
 end
 
@@ -165,7 +166,7 @@ function _M.gather(eng, o, qvec, bcfg)
     return hits
   end
 
-  if (weights.semantic or 0) > 0 then
+  if (weights.semantic or 0) > 0 and qvec then
     -- A vector search always returns its top k, related or not; hits below
     -- semantic_min_score are noise that would only dilute the fusion (and
     -- would make every non-empty bank look like a match to cascade and
@@ -179,21 +180,30 @@ function _M.gather(eng, o, qvec, bcfg)
       for _, h in ipairs(all) do if h.score >= floor then kept[#kept + 1] = h end end
       return kept
     end)
-    if not hits then return nil, { where = "semantic", err = err } end
+    if not hits then g.degraded, g.errors = true, { semantic = err } end
   end
   if (weights.keyword or 0) > 0 and eng.document_store then
     local hits, err = run("keyword", function()
       return try(eng.document_store, "search_fulltext", o.query, o.bank_id, limit, filters)
     end)
-    if not hits then return nil, { where = "keyword", err = err } end
+    if not hits then
+      g.degraded = true
+      g.errors = g.errors or {}
+      g.errors.keyword = err
+    end
   end
   if (weights.graph or 0) > 0 and eng.graph_store then
     run("graph", function() return graph_strategy(eng, o.bank_id, o, limit) end)
   end
-  if (weights.temporal or 0) > 0 then
+  if (weights.temporal or 0) > 0 and qvec then
     run("temporal", function()
       return temporal_strategy(eng, o.bank_id, o, limit, qvec, window, query_intent == "TEMPORAL")
     end)
+  end
+  -- Every channel that should have answered failed: nothing to degrade to.
+  if #g.lists == 0 and g.errors then
+    local first = g.errors.semantic or g.errors.keyword
+    return nil, { where = g.errors.semantic and "semantic" or "keyword", err = first }
   end
   return g
 end
@@ -244,7 +254,7 @@ function _M.finish(o, g, k, t0)
     trace = {
       strategies_used = g.used, strategies_failed = g.failed, total_candidates = total,
       fusion_method = "rrf", intent = g.intent, temporal_window = g.window and g.window.phrase or nil,
-      strategy_candidate_counts = g.counts, strategy_timings_ms = g.timings,
+      strategy_candidate_counts = g.counts, strategy_timings_ms = g.timings, degraded = g.degraded,
       latency_ms = (os.clock() - (t0 or os.clock())) * 1000,
     },
   }
