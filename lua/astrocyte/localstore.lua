@@ -27,13 +27,24 @@ function _M.new(backend, conf, name)
   local self = setmetatable({
     backend = backend,
     name = name or "localstore",
-    index = memindex.new({ bm25 = conf.bm25 }),
+    index = memindex.new({ bm25 = conf.bm25, vector_index = conf.vector_index }),
     dims = conf.dimensions or backend:get_meta("dimensions"),
   }, mt)
   if self.dims then self.dims = tonumber(self.dims) end
+  -- HNSW graphs saved at the last close are restored instead of rebuilt,
+  -- when the bank's vector rows are exactly those the graph was built from.
+  if backend.load_snapshots then
+    for bank_id, snap in pairs(backend:load_snapshots() or {}) do
+      if snap.fingerprint == backend:vector_fingerprint(bank_id) then
+        local graph = core.hnsw_load_string(snap.graph)
+        if graph then self.index:preload(bank_id, graph) end
+      end
+    end
+  end
   local ok, err = backend:each_row(function(r)
     return self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
   end)
+  self.index:finish_preload()
   if not ok then return nil, err end
   return self
 end
@@ -375,7 +386,15 @@ function _M:index_bytes()
   return self.index:bytes()
 end
 
+-- Saves each HNSW graph (banks past the flat threshold) so the next open
+-- restores it instead of rebuilding, then closes the backend.
 function _M:close()
+  if self.backend.save_snapshot then
+    for bank_id in pairs(self.index.banks) do
+      local graph, fp = self.index:snapshot(bank_id)
+      if graph then self.backend:save_snapshot(bank_id, graph, fp) end
+    end
+  end
   return self.backend:close()
 end
 

@@ -67,8 +67,12 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
       if not f then return nil, ferr end
       b.flat, b.kind = f, "flat"
     end
-    local ok, verr = b.flat:add(key, vec, occurred_ms, retained_ms)
-    if not ok then return nil, verr end
+    if b.preloaded and b.flat:contains(key) then
+      -- already in the graph restored from a snapshot (open without rebuild)
+    else
+      local ok, verr = b.flat:add(key, vec, occurred_ms, retained_ms)
+      if not ok then return nil, verr end
+    end
     b.nvec = b.nvec + 1
     if b.kind == "flat" then
       -- kept only while flat, to carry item times into the graph on switch
@@ -123,6 +127,42 @@ function _M:remove(bank_id, key)
   b.keys[key] = nil
   b.count = b.count - 1
   return true
+end
+
+-- Fingerprint of a set of vector keys: count, sum and max of the keys. Equal
+-- fingerprints mean a snapshot holds exactly the rows it was taken from
+-- (keys only grow, so a delete plus an insert changes the sum or the max).
+function _M.fingerprint(count, sum, max)
+  return string.format("%d:%.0f:%.0f", count or 0, sum or 0, max or 0)
+end
+
+-- Installs a restored HNSW graph for a bank before its rows are loaded:
+-- rows whose key the graph holds skip the vector insert.
+function _M:preload(bank_id, graph)
+  local b, err = self:bank(bank_id, true)
+  if not b then return nil, err end
+  b.flat, b.kind, b.preloaded = graph, "hnsw", true
+  return true
+end
+
+-- Ends preloading (called once every row is loaded).
+function _M:finish_preload()
+  for _, b in pairs(self.banks) do b.preloaded = nil end
+end
+
+-- Snapshot of a bank's HNSW graph (string) and the fingerprint of its vector
+-- keys, or nil when the bank's vectors are in a flat index (cheap to rebuild).
+function _M:snapshot(bank_id)
+  local b = self.banks[bank_id]
+  if not b or b.kind ~= "hnsw" then return nil end
+  local n, sum, max = 0, 0, 0
+  for key in pairs(b.keys) do
+    if b.flat:contains(key) then
+      n, sum = n + 1, sum + key
+      if key > max then max = key end
+    end
+  end
+  return b.flat:save_string(), _M.fingerprint(n, sum, max)
 end
 
 -- Drops a whole bank's indexes.

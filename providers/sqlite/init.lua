@@ -19,6 +19,7 @@ local unpack = table.unpack or unpack
 local SCHEMA_VERSION = 2
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS astrocyte_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vector_snapshots (bank_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, graph BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS memories (
   key          INTEGER PRIMARY KEY,
   bank_id      TEXT NOT NULL,
@@ -328,6 +329,33 @@ function Backend:ping()
   local rows, err = self:query("SELECT 1 AS one")
   if not rows then return nil, err end
   return true
+end
+
+-- HNSW snapshots: {bank_id = {fingerprint, graph}}.
+function Backend:load_snapshots()
+  local rows = self:query("SELECT bank_id, fingerprint, graph FROM vector_snapshots")
+  local out = {}
+  for _, r in ipairs(rows or {}) do out[r.bank_id] = r end
+  return out
+end
+
+-- Fingerprint (count:sum:max of keys) of a bank's live vector rows.
+function Backend:vector_fingerprint(bank_id)
+  local rows = self:query("SELECT count(*) AS n, total(key) AS s, max(key) AS m FROM memories" ..
+    " WHERE bank_id = ? AND vector IS NOT NULL" .. LIVE, bank_id)
+  local r = rows and rows[1] or {}
+  return require("astrocyte.memindex").fingerprint(r.n, r.s, r.m)
+end
+
+-- Stores a bank's HNSW snapshot (best effort: a failure only costs a rebuild).
+function Backend:save_snapshot(bank_id, graph, fingerprint)
+  local st = self:stmt("INSERT INTO vector_snapshots (bank_id, fingerprint, graph) VALUES (?, ?, ?)" ..
+    " ON CONFLICT (bank_id) DO UPDATE SET fingerprint = excluded.fingerprint, graph = excluded.graph")
+  if not st then return nil end
+  st:bind(1, bank_id); st:bind(2, fingerprint); st:bind_blob(3, graph)
+  local ok = st:step()
+  st:reset()
+  return ok ~= nil
 end
 
 function Backend:close()

@@ -1,0 +1,57 @@
+describe("embedded store with HNSW banks", function()
+  local astrocyte = require "astrocyte"
+  local tmp = require "support.tmp"
+  local dir, cfg
+
+  before_each(function()
+    dir = tmp.dir()
+    cfg = { vector_store_config = { path = dir .. "/h.db", vector_index = { hnsw_threshold = 200 } },
+            signal_quality = { dedup = { enabled = false } } }
+  end)
+  after_each(function() tmp.rm(dir) end)
+
+  local function fill(eng, n)
+    for i = 1, n do
+      assert(eng:retain(("entry %d: project %s shipped feature %d"):format(i, ("p" .. i % 17), i), { bank_id = "big" }))
+    end
+  end
+
+  local function ids(res)
+    local out = {}
+    for i, h in ipairs(res.hits) do out[i] = h.memory_id end
+    return out
+  end
+
+  it("switches a bank to HNSW past the threshold and restores the graph on reopen", function()
+    local eng = assert(astrocyte.open(cfg))
+    fill(eng, 400)
+    local store = eng.providers.vector_store
+    assert.equal("hnsw", store.index:vector_kind("big"))
+    local before = ids(assert(eng:recall("project p5 feature 22", { bank_id = "big" })))
+    eng:close()
+
+    local eng2 = assert(astrocyte.open(cfg))
+    local b = eng2.providers.vector_store.index.banks.big
+    assert.equal("hnsw", b.kind)
+    assert.same(before, ids(assert(eng2:recall("project p5 feature 22", { bank_id = "big" }))))
+    eng2:close()
+  end)
+
+  it("rebuilds instead of restoring when rows changed after the snapshot", function()
+    local eng = assert(astrocyte.open(cfg))
+    fill(eng, 300)
+    eng:close()
+    -- A second process writes without closing cleanly: the snapshot is stale.
+    local other = assert(astrocyte.open(cfg))
+    local res = assert(other:retain("a brand new entry about zeppelins", { bank_id = "big" }))
+    other.providers.vector_store.backend.db:close()      -- no snapshot saved
+    local eng2 = assert(astrocyte.open(cfg))
+    local hits = assert(eng2:recall("zeppelins", { bank_id = "big" })).hits
+    assert.equal(res.memory_id, hits[1].memory_id)
+    assert.equal(301, eng2:banks()[1].memory_count)
+    -- the vector index itself (not just BM25) must hold the new memory
+    local qv = eng2.embedder:embed_packed({ "a brand new entry about zeppelins" })[1]
+    assert.equal(res.memory_id, eng2.vector_store:search_similar(qv, "big", 1)[1].id)
+    eng2:close()
+  end)
+end)
