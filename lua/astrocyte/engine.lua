@@ -67,6 +67,11 @@ local function build_providers(cfg, old)
     if p then built[slot] = p end
     return p, err
   end
+  -- The top-level vector_index section tunes the built-in stores' indexes.
+  if type(cfg.vector_index) == "table" and type(cfg.vector_store_config) == "table"
+     and cfg.vector_store_config.vector_index == nil then
+    cfg.vector_store_config.vector_index = cfg.vector_index
+  end
   local vs, err = get("vector_store", "vector_stores", cfg.vector_store, cfg.vector_store_config, "vector_store")
   if not vs then cleanup(); return nil, err end
   local ds
