@@ -225,6 +225,17 @@ static int core_now_ms(lua_State *L)
     return 1;
 }
 
+/* core.time() -> seconds since the epoch as a double with sub-microsecond
+ * resolution, for measuring latencies (os.clock counts CPU time only). */
+static int core_time(lua_State *L)
+{
+    struct timespec ts;
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC)
+        return astro_lua_fail(L, "clock unavailable");
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L);
 
 /* Builds the module table; each area registers its own functions. */
@@ -240,6 +251,8 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L)
     astro_lua_open_fs(L);
     lua_pushcfunction(L, core_now_ms);
     lua_setfield(L, -2, "now_ms");
+    lua_pushcfunction(L, core_time);
+    lua_setfield(L, -2, "time");
     lua_pushliteral(L, ASTRO_LUA_VERSION);
     lua_setfield(L, -2, "VERSION");
     return 1;
