@@ -36,8 +36,11 @@ end
 
 -- Starts server `name` (spec/support/servers/<name>_server.py) with extra
 -- argv; returns the handle or raises with the server's output.
+-- A name ending in ".py" is the script's file name itself
+-- (start("webhook_receiver.py", ...)).
 function _M.start(name, args)
-  local script = source_dir() .. "/spec/support/servers/" .. name .. "_server.py"
+  local file = name:match("%.py$") and name or (name .. "_server.py")
+  local script = source_dir() .. "/spec/support/servers/" .. file
   local log = os.tmpname()
   local p = io.popen("echo $PPID")
   local parent = p:read("*l")
