@@ -178,6 +178,27 @@ function _M.scoped_id(bank_id, id)
   return bank_id .. "\31" .. id
 end
 
+-- Base64 (RFC 4648) of s, arithmetic only (no bit library needed).
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+function _M.base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local c1, c2 = math.floor(n / 262144) % 64, math.floor(n / 4096) % 64
+    local c3, c4 = math.floor(n / 64) % 64, n % 64
+    out[#out + 1] = B64:sub(c1 + 1, c1 + 1) .. B64:sub(c2 + 1, c2 + 1)
+      .. (b and B64:sub(c3 + 1, c3 + 1) or "=") .. (c and B64:sub(c4 + 1, c4 + 1) or "=")
+  end
+  return table.concat(out)
+end
+
+-- Authorization header for HTTP basic auth, and the encoded secret.
+function _M.basic(user, password)
+  local b = _M.base64(user .. ":" .. password)
+  return { Authorization = "Basic " .. b }, b
+end
+
 -- Deterministic UUID-shaped key of a string (for stores whose point ids
 -- must be UUIDs): four independent 31-bit polynomial hashes, exact in
 -- doubles on Lua 5.4 and LuaJIT alike. Not cryptographic; the original id

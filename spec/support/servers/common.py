@@ -130,6 +130,9 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "close":
             self.close_connection = True
             return True
+        if kind not in ("malformed",) and not kind.isdigit():
+            self.fault = f  # product-specific fault, handled by the route
+            return False
         if kind == "malformed":
             self.send(200, raw=b'{"data": [ {"embedding": [0.1, ')
             return True
@@ -156,6 +159,7 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.requests += 1
             st.by_path[path] = st.by_path.get(path, 0) + 1
+        self.fault = None
         f = self.take_fault()
         if f and self.apply_fault(f):
             return
