@@ -9,6 +9,7 @@ local pipeline = require "astrocyte.pipeline"
 local registry = require "astrocyte.registry"
 local validate = require "astrocyte.validate"
 local policy = require "astrocyte.policy"
+local tier2 = require "astrocyte.tier2"
 local util = require "astrocyte.util"
 local type, fmt = type, string.format
 
@@ -67,6 +68,17 @@ local function build_providers(cfg, old)
     if p then built[slot] = p end
     return p, err
   end
+  -- Tier 2: an engine provider owns storage and retrieval; no stores needed.
+  if cfg.provider then
+    local ep, eerr = get("engine", "engine_providers", cfg.provider, cfg.provider_config, "provider")
+    if not ep then cleanup(); return nil, eerr end
+    local llm
+    if cfg.llm_provider then
+      llm, eerr = get("llm", "llm_providers", cfg.llm_provider, cfg.llm_provider_config, "llm_provider")
+      if not llm then cleanup(); return nil, eerr end
+    end
+    return { engine = ep, llm = llm, keys = keys }
+  end
   -- The top-level vector_index section tunes the built-in stores' indexes.
   if type(cfg.vector_index) == "table" and type(cfg.vector_store_config) == "table"
      and cfg.vector_store_config.vector_index == nil then
@@ -124,6 +136,10 @@ function _M.open(input, opts)
   if not p then return nil, err end
   local self = setmetatable({ cfg = cfg, input = input, open_opts = opts, providers = p, policy = pol, closed = false }, mt)
   self:_attach(p)
+  if p.engine then
+    self.engine_caps, err = tier2.prepare(cfg, p.engine, p.llm)
+    if not self.engine_caps then self:close(); return nil, err end
+  end
   return self
 end
 
@@ -136,6 +152,7 @@ function _M:_attach(p)
   self.graph_store = pol:guard_provider(cfg.graph_store or cfg.vector_store, p.graph_store, cache)
   self.embedder = pol:guard_provider(cfg.embedding_provider, p.embedder, cache)
   self.llm = pol:guard_provider(cfg.llm_provider, p.llm, cache)
+  self.engine_provider = pol:guard_provider(cfg.provider, p.engine, cache)
 end
 
 -- engine:with_context(ctx) → a view of this engine whose calls act as ctx
@@ -223,7 +240,7 @@ function _M:retain(content, opts)
   r.content_type, err = validate.str(o.content_type, "content_type"); if err then return nil, err end
   r.extraction_profile, err = validate.str(o.extraction_profile, "extraction_profile"); if err then return nil, err end
   local screened; screened, err = self.policy:screen(r, bcfg); if not screened then return nil, err end
-  local res; res, err = guarded(pipeline.retain, self, r, bcfg)
+  local res; res, err = guarded(self.engine_provider and tier2.retain or pipeline.retain, self, r, bcfg)
   if not res then return nil, err end
   self.policy:record("retain", bank, bcfg)
   if screened.action_taken ~= "none" then
@@ -277,7 +294,8 @@ function _M:recall(query, opts)
   if not r then return nil, err end
   local h = self.cfg.homeostasis
   if r.max_tokens == nil and h then r.max_tokens = h.recall_max_tokens end
-  local res; res, err = guarded(pipeline.recall, self, r, function(b) return config.for_bank(self.cfg, b) end)
+  local res; res, err = guarded(self.engine_provider and tier2.recall or pipeline.recall, self, r,
+                                function(b) return config.for_bank(self.cfg, b) end)
   if not res then
     if err and err.kind == "ProviderUnavailable" then return self.policy:degraded("recall", err.provider) end
     return nil, err
@@ -304,7 +322,7 @@ function _M:reflect(query, opts)
     end
   end
   local h = self.cfg.homeostasis
-  local res; res, err = guarded(pipeline.reflect, self, r, {
+  local res; res, err = guarded(self.engine_provider and tier2.reflect or pipeline.reflect, self, r, {
     max_sentences = max_sentences, dispositions = disp, variant = o.prompt_variant,
     max_tokens = r.max_tokens or (h and h.reflect_max_tokens), ref_iso = util.iso(r.ref_ms),
   }, function(b) return config.for_bank(self.cfg, b) end)
@@ -340,13 +358,14 @@ function _M:forget(opts)
   if selectors > 1 then
     return nil, errors.validation("forget takes memory_ids, or tags/before, or scope = 'all' — not several", { field = "opts", bank_id = r.bank_id })
   end
-  return guarded(pipeline.forget, self, r)
+  r.scope = o.scope
+  return guarded(self.engine_provider and tier2.forget or pipeline.forget, self, r)
 end
 
 -- engine:banks() → array of {bank_id, memory_count} | nil, err.
 function _M:banks()
   local cerr = check_open(self, "banks"); if cerr then return nil, cerr end
-  local vs = self.vector_store
+  local vs = self.vector_store or self.engine_provider
   if type(vs.list_banks) ~= "function" then
     return nil, errors.new("CapabilityNotSupported", fmt("vector store '%s' cannot list banks", self.cfg.vector_store), { provider = self.cfg.vector_store, capability = "list_banks" })
   end
@@ -366,7 +385,8 @@ end
 -- is not closed: recall runs keyword-only, reflect extractive).
 function _M:health()
   if self.closed then return { healthy = false, message = "engine is closed" } end
-  local ok, h, err = pcall(self.vector_store.health, self.vector_store)
+  local main = self.vector_store or self.engine_provider
+  local ok, h, err = pcall(main.health, main)
   if not ok or not h then h = { healthy = false, message = tostring(ok and err or h) } end
   local out = { healthy = h.healthy, message = h.message, latency_ms = h.latency_ms, breakers = self.policy:status() }
   for _, b in ipairs(out.breakers) do

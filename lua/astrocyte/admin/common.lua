@@ -44,7 +44,7 @@ local GOV_METHODS = { "put_hold", "delete_hold", "list_holds", "append_audit", "
 -- The governance store of an engine: the vector store when it implements
 -- every governance extension, else a per-engine in-memory fallback.
 function _M.gov(self)
-  local vs = self.vector_store
+  local vs = self.vector_store or self.engine_provider or {}
   local durable = true
   for _, m in ipairs(GOV_METHODS) do
     if type(vs[m]) ~= "function" then durable = false; break end
@@ -52,9 +52,9 @@ function _M.gov(self)
   if durable then return vs end
   local fb = rawget(self, "_gov_fallback")
   if fb then return fb end
-  local msg = fmt("vector store '%s' cannot persist legal holds and audit records " ..
+  local msg = fmt("provider '%s' cannot persist legal holds and audit records " ..
     "(no put_hold/list_holds/append_audit/list_audit): they are kept in memory for this engine only",
-    tostring(self.cfg.vector_store))
+    tostring(self.cfg.provider or self.cfg.vector_store))
   local w = self.cfg._warnings
   if type(w) == "table" then w[#w + 1] = msg end
   io.stderr:write("astrocyte: warning: ", msg, "\n")
