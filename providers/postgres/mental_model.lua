@@ -1,0 +1,207 @@
+-- astrocyte.providers.postgres.mental_model: MentalModelStore (spi.md §1.5).
+-- Revisions as the wiki store: the current row of (bank_id, model_id) lives
+-- in mental_models, older ones are archived in mental_model_revisions.
+-- delete is soft (deleted = true hides the model from get/list); a later
+-- upsert revives it as the next revision.
+--
+-- update_via_ops works on structured_doc = { sections = { {id, title,
+-- content}, ... } } with the delta ops of the reference double:
+--   { op = "add_section", id, title?, content }      id must be new
+--   { op = "replace_section", id, content?, title? } id must exist
+--   { op = "remove_section", id }                    id must exist
+-- anything else is skipped with a reason (a bad op never makes the document
+-- worse); content is re-rendered as "## title\n\ncontent" blocks.
+local types = require "astrocyte.types"
+local util = require "astrocyte.util"
+local common = require "astrocyte.providers.postgres.common"
+local type, ipairs, fmt, tostring, concat = type, ipairs, string.format, tostring, table.concat
+
+local _M = { SPI_VERSION = 1, name = "postgres" }
+local mt = { __index = _M }
+
+function _M.new(conf, key_path)
+  local ctx, err = common.open(conf, key_path or "mental_model_store_config")
+  if not ctx then return nil, err end
+  return setmetatable({ ctx = ctx, S = ctx.S }, mt)
+end
+
+local function perr(what, bank, err)
+  return fmt("postgres mental_model: %s for bank '%s' failed: %s", what, tostring(bank), tostring(err))
+end
+
+local COLS = "bank_id, model_id, title, content, scope, source_ids, revision, refreshed_at, kind, structured_doc, source_timestamps, deleted"
+local SELECT = "model_id, bank_id, title, content, scope, source_ids::text AS source_ids, revision, "
+  .. common.ms("refreshed_at") .. ", kind, structured_doc::text AS structured_doc, source_timestamps::text AS source_timestamps"
+
+local function model_of(r)
+  return { model_id = r.model_id, bank_id = r.bank_id, title = r.title, content = r.content, scope = r.scope,
+           source_ids = common.jdecode(r.source_ids) or {}, revision = r.revision,
+           refreshed_at = common.iso(r.refreshed_at), kind = r.kind,
+           structured_doc = common.jdecode(r.structured_doc), source_timestamps = common.jdecode(r.source_timestamps) }
+end
+
+-- MentalModelStore.upsert: stores the model as a new revision; returns it.
+function _M:upsert(model, bank_id)
+  if type(bank_id) ~= "string" or bank_id == "" then return nil, "postgres mental_model: bank_id must be a non-empty string" end
+  if type(model) ~= "table" then return nil, "postgres mental_model: model must be a table" end
+  local input = util.copy(model)
+  input.bank_id, input.revision = bank_id, nil
+  local dto, verr = types.MentalModel(input)
+  if not dto then return nil, "postgres mental_model: " .. verr.message end
+  local doc
+  if dto.structured_doc ~= nil then
+    local e
+    doc, e = util.encode(dto.structured_doc)
+    if not doc then return nil, "postgres mental_model: structured_doc: " .. tostring(e) end
+  end
+  local S = self.S
+  local rev, err = self.ctx.pool:tx(function(q)
+    local cur, cerr = q(fmt("SELECT revision FROM %s.mental_models WHERE bank_id = $1 AND model_id = $2 FOR UPDATE", S),
+      { bank_id, dto.model_id })
+    if not cur then return nil, cerr end
+    local r = 1
+    if cur.rows[1] then
+      r = cur.rows[1].revision + 1
+      local a, aerr = q(fmt("INSERT INTO %s.mental_model_revisions (%s) SELECT %s FROM %s.mental_models WHERE bank_id = $1 AND model_id = $2 ON CONFLICT DO NOTHING",
+        S, COLS, COLS, S), { bank_id, dto.model_id })
+      if not a then return nil, aerr end
+    end
+    local w, werr = q(fmt([[INSERT INTO %s.mental_models (%s) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, now(), $8,
+        $9::jsonb, $10::jsonb, false)
+      ON CONFLICT (bank_id, model_id) DO UPDATE SET title = excluded.title, content = excluded.content,
+        scope = excluded.scope, source_ids = excluded.source_ids, revision = excluded.revision,
+        refreshed_at = excluded.refreshed_at, kind = excluded.kind, structured_doc = excluded.structured_doc,
+        source_timestamps = excluded.source_timestamps, deleted = false]], S, COLS),
+      { bank_id, dto.model_id, dto.title, dto.content, dto.scope, common.jlist(dto.source_ids), r, dto.kind, doc,
+        dto.source_timestamps and common.jlist(dto.source_timestamps) or nil, n = 10 })
+    if not w then return nil, werr end
+    return r
+  end)
+  if not rev then return nil, perr("upsert", bank_id, err) end
+  return rev
+end
+
+-- MentalModelStore.get: the current revision, or nil if missing/deleted.
+function _M:get(model_id, bank_id)
+  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.mental_models WHERE bank_id = $1 AND model_id = $2 AND NOT deleted",
+    SELECT, self.S), { bank_id, model_id })
+  if not res then return nil, perr("get", bank_id, err) end
+  return res.rows[1] and model_of(res.rows[1]) or nil
+end
+
+-- MentalModelStore.list(bank_id, opts): current revisions; opts = {scope?, kind?}.
+function _M:list(bank_id, opts)
+  opts = opts or {}
+  local p = common.params(bank_id)
+  local where = "bank_id = $1 AND NOT deleted"
+  if opts.scope ~= nil then where = where .. " AND scope = " .. p:add(opts.scope) end
+  if opts.kind ~= nil then where = where .. " AND kind = " .. p:add(opts.kind) end
+  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.mental_models WHERE %s ORDER BY model_id", SELECT, self.S, where), p)
+  if not res then return nil, perr("list", bank_id, err) end
+  local out = {}
+  for i, r in ipairs(res.rows) do out[i] = model_of(r) end
+  return out
+end
+
+-- MentalModelStore.delete: soft delete; false if absent or already deleted.
+function _M:delete(model_id, bank_id)
+  local res, err = self.ctx.pool:query(fmt("UPDATE %s.mental_models SET deleted = true WHERE bank_id = $1 AND model_id = $2 AND NOT deleted",
+    self.S), { bank_id, model_id })
+  if not res then return nil, perr("delete", bank_id, err) end
+  return res.cmd_tuples > 0
+end
+
+local function render(doc)
+  local parts = {}
+  for _, s in ipairs(doc.sections) do
+    parts[#parts + 1] = (s.title and s.title ~= "" and ("## " .. s.title .. "\n\n") or "") .. (s.content or "")
+  end
+  return concat(parts, "\n\n")
+end
+
+-- Applies one op to doc; returns nil on success or why it was skipped.
+local function apply_op(doc, op)
+  if type(op) ~= "table" then return "op is not a table" end
+  if type(op.id) ~= "string" or op.id == "" then return "op has no section id" end
+  local idx, sec
+  for i, s in ipairs(doc.sections) do if s.id == op.id then idx, sec = i, s; break end end
+  if op.op == "add_section" then
+    if idx then return "section '" .. op.id .. "' already exists" end
+    if type(op.content) ~= "string" then return "add_section needs content" end
+    doc.sections[#doc.sections + 1] = { id = op.id, title = type(op.title) == "string" and op.title or nil, content = op.content }
+  elseif op.op == "replace_section" then
+    if not idx then return "no section '" .. op.id .. "'" end
+    if op.content == nil and op.title == nil then return "replace_section needs content or title" end
+    if op.content ~= nil and type(op.content) ~= "string" then return "content must be a string" end
+    if op.title ~= nil and type(op.title) ~= "string" then return "title must be a string" end
+    sec.content = op.content or sec.content
+    sec.title = op.title or sec.title
+  elseif op.op == "remove_section" then
+    if not idx then return "no section '" .. op.id .. "'" end
+    table.remove(doc.sections, idx)
+  else
+    return "unknown op '" .. tostring(op.op) .. "'"
+  end
+end
+
+-- MentalModelStore.update_via_ops: new_revision, {applied, skipped,
+-- changed}; nil if the model is missing; unchanged → current revision.
+function _M:update_via_ops(model_id, bank_id, ops)
+  local m, err = self:get(model_id, bank_id)
+  if not m then return nil, err end
+  if type(ops) ~= "table" then return nil, "postgres mental_model: operations must be an array" end
+  local doc = util.deepcopy(m.structured_doc) or {}
+  if type(doc.sections) ~= "table" then doc.sections = {} end
+  local applied, skipped = {}, {}
+  for i, op in ipairs(ops) do
+    local why = apply_op(doc, op)
+    if why then
+      skipped[#skipped + 1] = { index = i, op = type(op) == "table" and op.op or nil, reason = why }
+    else
+      applied[#applied + 1] = { index = i, op = op.op, id = op.id }
+    end
+  end
+  local summary = { applied = applied, skipped = skipped, changed = #applied > 0 }
+  if not summary.changed then return m.revision, summary end
+  m.structured_doc, m.content = doc, render(doc)
+  local rev; rev, err = self:upsert(m, bank_id)
+  if not rev then return nil, err end
+  return rev, summary
+end
+
+-- MentalModelStore.refresh: merges new_source_ids (deduped, existing order
+-- kept), bumps the revision; returns the new model or nil if missing.
+function _M:refresh(model_id, bank_id, new_source_ids)
+  local m, err = self:get(model_id, bank_id)
+  if not m then return nil, err end
+  local ids, seen = {}, {}
+  for _, list in ipairs({ m.source_ids or {}, new_source_ids or {} }) do
+    for _, id in ipairs(list) do
+      if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
+    end
+  end
+  m.source_ids = ids
+  local rev; rev, err = self:upsert(m, bank_id)
+  if not rev then return nil, err end
+  return self:get(model_id, bank_id)
+end
+
+-- Extension: archived revisions of a model, oldest first.
+function _M:list_revisions(model_id, bank_id)
+  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.mental_model_revisions WHERE bank_id = $1 AND model_id = $2 ORDER BY revision",
+    SELECT, self.S), { bank_id, model_id })
+  if not res then return nil, perr("list_revisions", bank_id, err) end
+  local out = {}
+  for i, r in ipairs(res.rows) do out[i] = model_of(r) end
+  return out
+end
+
+function _M:health()
+  return common.health(self.ctx, "mental model store")
+end
+
+function _M:close()
+  return common.close(self.ctx)
+end
+
+return _M

@@ -1,0 +1,127 @@
+-- astrocyte.providers.postgres.wiki: WikiStore (spi.md §1.4). wiki_pages
+-- holds the current revision of each (bank_id, page_id); upserting an
+-- existing page copies the current row to wiki_page_revisions (archived, not
+-- deleted) and stores the new content as revision + 1, all in one
+-- transaction. A revision bump is not idempotent, so the pool never retries
+-- it after a connection lost during COMMIT (see pool.lua).
+local types = require "astrocyte.types"
+local util = require "astrocyte.util"
+local common = require "astrocyte.providers.postgres.common"
+local type, ipairs, fmt, tostring = type, ipairs, string.format, tostring
+
+local _M = { SPI_VERSION = 1, name = "postgres" }
+local mt = { __index = _M }
+
+function _M.new(conf, key_path)
+  local ctx, err = common.open(conf, key_path or "wiki_store_config")
+  if not ctx then return nil, err end
+  return setmetatable({ ctx = ctx, S = ctx.S }, mt)
+end
+
+local function perr(what, bank, err)
+  return fmt("postgres wiki: %s for bank '%s' failed: %s", what, tostring(bank), tostring(err))
+end
+
+local COLS = "bank_id, page_id, kind, title, content, scope, source_ids, cross_links, revision, revised_at, tags, metadata"
+local SELECT = "page_id, bank_id, kind, title, content, scope, source_ids::text AS source_ids, "
+  .. "cross_links::text AS cross_links, revision, " .. common.ms("revised_at") .. ", tags::text AS tags, metadata::text AS metadata"
+
+local function page_of(r)
+  return { page_id = r.page_id, bank_id = r.bank_id, kind = r.kind, title = r.title, content = r.content,
+           scope = r.scope, source_ids = common.jdecode(r.source_ids) or {},
+           cross_links = common.jdecode(r.cross_links) or {}, revision = r.revision,
+           revised_at = common.iso(r.revised_at), tags = common.jdecode(r.tags), metadata = common.jdecode(r.metadata) }
+end
+
+-- WikiStore.upsert_page: returns the page_id; the store assigns revision
+-- (1, then previous + 1) and revised_at (now unless given).
+function _M:upsert_page(page, bank_id)
+  if type(bank_id) ~= "string" or bank_id == "" then return nil, "postgres wiki: bank_id must be a non-empty string" end
+  if type(page) ~= "table" then return nil, "postgres wiki: page must be a table" end
+  local input = util.copy(page)
+  input.bank_id = bank_id
+  local dto, verr = types.WikiPage(input)
+  if not dto then return nil, "postgres wiki: " .. verr.message end
+  local revised = page.revised_at and common.time_param(dto.revised_at, "revised_at") or util.iso(util.now_ms())
+  local S = self.S
+  local ok, err = self.ctx.pool:tx(function(q)
+    local cur, cerr = q(fmt("SELECT revision FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2 FOR UPDATE", S),
+      { bank_id, dto.page_id })
+    if not cur then return nil, cerr end
+    local rev = 1
+    if cur.rows[1] then
+      rev = cur.rows[1].revision + 1
+      local a, aerr = q(fmt("INSERT INTO %s.wiki_page_revisions (%s) SELECT %s FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2 ON CONFLICT DO NOTHING",
+        S, COLS, COLS, S), { bank_id, dto.page_id })
+      if not a then return nil, aerr end
+    end
+    local w, werr = q(fmt([[INSERT INTO %s.wiki_pages (%s) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9,
+        $10::timestamptz, $11::jsonb, $12::jsonb)
+      ON CONFLICT (bank_id, page_id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
+        content = excluded.content, scope = excluded.scope, source_ids = excluded.source_ids,
+        cross_links = excluded.cross_links, revision = excluded.revision, revised_at = excluded.revised_at,
+        tags = excluded.tags, metadata = excluded.metadata]], S, COLS),
+      { bank_id, dto.page_id, dto.kind, dto.title, dto.content, dto.scope, common.jlist(dto.source_ids),
+        common.jlist(dto.cross_links), rev, revised, dto.tags and common.jlist(dto.tags) or nil,
+        common.jmap(dto.metadata), n = 12 })
+    if not w then return nil, werr end
+    return true
+  end)
+  if not ok then return nil, perr("upsert_page", bank_id, err) end
+  return dto.page_id
+end
+
+-- WikiStore.get_page: the current revision, or nil.
+function _M:get_page(page_id, bank_id)
+  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2", SELECT, self.S),
+    { bank_id, page_id })
+  if not res then return nil, perr("get_page", bank_id, err) end
+  return res.rows[1] and page_of(res.rows[1]) or nil
+end
+
+-- WikiStore.list_pages: current revisions, exact scope / kind filters.
+function _M:list_pages(bank_id, scope, kind)
+  local p = common.params(bank_id)
+  local where = "bank_id = $1"
+  if scope ~= nil then where = where .. " AND scope = " .. p:add(scope) end
+  if kind ~= nil then where = where .. " AND kind = " .. p:add(kind) end
+  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.wiki_pages WHERE %s ORDER BY page_id", SELECT, self.S, where), p)
+  if not res then return nil, perr("list_pages", bank_id, err) end
+  local out = {}
+  for i, r in ipairs(res.rows) do out[i] = page_of(r) end
+  return out
+end
+
+-- WikiStore.delete_page: true if the page existed; drops its archive too.
+function _M:delete_page(page_id, bank_id)
+  local S = self.S
+  local n, err = self.ctx.pool:tx(function(q)
+    local a, aerr = q(fmt("DELETE FROM %s.wiki_page_revisions WHERE bank_id = $1 AND page_id = $2", S), { bank_id, page_id })
+    if not a then return nil, aerr end
+    local d, derr = q(fmt("DELETE FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2", S), { bank_id, page_id })
+    if not d then return nil, derr end
+    return d.cmd_tuples
+  end)
+  if not n then return nil, perr("delete_page", bank_id, err) end
+  return n > 0
+end
+
+-- Extension: archived revisions of a page, oldest first.
+function _M:list_revisions(page_id, bank_id)
+  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.wiki_page_revisions WHERE bank_id = $1 AND page_id = $2 ORDER BY revision",
+    SELECT, self.S), { bank_id, page_id })
+  if not res then return nil, perr("list_revisions", bank_id, err) end
+  local out = {}
+  for i, r in ipairs(res.rows) do out[i] = page_of(r) end
+  return out
+end
+
+function _M:health()
+  return common.health(self.ctx, "wiki store")
+end
+
+function _M:close()
+  return common.close(self.ctx)
+end
+
+return _M
