@@ -11,7 +11,8 @@
 **       max_delay_ms = 30000, proxy = "http://p:3128", noproxy = "localhost",
 **       cainfo = "/etc/ssl/ca.pem", user_agent = "astrocyte" }
 **   local ok, err = d:post(url, { ["Content-Type"] = "application/json" }, body
-**                          [, { retries =, retry_delay_ms =, timeout_ms = }])
+**                          [, { retries =, retry_delay_ms =, timeout_ms =,
+**                               method = "POST" | "PUT" }])
 **   -- ok == true, or false and "queue full" (counted as dropped) / "closed"
 **   d:stats()   --> { queued, delivered, failed, dropped, retried, pending,
 **               --     last_status, last_error }
@@ -57,6 +58,7 @@ typedef struct wjob {
     char **hdrs;
     int nhdrs;
     long retries, retry_delay_ms, timeout_ms;
+    int put;                    /* PUT instead of POST */
 } wjob;
 
 typedef struct wdisp {
@@ -172,6 +174,8 @@ static long attempt(wdisp *d, CURL *h, const wjob *j, char *err)
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body);
+    if (j->put)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, j->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, d->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_PROXY, d->proxy ? d->proxy : "");
@@ -521,6 +525,16 @@ static int l_post(lua_State *L)
     j.retries = opt_long(L, 5, "retries", d ? d->retries : 0, 0, 100);
     j.retry_delay_ms = opt_long(L, 5, "retry_delay_ms", d ? d->retry_delay_ms : 0, 0, 3600000);
     j.timeout_ms = opt_long(L, 5, "timeout_ms", d ? d->timeout_ms : 1, 1, 3600000);
+    if (lua_istable(L, 5)) {
+        const char *m;
+        lua_getfield(L, 5, "method");
+        m = lua_tostring(L, -1);
+        if (m != NULL && strcmp(m, "PUT") == 0)
+            j.put = 1;
+        else if (m != NULL && strcmp(m, "POST") != 0)
+            luaL_error(L, "webhook: method must be POST or PUT");
+        lua_pop(L, 1);
+    }
     if (d == NULL || d->ring == NULL) {
         lua_pushboolean(L, 0);
         lua_pushliteral(L, "closed");

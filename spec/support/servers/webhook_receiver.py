@@ -15,8 +15,9 @@ replay check runs). Accepted requests answer 204 and are recorded; faults
 before verification, so an injected 500 records nothing.
 
 Extra admin endpoint:
-  GET /__admin/received -> {"accepted": [{"path", "event_id", "body",
-                            "timestamp", "content_type"}], "rejected":
+  GET /__admin/received -> {"accepted": [{"path", "event_id", "body", "raw",
+                            "timestamp", "signature", "event", "method",
+                            "content_type"}], "rejected":
                             [{"path", "reason"}]}
 """
 import hashlib
@@ -77,7 +78,10 @@ class Receiver(Handler):
                 replay = False
                 st.seen.add(key)
                 st.accepted.append({"path": self.path_only(), "event_id": key if isinstance(key, str) else None,
-                                    "body": body, "timestamp": ts,
+                                    "body": body, "raw": raw.decode("utf-8", "replace"),
+                                    "timestamp": ts, "method": self.command,
+                                    "signature": self.headers.get("X-Astrocyte-Signature"),
+                                    "event": self.headers.get("X-Astrocyte-Event"),
                                     "content_type": self.headers.get("Content-Type")})
         if replay:
             return self.reject(409, "replay")
