@@ -1,0 +1,149 @@
+-- astrocyte.providers.zep: EngineProvider (Tier 2, spi.md §1.8) over Zep's
+-- v2 sessions API ("Authorization: Api-Key <key>"; Zep Cloud at
+-- https://api.getzep.com or a self-hosted server). A bank is a Zep session
+-- ("<session_prefix><bank_id>") owned by one Zep user (config user_id),
+-- both created on first use. retain adds the content as one message
+-- (role_type "user") whose metadata carries an Astrocyte memory id — Zep
+-- assigns message uuids only server-side and does not return them — plus
+-- tags, occurred_at and fact_type; recall is Zep's session search
+-- (search_scope "messages") restricted to the bank's session, mapped back
+-- to MemoryHits with those fields. Capabilities are declared honestly: no
+-- reflect endpoint, and forget only of a whole session (scope = "all"), so
+-- supports_forget is false; forget(scope = "all") still works when called.
+local shared = require "astrocyte.providers.shared"
+local errors = require "astrocyte.errors"
+local util = require "astrocyte.util"
+local type, ipairs, pairs, min, max = type, ipairs, pairs, math.min, math.max
+local nn = shared.nn
+
+local _M = { SPI_VERSION = 1, name = "zep" }
+local mt = { __index = _M, __tostring = function(self) return "zep engine (" .. self.base .. ")" end }
+
+-- conf: { base_url (https://api.getzep.com), api_key?, user_id ("astrocyte"),
+--   session_prefix ("astrocyte-"), timeout_ms, max_retries, outbound_transport? }
+function _M.new(conf)
+  conf = conf or {}
+  local base, err = shared.base_url(conf, "zep", "https://api.getzep.com")
+  if not base then return nil, err end
+  local client; client, err = shared.client(conf, "zep")
+  if not client then return nil, err end
+  return setmetatable({ base = base, http = client, user_id = conf.user_id or "astrocyte",
+                        prefix = conf.session_prefix or "astrocyte-", ready = {},
+                        headers = conf.api_key and { Authorization = "Api-Key " .. conf.api_key } or {} }, mt)
+end
+
+local function call(self, method, path, body, idempotent, allow)
+  return self.http:json { method = method, url = self.base .. path, headers = self.headers, json = body,
+                          idempotent = idempotent, allow = allow }
+end
+
+local function session_of(self, bank) return self.prefix .. bank end
+
+-- Creates the user and the bank's session unless known; 400/409 = exists.
+local function ensure(self, bank)
+  local sid = session_of(self, bank)
+  if self.ready[sid] then return sid end
+  if not self.user_ready then
+    local ok, err = call(self, "POST", "/api/v2/users", { user_id = self.user_id }, true, { [400] = true, [409] = true })
+    if not ok then return nil, err end
+    self.user_ready = true
+  end
+  local ok, err = call(self, "POST", "/api/v2/sessions", { session_id = sid, user_id = self.user_id }, true,
+                       { [400] = true, [409] = true })
+  if not ok then return nil, err end
+  self.ready[sid] = true
+  return sid
+end
+
+function _M:capabilities()
+  return { supports_reflect = false, supports_forget = false, supports_semantic_search = true,
+           supports_keyword_search = false, supports_graph_search = false, supports_temporal_search = false,
+           supports_dispositions = false, supports_consolidation = false, supports_entities = false,
+           supports_tags = true, supports_metadata = true, supports_compile = false }
+end
+
+function _M:health()
+  return shared.health(function()
+    local res, err = self.http:request { url = self.base .. "/healthz", headers = self.headers }
+    if not res then return nil, err end
+    if res.status ~= 200 then return nil, "zep: /healthz returned HTTP " .. res.status end
+    return true
+  end)
+end
+
+-- EngineProvider.retain(RetainRequest) → RetainResult.
+function _M:retain(req)
+  if type(req) ~= "table" or type(req.content) ~= "string" or type(req.bank_id) ~= "string" then
+    return nil, errors.validation("zep: retain needs content and bank_id strings")
+  end
+  local sid, err = ensure(self, req.bank_id)
+  if not sid then return nil, err end
+  local id = util.new_id()
+  local md = {}
+  for k, v in pairs(req.metadata or {}) do md[k] = v end
+  md.astrocyte_id, md.astrocyte_tags, md.astrocyte_occurred_at, md.astrocyte_fact_type =
+    id, req.tags, req.occurred_at, req.fact_type
+  local ok; ok, err = call(self, "POST", "/api/v2/sessions/" .. shared.urlencode(sid) .. "/memory",
+    { messages = { { role_type = "user", role = "astrocyte", content = req.content, metadata = shared.object(md) } } }, false)
+  if not ok then return nil, err end
+  return { stored = true, memory_id = id, retention_action = "add" }
+end
+
+local function has_any(list, wanted)
+  if not wanted or #wanted == 0 then return true end
+  for _, x in ipairs(list or {}) do
+    for _, w in ipairs(wanted) do if x == w then return true end end
+  end
+  return false
+end
+
+-- EngineProvider.recall(RecallRequest) → RecallResult.
+function _M:recall(req)
+  if type(req) ~= "table" or type(req.query) ~= "string" or type(req.bank_id) ~= "string" then
+    return nil, errors.validation("zep: recall needs query and bank_id strings")
+  end
+  local want = req.max_results or 10
+  local filtering = (req.tags and #req.tags > 0) or (req.fact_types and #req.fact_types > 0)
+  local res, err = call(self, "POST", "/api/v2/sessions/search?limit=" .. (filtering and want * 5 or want),
+    { text = req.query, session_ids = { session_of(self, req.bank_id) }, search_scope = "messages" }, true)
+  if not res then return nil, err end
+  local hits, total = {}, 0
+  for _, r in ipairs(nn(res.results) or {}) do
+    local m = nn(r.message) or {}
+    local md = shared.clean(nn(m.metadata)) or {}
+    local h = { text = nn(m.content) or "", score = min(1, max(0, nn(r.score) or 0)), bank_id = req.bank_id,
+                memory_id = md.astrocyte_id or nn(m.uuid), tags = md.astrocyte_tags,
+                occurred_at = md.astrocyte_occurred_at, fact_type = md.astrocyte_fact_type,
+                retained_at = nn(m.created_at) }
+    md.astrocyte_id, md.astrocyte_tags, md.astrocyte_occurred_at, md.astrocyte_fact_type = nil, nil, nil, nil
+    h.metadata = next(md) and md or nil
+    if has_any(h.tags, req.tags) and has_any({ h.fact_type }, req.fact_types) then
+      total = total + 1
+      if #hits < want then hits[#hits + 1] = h end
+    end
+  end
+  table.sort(hits, function(a, b) return a.score > b.score end)
+  return { hits = hits, total_available = total, truncated = total > #hits,
+           top_semantic_score = hits[1] and hits[1].score or 0,
+           trace = { strategies_used = { "zep" }, total_candidates = total } }
+end
+
+-- forget(scope = "all") clears the bank's session; anything selective is
+-- CapabilityNotSupported (Zep v2 deletes memory per session only).
+function _M:forget(req)
+  if type(req) ~= "table" or type(req.bank_id) ~= "string" then
+    return nil, errors.validation("zep: forget needs a bank_id")
+  end
+  if req.scope ~= "all" then
+    return nil, errors.new("CapabilityNotSupported", "zep: only forget(scope = 'all') is supported (whole session)",
+                           { provider = "zep", capability = "forget" })
+  end
+  local ok, err = call(self, "DELETE", "/api/v2/sessions/" .. shared.urlencode(session_of(self, req.bank_id)) .. "/memory",
+                       nil, true, { [404] = true })
+  if not ok then return nil, err end
+  return { deleted_count = 0, archived_count = 0 }
+end
+
+function _M:close() self.http:close() end
+
+return { engine_providers = _M.new, new = _M.new }
