@@ -42,8 +42,7 @@ local function defaults()
     provider_tier = "storage",
     vector_store = "sqlite",
     vector_store_config = {},
-    embedding_provider = "hashing",
-    embedding_provider_config = { dimensions = 384 },
+    embedding_provider = "hashing",        -- 384 dimensions unless configured
     fallback_strategy = "error",
     default_bank_id = "default",
     barriers = {

@@ -52,10 +52,30 @@ local function provider_key(name, conf)
   return tostring(name) .. "\0" .. (util.encode(conf or {}) or "")
 end
 
+-- Every provider config that names no outbound_transport of its own gets
+-- the engine's, so all of this engine's egress (stores, LLMs, policy
+-- providers) goes through it — per engine, not process-wide.
+local PROVIDER_CONFIGS = { "vector_store_config", "document_store_config", "graph_store_config",
+  "embedding_provider_config", "llm_provider_config", "provider_config" }
+local function spread_transport(cfg)
+  local t = cfg.outbound_transport
+  if t == nil then return end
+  for _, k in ipairs(PROVIDER_CONFIGS) do
+    if cfg[k] == nil and cfg[k:gsub("_config$", "")] then cfg[k] = {} end
+    if type(cfg[k]) == "table" and cfg[k].outbound_transport == nil then cfg[k].outbound_transport = t end
+  end
+  local ac = cfg.access_control
+  if type(ac) == "table" and ac.policy_provider then
+    ac.policy_provider_config = ac.policy_provider_config or {}
+    if ac.policy_provider_config.outbound_transport == nil then ac.policy_provider_config.outbound_transport = t end
+  end
+end
+
 -- Builds (or keeps from `old`) the providers that cfg names. Returns a table
 -- {vector_store, document_store, embedder, keys} or nil, err; on error
 -- nothing newly built is left open.
 local function build_providers(cfg, old)
+  spread_transport(cfg)
   local built, keys = {}, {}
   local function cleanup()
     for _, p in pairs(built) do if p.close then pcall(p.close, p) end end
@@ -130,6 +150,7 @@ function _M.open(input, opts)
   local cfg, err = config.load(input, opts)
   if not cfg then return nil, err end
   if cfg._default_db then ensure_parent_dir(cfg.vector_store_config.path) end
+  spread_transport(cfg)
   local pol; pol, err = policy.new(cfg, opts and opts.policy)
   if not pol then return nil, err end
   local p; p, err = build_providers(cfg)
@@ -175,6 +196,7 @@ function _M:reload()
   if not cfg then return nil, err end
   local p; p, err = build_providers(cfg, self.providers)
   if not p then return nil, err end
+  spread_transport(cfg)
   local pol; pol, err = policy.new(cfg, self.open_opts and self.open_opts.policy)
   if not pol then
     for slot, prov in pairs(p) do

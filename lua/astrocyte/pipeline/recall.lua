@@ -216,7 +216,7 @@ local function break_ties(lists)
   for _, l in ipairs(lists) do
     if l.name == "semantic" or l.name == "keyword" then
       for i, h in ipairs(l.hits) do
-        local id = (h.bank_id or "") .. "\0" .. (h.id or h.memory_id)
+        local id = (h.bank_id or "") .. "\0" .. (h.id or h.memory_id or h.document_id)
         if not prior[id] or i < prior[id] then prior[id] = i end
       end
     end
@@ -225,8 +225,8 @@ local function break_ties(lists)
     if l.name ~= "semantic" and l.name ~= "keyword" then
       table.sort(l.hits, function(a, b)
         if a.score ~= b.score then return a.score > b.score end
-        local ia = (a.bank_id or "") .. "\0" .. (a.id or a.memory_id)
-        local ib = (b.bank_id or "") .. "\0" .. (b.id or b.memory_id)
+        local ia = (a.bank_id or "") .. "\0" .. (a.id or a.memory_id or a.document_id)
+        local ib = (b.bank_id or "") .. "\0" .. (b.id or b.memory_id or b.document_id)
         local pa, pb = prior[ia] or math.huge, prior[ib] or math.huge
         if pa ~= pb then return pa < pb end
         return ia < ib

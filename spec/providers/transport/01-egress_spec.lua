@@ -42,6 +42,28 @@ describe("outbound transport", function()
       return assert(openai.llm_providers(conf))
     end
 
+    it("routes an engine's egress through its top-level outbound_transport", function()
+      local astrocyte = require "astrocyte"
+      local eng = assert(astrocyte.open({ vector_store = "in_memory", embedding_provider = "openai",
+        embedding_provider_config = { base_url = origin.url .. "/v1", api_key = KEY, model = "m", dimensions = 64 },
+        llm_provider = "openai",
+        llm_provider_config = { base_url = origin.url .. "/v1", api_key = KEY, model = "m" },
+        outbound_transport = { provider = "proxy_transport", config = { proxy = proxy.url } } }))
+      assert(eng:retain("Ana prefers green tea", { bank_id = "p" }))
+      assert(eng:reflect("what does Ana prefer?", { bank_id = "p" }))
+      eng:close()
+      local seen, routed = origin:stats().requests, proxy:stats()
+      assert.is_true(seen >= 3)
+      assert.equal(seen, routed.requests)
+      -- another engine without the key sends directly
+      local direct = assert(astrocyte.open({ vector_store = "in_memory", embedding_provider = "openai",
+        embedding_provider_config = { base_url = origin.url .. "/v1", api_key = KEY, model = "m", dimensions = 64 } }))
+      assert(direct:retain("no proxy here", { bank_id = "p" }))
+      direct:close()
+      assert.equal(seen + 1, origin:stats().requests)
+      assert.equal(routed.requests, proxy:stats().requests)
+    end)
+
     it("sends every request of an engine through the configured proxy", function()
       assert(transport.use({ provider = "proxy_transport", config = { proxy = proxy.url } }))
       local astrocyte = require "astrocyte"
