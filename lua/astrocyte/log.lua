@@ -63,7 +63,7 @@ local function mask_credentials(s)
   s = s:gsub("(%a[%w%+%.%-]*://)[^:/@%s]+:[^@%s/]+@", "%1***:***@")
   s = s:gsub("sk%-[%w%-_]+", function(m) return #m >= 12 and "sk-***" or m end)
   -- key=value / key: value pairs whose key names a credential
-  s = s:gsub("([%w_%-]+)(%s*[=:]%s*)([^%s&,;\"']+)", function(k, sep, v)
+  s = s:gsub("([%w_%-]+)(%s*[=:]%s*)([^%s&,;\"']+)", function(k, sep)
     if _M.is_secret_key(k) then return k .. sep .. "***" end
   end)
   return s

@@ -131,7 +131,8 @@ end
 
 local function family(self, name, kind)
   local f = self.families[name]
-  if not f then f = declare(self, name, kind, name, {}) end
+  if not f then return declare(self, name, kind, name, {}) end
+  if f.type ~= kind then error(fmt("metrics: %s is a %s, not a %s", name, f.type, kind), 3) end
   return f
 end
 
@@ -165,7 +166,8 @@ function _M:record(op, labels, seconds)
   self:inc("astrocyte_" .. op .. "_total",
            { bank_id = labels.bank_id, provider = labels.provider, status = labels.status or "ok" })
   if seconds then
-    self:observe("astrocyte_" .. op .. "_duration_seconds", { bank_id = labels.bank_id, provider = labels.provider }, seconds)
+    self:observe("astrocyte_" .. op .. "_duration_seconds",
+                 { bank_id = labels.bank_id, provider = labels.provider }, seconds)
   end
 end
 

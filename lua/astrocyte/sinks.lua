@@ -22,7 +22,7 @@ local util = require "astrocyte.util"
 local types = require "astrocyte.types"
 local errors = require "astrocyte.errors"
 local registry = require "astrocyte.registry"
-local type, pairs, ipairs, tostring, fmt = type, pairs, ipairs, tostring, string.format
+local type, ipairs, tostring, fmt = type, ipairs, tostring, string.format
 local setmetatable, pcall = setmetatable, pcall
 
 local _M = { _VERSION = "0.1.0" }

@@ -82,7 +82,9 @@ end
 -- emit(event) → true | nil, err. Appends one line (rotating first when the
 -- line would not fit).
 function _M:emit(ev)
-  if type(ev) ~= "table" or type(ev.kind) ~= "string" then return nil, "jsonl_sink: event must be a MemoryExportSinkEvent" end
+  if type(ev) ~= "table" or type(ev.kind) ~= "string" then
+    return nil, "jsonl_sink: event must be a MemoryExportSinkEvent"
+  end
   if not self.f then return nil, "jsonl_sink: closed" end
   local line, err = sinks.encode(ev)
   if not line then return nil, "jsonl_sink: " .. tostring(err) end
@@ -117,7 +119,7 @@ function _M:health()
   return { healthy = true, message = fmt("jsonl_sink: %d lines, %d bytes in current file", self.lines, self.size) }
 end
 
-function _M:capabilities()
+function _M.capabilities(_)
   return { event_kinds = sinks.KINDS, includes_embeddings = false, includes_raw_text = false }
 end
 

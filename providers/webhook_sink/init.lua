@@ -42,12 +42,15 @@ function _M.new(conf)
   if conf.secret ~= nil and (type(conf.secret) ~= "string" or conf.secret == "") then
     return nil, "webhook_sink: config.secret must be a non-empty string"
   end
-  if conf.headers ~= nil and type(conf.headers) ~= "table" then return nil, "webhook_sink: config.headers must be a map" end
-  local o, err = {}, nil
+  if conf.headers ~= nil and type(conf.headers) ~= "table" then
+    return nil, "webhook_sink: config.headers must be a map"
+  end
+  local o = {}
   for _, spec in ipairs({ { "timeout_ms", 5000, 1 }, { "retry_count", 2, 0 }, { "retry_delay_ms", 1000, 0 },
                           { "queue_size", 1000, 1 }, { "flush_timeout_ms", 10000, 0 } }) do
-    o[spec[1]], err = int_opt(conf, spec[1], spec[2], spec[3])
-    if o[spec[1]] == nil then return nil, err end
+    local v, err = int_opt(conf, spec[1], spec[2], spec[3])
+    if v == nil then return nil, err end
+    o[spec[1]] = v
   end
   local ok, webhook = pcall(require, "astrocyte.webhook")
   if not ok then return nil, "webhook_sink: astrocyte.webhook is not installed" end
@@ -61,7 +64,9 @@ end
 
 -- emit(event) → true | nil, err. Queues the signed request.
 function _M:emit(ev)
-  if type(ev) ~= "table" or type(ev.kind) ~= "string" then return nil, "webhook_sink: event must be a MemoryExportSinkEvent" end
+  if type(ev) ~= "table" or type(ev.kind) ~= "string" then
+    return nil, "webhook_sink: event must be a MemoryExportSinkEvent"
+  end
   local body, err = sinks.encode(ev)
   if not body then return nil, "webhook_sink: " .. tostring(err) end
   local headers = events.signed_headers(self.secret, body, self.clock() / 1000, self.headers, ev)
@@ -85,7 +90,7 @@ function _M:health()
   return { healthy = not (s.failed > 0 and s.delivered == 0), message = msg }
 end
 
-function _M:capabilities()
+function _M.capabilities(_)
   return { event_kinds = sinks.KINDS, includes_embeddings = false, includes_raw_text = false }
 end
 

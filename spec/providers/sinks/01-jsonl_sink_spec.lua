@@ -66,10 +66,8 @@ describe("jsonl_sink", function()
   it("rotates by size keeping `keep` files, oldest deleted", function()
     local path = dir .. "/rot.jsonl"
     local s = assert(jsonl.new({ path = path, rotate_bytes = 400, keep = 2, fsync = false }))
-    local ids = {}
     for i = 1, 12 do
       local ev = sinks.bank_lifecycle({ bank_id = "bank-" .. i, action = "created", event_id = "ev-" .. i })
-      ids[i] = ev.event_id
       assert.is_true(s:emit(ev))
     end
     s:close()
@@ -133,7 +131,8 @@ describe("jsonl_sink", function()
         { provider = "jsonl_sink", config = { path = dir .. "/b.jsonl", fsync = false } },
       } }))
       assert.equal(2, set:count())
-      assert.same({ 2, 0 }, { set:emit_all(sinks.forget_applied({ bank_id = "b", memory_ids = { "m1" }, reason = "gdpr" })) })
+      local ev = sinks.forget_applied({ bank_id = "b", memory_ids = { "m1" }, reason = "gdpr" })
+      assert.same({ 2, 0 }, { set:emit_all(ev) })
       assert.is_true(set:flush_all())
       set:close()
       assert.equal(1, #read_lines(dir .. "/a.jsonl"))
