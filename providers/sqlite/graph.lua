@@ -59,6 +59,21 @@ ON CONFLICT (bank_id, id) DO UPDATE SET
 
 local ALIAS_INSERT = "INSERT INTO entity_aliases (bank_id, entity_id, alias) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 
+-- Extension: runs fn() with every graph write inside one transaction (one
+-- commit and one fsync for a whole retain's entities, links and
+-- associations instead of one each). Returns fn's result or nil, err; on
+-- failure nothing fn wrote is kept.
+function _M:batch(fn)
+  return self:tx("batch", true, function()
+    self.in_tx = true
+    local ok, res, err = pcall(fn)
+    self.in_tx = nil
+    if not ok then error(res, 0) end
+    if res == nil then return nil, err end
+    return res
+  end)
+end
+
 -- GraphStore.store_entities: upserts; returns the ids in input order.
 function _M:store_entities(entities, bank_id)
   local _, err = bank_arg(bank_id); if err then return nil, err end

@@ -145,6 +145,14 @@ end
 -- it returns nil or raises. Returns fn's result or nil, "sqlite graph: ...".
 function DB:tx(what, write, fn)
   if not self.db:is_open() then return nil, "sqlite graph: database is closed" end
+  if self.in_tx then
+    -- inside batch(): the outer transaction commits or rolls back
+    local pok, res, ferr = pcall(fn)
+    if not pok or res == nil then
+      return nil, fmt("sqlite graph: %s failed for '%s': %s", what, self.path, tostring(pok and ferr or res))
+    end
+    return res
+  end
   local ok, err = self.db:exec(write and "BEGIN IMMEDIATE" or "BEGIN")
   if not ok then return nil, fmt("sqlite graph: %s failed for '%s': %s", what, self.path, tostring(err)) end
   local pok, res, ferr = pcall(fn)
@@ -172,7 +180,13 @@ function DB.open(conf, mt)
   if not db then return nil, err end
   local self = setmetatable({ db = db, path = path, cache = {} }, mt)
   db:busy_timeout(conf.busy_timeout_ms or 5000)
-  local ok, perr = db:exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+  -- synchronous=NORMAL: graph rows are derived from memories (entities can
+  -- be re-extracted), and in WAL mode they become durable with the next
+  -- FULL commit of the memory connection on the same file, so a retain pays
+  -- one fsync (its memories), not two. conf.graph_synchronous = "FULL"
+  -- restores an fsync per graph write.
+  local sync = conf.graph_synchronous == "FULL" and "FULL" or "NORMAL"
+  local ok, perr = db:exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=" .. sync .. ";")
   if not ok then
     db:close()
     return nil, errors.storage(fmt("sqlite graph: cannot use database '%s': %s", path, perr), { provider = "sqlite", path = path })

@@ -117,15 +117,25 @@ local function store_graph(eng, bank, items, per_chunk_entities)
     end
   end
   if #all == 0 then return true end
-  local _, err = call(gs, "store_entities", bank, all, bank)
-  if err then return nil, err end
-  _, err = call(gs, "link_memories_to_entities", bank, assoc, bank)
-  if err then return nil, err end
-  if #links > 0 then
-    _, err = call(gs, "store_links", bank, links, bank)
+  local function write()
+    local _, err = call(gs, "store_entities", bank, all, bank)
     if err then return nil, err end
+    _, err = call(gs, "link_memories_to_entities", bank, assoc, bank)
+    if err then return nil, err end
+    if #links > 0 then
+      _, err = call(gs, "store_links", bank, links, bank)
+      if err then return nil, err end
+    end
+    return true
   end
-  return true
+  -- One transaction for the whole graph write when the store offers it.
+  if type(gs.batch) == "function" then
+    local ok, res, err = pcall(gs.batch, gs, write)
+    if not ok then return nil, errors.wrap("StorageError", tostring(res), { bank_id = bank }) end
+    if res == nil then return nil, errors.wrap("StorageError", tostring(err), { bank_id = bank }) end
+    return true
+  end
+  return write()
 end
 
 -- Retains validated request r = {content, bank_id, tags, metadata,
