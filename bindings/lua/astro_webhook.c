@@ -33,320 +33,21 @@
 ** join the thread. libcurl's reading of proxy environment variables is off
 ** unless `proxy` is given, as in astrocyte.http_curl. curl_global_init runs
 ** in luaopen (thread-safe from libcurl 7.84 on). There is no C static
-** mutable state.
+** mutable state. This file is the Lua glue; the queue and the delivery
+** thread live in webhook_queue.c.
 */
-#define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <curl/curl.h>
 
 #include "compat.h"
+#include "webhook_queue.h"
 
 #define MT_DISPATCHER "astrocyte.webhook.dispatcher"
 #define MAX_QUEUE 1000000
 
-/* One request waiting in the ring. Header lines are "Name: value" strings. */
-typedef struct wjob {
-    char *url;
-    char *body;
-    size_t body_len;
-    char **hdrs;
-    int nhdrs;
-    long retries, retry_delay_ms, timeout_ms;
-    int put;                    /* PUT instead of POST */
-} wjob;
-
-typedef struct wdisp {
-    pthread_mutex_t mu;
-    pthread_cond_t work;        /* signalled: job added, or closing */
-    pthread_cond_t idle;        /* signalled: a job finished */
-    pthread_t thread;
-    int thread_started;
-    wjob *ring;
-    size_t cap, head, count;
-    int inflight;
-    int closing;                /* guarded by mu; read by the progress callback */
-    /* defaults and transport options (read-only once the thread runs) */
-    long retries, retry_delay_ms, timeout_ms, connect_timeout_ms, max_delay_ms;
-    char *proxy, *noproxy, *cainfo, *user_agent;
-    /* counters (guarded by mu) */
-    uint64_t queued, delivered, failed, dropped, retried;
-    long last_status;
-    char last_error[CURL_ERROR_SIZE];
-} wdisp;
-
 typedef struct lwdisp {
     wdisp *d;
 } lwdisp;
-
-static void job_free(wjob *j)
-{
-    int i;
-    free(j->url);
-    free(j->body);
-    for (i = 0; i < j->nhdrs; i++)
-        free(j->hdrs[i]);
-    free(j->hdrs);
-    memset(j, 0, sizeof *j);
-}
-
-static char *dupn(const char *s, size_t n)
-{
-    char *p = (char *)malloc(n + 1);
-    if (p != NULL) {
-        if (n > 0)
-            memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
-/* Returns the absolute CLOCK_MONOTONIC time ms milliseconds from now. */
-static struct timespec deadline_in(long ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
-static int is_closing(wdisp *d)
-{
-    int c;
-    pthread_mutex_lock(&d->mu);
-    c = d->closing;
-    pthread_mutex_unlock(&d->mu);
-    return c;
-}
-
-/* Progress callback: a non-zero return aborts the transfer (on close). */
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    (void)dt; (void)dn; (void)ut; (void)un;
-    return is_closing((wdisp *)ud);
-}
-
-static size_t on_discard(char *data, size_t size, size_t nmemb, void *ud)
-{
-    (void)data; (void)ud;
-    return size * nmemb;
-}
-
-/* Performs one attempt. Returns the HTTP status (>0), or 0 after a transport
- * error (message copied to err), or -1 when aborted by close. */
-static long attempt(wdisp *d, CURL *h, const wjob *j, char *err)
-{
-    struct curl_slist *list = NULL, *tmp;
-    char errbuf[CURL_ERROR_SIZE];
-    long status = 0;
-    CURLcode rc;
-    int i;
-    for (i = 0; i < j->nhdrs; i++) {
-        tmp = curl_slist_append(list, j->hdrs[i]);
-        if (tmp == NULL) {
-            curl_slist_free_all(list);
-            strcpy(err, "out of memory");
-            return 0;
-        }
-        list = tmp;
-    }
-    /* No "Expect: 100-continue" round trip for large bodies. */
-    tmp = curl_slist_append(list, "Expect:");
-    if (tmp != NULL)
-        list = tmp;
-    errbuf[0] = '\0';
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, j->url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_discard);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body);
-    if (j->put)
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, j->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, d->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_PROXY, d->proxy ? d->proxy : "");
-    if (d->noproxy)
-        curl_easy_setopt(h, CURLOPT_NOPROXY, d->noproxy);
-    if (d->cainfo)
-        curl_easy_setopt(h, CURLOPT_CAINFO, d->cainfo);
-    if (d->user_agent)
-        curl_easy_setopt(h, CURLOPT_USERAGENT, d->user_agent);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)d);
-    rc = curl_easy_perform(h);
-    curl_slist_free_all(list);
-    if (rc == CURLE_ABORTED_BY_CALLBACK)
-        return -1;
-    if (rc != CURLE_OK) {
-        const char *m = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-        size_t n = strlen(m);
-        if (n > CURL_ERROR_SIZE - 1)
-            n = CURL_ERROR_SIZE - 1;
-        memcpy(err, m, n);
-        err[n] = '\0';
-        return 0;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    return status;
-}
-
-/* Waits ms milliseconds unless the dispatcher closes; returns 1 if closing. */
-static int backoff_wait(wdisp *d, long ms)
-{
-    struct timespec until = deadline_in(ms);
-    int closing;
-    pthread_mutex_lock(&d->mu);
-    while (!d->closing) {
-        if (pthread_cond_timedwait(&d->work, &d->mu, &until) == ETIMEDOUT)
-            break;
-    }
-    closing = d->closing;
-    pthread_mutex_unlock(&d->mu);
-    return closing;
-}
-
-/* Delivers one job with its retries; updates the counters. */
-static void deliver(wdisp *d, CURL *h, const wjob *j)
-{
-    char err[CURL_ERROR_SIZE];
-    long n, status = 0, delay;
-    int outcome = 0;            /* 1 delivered, 2 failed, 3 aborted */
-    for (n = 0;; n++) {
-        err[0] = '\0';
-        status = h ? attempt(d, h, j, err) : 0;
-        if (h == NULL)
-            strcpy(err, "curl_easy_init failed");
-        if (status < 0) {
-            outcome = 3;
-            break;
-        }
-        if (status >= 200 && status < 300) {
-            outcome = 1;
-            break;
-        }
-        if (!(status == 0 || status == 429 || status >= 500) || n >= j->retries) {
-            outcome = 2;
-            break;
-        }
-        delay = j->retry_delay_ms;
-        {
-            long k;
-            for (k = 0; k < n && delay < d->max_delay_ms; k++)
-                delay *= 2;
-        }
-        if (delay > d->max_delay_ms)
-            delay = d->max_delay_ms;
-        pthread_mutex_lock(&d->mu);
-        d->retried += 1;
-        pthread_mutex_unlock(&d->mu);
-        if (delay > 0 && backoff_wait(d, delay)) {
-            outcome = 3;
-            break;
-        }
-    }
-    pthread_mutex_lock(&d->mu);
-    if (outcome == 1) {
-        d->delivered += 1;
-    } else if (outcome == 2) {
-        d->failed += 1;
-    } else {
-        d->dropped += 1;
-    }
-    if (status > 0)
-        d->last_status = status;
-    if (err[0] != '\0')
-        memcpy(d->last_error, err, sizeof d->last_error);
-    pthread_mutex_unlock(&d->mu);
-}
-
-/* The worker: pops jobs in order until closing. */
-static void *worker(void *ud)
-{
-    wdisp *d = (wdisp *)ud;
-    CURL *h = curl_easy_init();
-    for (;;) {
-        wjob j;
-        pthread_mutex_lock(&d->mu);
-        while (d->count == 0 && !d->closing)
-            pthread_cond_wait(&d->work, &d->mu);
-        if (d->closing) {
-            pthread_mutex_unlock(&d->mu);
-            break;
-        }
-        j = d->ring[d->head];
-        memset(&d->ring[d->head], 0, sizeof(wjob));
-        d->head = (d->head + 1) % d->cap;
-        d->count--;
-        d->inflight = 1;
-        pthread_mutex_unlock(&d->mu);
-
-        deliver(d, h, &j);
-        job_free(&j);
-
-        pthread_mutex_lock(&d->mu);
-        d->inflight = 0;
-        pthread_cond_broadcast(&d->idle);
-        pthread_mutex_unlock(&d->mu);
-    }
-    if (h)
-        curl_easy_cleanup(h);
-    return NULL;
-}
-
-/* Stops the worker and frees everything the dispatcher owns except d
- * itself; jobs still queued are counted as dropped. Idempotent. */
-static void disp_stop(wdisp *d)
-{
-    size_t i;
-    pthread_mutex_lock(&d->mu);
-    d->closing = 1;
-    pthread_cond_broadcast(&d->work);
-    pthread_cond_broadcast(&d->idle);
-    pthread_mutex_unlock(&d->mu);
-    if (d->thread_started) {
-        pthread_join(d->thread, NULL);
-        d->thread_started = 0;
-    }
-    if (d->ring) {
-        for (i = 0; i < d->count; i++)
-            job_free(&d->ring[(d->head + i) % d->cap]);
-        d->dropped += (uint64_t)d->count;
-        d->count = 0;
-        free(d->ring);
-        d->ring = NULL;
-    }
-}
-
-static void disp_free(wdisp *d)
-{
-    if (d == NULL)
-        return;
-    disp_stop(d);
-    free(d->proxy);
-    free(d->noproxy);
-    free(d->cainfo);
-    free(d->user_agent);
-    pthread_cond_destroy(&d->work);
-    pthread_cond_destroy(&d->idle);
-    pthread_mutex_destroy(&d->mu);
-    free(d);
-}
 
 /* Returns integer field `name` of the table at idx, dflt when nil; raises
  * unless it is a number in [lo, hi]. */
@@ -383,7 +84,7 @@ static char *opt_str(lua_State *L, int idx, const char *name, int *oom)
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "webhook: %s must be a string", name);
     s = lua_tolstring(L, -1, &n);
-    p = dupn(s, n);
+    p = wq_dupn(s, n);
     lua_pop(L, 1);
     if (p == NULL)
         *oom = 1;
@@ -402,8 +103,7 @@ static int l_dispatcher(lua_State *L)
 {
     lwdisp *u;
     wdisp *d;
-    pthread_condattr_t ca;
-    int oom = 0;
+    int oom = 0, rc;
     long qsize, retries, delay, timeout, ctimeout, maxdelay;
     if (!lua_isnoneornil(L, 1))
         luaL_checktype(L, 1, LUA_TTABLE);
@@ -425,12 +125,7 @@ static int l_dispatcher(lua_State *L)
     d->timeout_ms = timeout;
     d->connect_timeout_ms = ctimeout;
     d->max_delay_ms = maxdelay;
-    pthread_mutex_init(&d->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&d->work, &ca);
-    pthread_cond_init(&d->idle, &ca);
-    pthread_condattr_destroy(&ca);
+    wq_init(d);
     u->d = d;      /* from here on __gc frees d, even if an option raises */
     if (lua_istable(L, 1)) {
         d->proxy = opt_str(L, 1, "proxy", &oom);
@@ -438,16 +133,16 @@ static int l_dispatcher(lua_State *L)
         d->cainfo = opt_str(L, 1, "cainfo", &oom);
         d->user_agent = opt_str(L, 1, "user_agent", &oom);
     }
-    d->cap = (size_t)qsize;
-    d->ring = (wjob *)calloc(d->cap, sizeof(wjob));
-    if (oom || d->ring == NULL)
+    if (oom)
         goto nomem;
-    if (pthread_create(&d->thread, NULL, worker, d) != 0) {
+    rc = wq_start(d, (size_t)qsize);
+    if (rc == -1)
+        goto nomem;
+    if (rc != 0) {
         lua_pushnil(L);
         lua_pushstring(L, "webhook: cannot start the delivery thread");
         return 2;
     }
-    d->thread_started = 1;
     return 1;
 nomem:
     lua_pushnil(L);
@@ -518,7 +213,7 @@ static int l_post(lua_State *L)
     const char *body = luaL_optlstring(L, 4, "", &bl);
     const char *bad;
     wjob j;
-    int oom = 0;
+    int oom = 0, rc;
     memset(&j, 0, sizeof j);
     if (!lua_isnoneornil(L, 5))
         luaL_checktype(L, 5, LUA_TTABLE);
@@ -547,39 +242,28 @@ static int l_post(lua_State *L)
     }
     bad = copy_headers(L, 3, &j, &oom);
     if (bad == NULL && !oom) {
-        j.url = dupn(url, ul);
-        j.body = dupn(body, bl);
+        j.url = wq_dupn(url, ul);
+        j.body = wq_dupn(body, bl);
         j.body_len = bl;
         if (j.url == NULL || j.body == NULL)
             oom = 1;
     }
     if (bad != NULL || oom) {
-        job_free(&j);
+        wq_job_free(&j);
         lua_pushboolean(L, 0);
         lua_pushstring(L, bad ? bad : "not enough memory");
         return 2;
     }
-    pthread_mutex_lock(&d->mu);
-    if (d->closing) {
-        pthread_mutex_unlock(&d->mu);
-        job_free(&j);
+    rc = wq_push(d, &j);
+    if (rc != WQ_OK) {
+        wq_job_free(&j);
         lua_pushboolean(L, 0);
-        lua_pushliteral(L, "closed");
+        if (rc == WQ_FULL)
+            lua_pushliteral(L, "queue full");
+        else
+            lua_pushliteral(L, "closed");
         return 2;
     }
-    if (d->count == d->cap) {
-        d->dropped += 1;
-        pthread_mutex_unlock(&d->mu);
-        job_free(&j);
-        lua_pushboolean(L, 0);
-        lua_pushliteral(L, "queue full");
-        return 2;
-    }
-    d->ring[(d->head + d->count) % d->cap] = j;
-    d->count++;
-    d->queued += 1;
-    pthread_cond_signal(&d->work);
-    pthread_mutex_unlock(&d->mu);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -589,29 +273,29 @@ static int l_post(lua_State *L)
 static int l_stats(lua_State *L)
 {
     wdisp *d = check_disp(L);
+    wstats s;
     lua_createtable(L, 0, 8);
     if (d == NULL)
         return 1;
-    pthread_mutex_lock(&d->mu);
-    lua_pushinteger(L, (lua_Integer)d->queued);
+    wq_stats(d, &s);
+    lua_pushinteger(L, (lua_Integer)s.queued);
     lua_setfield(L, -2, "queued");
-    lua_pushinteger(L, (lua_Integer)d->delivered);
+    lua_pushinteger(L, (lua_Integer)s.delivered);
     lua_setfield(L, -2, "delivered");
-    lua_pushinteger(L, (lua_Integer)d->failed);
+    lua_pushinteger(L, (lua_Integer)s.failed);
     lua_setfield(L, -2, "failed");
-    lua_pushinteger(L, (lua_Integer)d->dropped);
+    lua_pushinteger(L, (lua_Integer)s.dropped);
     lua_setfield(L, -2, "dropped");
-    lua_pushinteger(L, (lua_Integer)d->retried);
+    lua_pushinteger(L, (lua_Integer)s.retried);
     lua_setfield(L, -2, "retried");
-    lua_pushinteger(L, (lua_Integer)(d->count + (size_t)d->inflight));
+    lua_pushinteger(L, (lua_Integer)s.pending);
     lua_setfield(L, -2, "pending");
-    lua_pushinteger(L, (lua_Integer)d->last_status);
+    lua_pushinteger(L, (lua_Integer)s.last_status);
     lua_setfield(L, -2, "last_status");
-    if (d->last_error[0] != '\0') {
-        lua_pushstring(L, d->last_error);
+    if (s.last_error[0] != '\0') {
+        lua_pushstring(L, s.last_error);
         lua_setfield(L, -2, "last_error");
     }
-    pthread_mutex_unlock(&d->mu);
     return 1;
 }
 
@@ -621,7 +305,6 @@ static int l_flush(lua_State *L)
 {
     wdisp *d = check_disp(L);
     lua_Number ms = luaL_optnumber(L, 2, 10000);
-    struct timespec until;
     int drained;
     if (!(ms >= 0 && ms <= 86400000))
         return luaL_argerror(L, 2, "timeout_ms must be between 0 and 86400000");
@@ -629,14 +312,7 @@ static int l_flush(lua_State *L)
         lua_pushboolean(L, 1);
         return 1;
     }
-    until = deadline_in((long)ms);
-    pthread_mutex_lock(&d->mu);
-    while ((d->count > 0 || d->inflight) && !d->closing) {
-        if (pthread_cond_timedwait(&d->idle, &d->mu, &until) == ETIMEDOUT)
-            break;
-    }
-    drained = d->count == 0 && !d->inflight;
-    pthread_mutex_unlock(&d->mu);
+    drained = wq_flush(d, (long)ms);
     lua_pushboolean(L, drained);
     if (drained)
         return 1;
@@ -650,7 +326,7 @@ static int l_close(lua_State *L)
 {
     wdisp *d = check_disp(L);
     if (d != NULL)
-        disp_stop(d);
+        wq_stop(d);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -658,7 +334,7 @@ static int l_close(lua_State *L)
 static int l_gc(lua_State *L)
 {
     lwdisp *u = (lwdisp *)luaL_checkudata(L, 1, MT_DISPATCHER);
-    disp_free(u->d);
+    wq_free(u->d);
     u->d = NULL;
     return 0;
 }
