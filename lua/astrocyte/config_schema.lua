@@ -17,7 +17,7 @@ S.root = {
   provider_tier = enum("storage", "engine"),
   profile = "string", compliance_profile = "string", profile_dirs = "list",
   fallback_strategy = enum("local_llm", "error", "degrade"),
-  outbound_transport = "map", memory_export_sinks = "list",
+  outbound_transport = "map", memory_export_sinks = "list", hooks = "list",
   default_bank_id = "string",
   homeostasis = {
     recall_max_tokens = "integer", reflect_max_tokens = "integer", retain_max_content_bytes = "integer",
