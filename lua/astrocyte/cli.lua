@@ -23,6 +23,7 @@ commands:
   import FILE.jsonl      retain one JSON object per line
                          ({"content": ..., "bank_id"?, "tags"?, "metadata"?, "occurred_at"?, "fact_type"?})
   providers              list installed providers per group
+  stats                  banks, index memory, breaker states (--json)
   config check FILE      validate a config and print the merged result (secrets masked)
 
 global options:
@@ -203,6 +204,23 @@ function commands.forget(eng, opts, pos)
   local res, err = eng:forget(o)
   if not res then return fail(err) end
   if opts.json then print_json(res) else print(fmt("deleted %d", res.deleted_count)) end
+  return 0
+end
+
+-- stats: this process's metrics are per engine, so `stats` shows the store's
+-- banks with the breaker and index state, and --prometheus the exposition.
+function commands.stats(eng, opts, pos)
+  if #pos ~= 0 then return usage_error("stats takes no arguments") end
+  local st = eng:stats()
+  local banks = eng:banks() or {}
+  local out = { banks = banks, breakers = st.breakers, hooks = st.hooks, sinks = st.sinks,
+                index_bytes = eng.providers.vector_store and eng.providers.vector_store.index_bytes
+                  and eng.providers.vector_store:index_bytes() or nil }
+  if opts.json then print_json(out) return 0 end
+  print(fmt("banks: %d", #banks))
+  for _, b in ipairs(banks) do print(fmt("  %-30s %d memories", b.bank_id, b.memory_count)) end
+  if out.index_bytes then print(fmt("in-memory indexes: %.1f MiB", out.index_bytes / 1048576)) end
+  for _, b in ipairs(st.breakers or {}) do print(fmt("breaker %-20s %s", b.provider, b.state)) end
   return 0
 end
 

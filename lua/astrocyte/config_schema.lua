@@ -42,7 +42,8 @@ S.root = {
     circuit_breaker = { failure_threshold = "integer", recovery_timeout_seconds = "number", half_open_max_calls = "integer" },
     degraded_mode = enum("empty_recall", "error", "cache"),
   },
-  observability = { otel_enabled = "boolean", prometheus_enabled = "boolean", log_level = "string" },
+  observability = { otel_enabled = "boolean", prometheus_enabled = "boolean", log_level = "string",
+                    log_sink = "string" },
   access_control = {
     enabled = "boolean", default_policy = enum("owner_only", "open", "allow", "deny"),
     policy_provider = "string", policy_provider_config = "map",

@@ -10,6 +10,8 @@ local registry = require "astrocyte.registry"
 local validate = require "astrocyte.validate"
 local policy = require "astrocyte.policy"
 local tier2 = require "astrocyte.tier2"
+local observe = require "astrocyte.observe"
+local core = require "astrocyte.core"
 local util = require "astrocyte.util"
 local type, fmt = type, string.format
 
@@ -153,9 +155,13 @@ function _M.open(input, opts)
   spread_transport(cfg)
   local pol; pol, err = policy.new(cfg, opts and opts.policy)
   if not pol then return nil, err end
+  local obs; obs, err = observe.new(cfg, opts and opts.observe)
+  if not obs then return nil, err end
   local p; p, err = build_providers(cfg)
-  if not p then return nil, err end
-  local self = setmetatable({ cfg = cfg, input = input, open_opts = opts, providers = p, policy = pol, closed = false }, mt)
+  if not p then obs:close(0); return nil, err end
+  local self = setmetatable({ cfg = cfg, input = input, open_opts = opts, providers = p, policy = pol,
+                              observe = obs, closed = false }, mt)
+  pol.on_breaker = function(...) return self.observe:breaker(...) end
   self:_attach(p)
   if p.engine then
     self.engine_caps, err = tier2.prepare(cfg, p.engine, p.llm)
@@ -204,6 +210,13 @@ function _M:reload()
     end
     return nil, err
   end
+  local obs; obs, err = observe.new(cfg, self.open_opts and self.open_opts.observe)
+  if not obs then
+    for slot, prov in pairs(p) do
+      if slot ~= "keys" and prov.close and prov ~= self.providers[slot] then pcall(prov.close, prov) end
+    end
+    return nil, err
+  end
   local old = self.providers
   local kept = {}
   for slot, prov in pairs(p) do if slot ~= "keys" then kept[prov] = true end end
@@ -214,14 +227,50 @@ function _M:reload()
       pcall(prov.close, prov)
     end
   end
-  self.cfg, self.providers, self.policy = cfg, p, pol
+  local old_obs = self.observe
+  self.cfg, self.providers, self.policy, self.observe = cfg, p, pol, obs
+  for _, entry in ipairs(self._callbacks or {}) do obs.hooks:register(entry[1], entry[2]) end
+  pol.on_breaker = function(...) return self.observe:breaker(...) end
   self:_attach(p)
+  old_obs:close(1000)
+  obs:governance("config_reload", nil, { source = tostring(cfg._source or "table") })
   return true
 end
 
 -- Effective config of one bank (profile and overrides applied).
 function _M:bank_config(bank_id)
   return config.for_bank(self.cfg, bank_id)
+end
+
+-- The name metrics and events give the engine's main provider.
+function _M:provider_name()
+  return self.cfg.provider or self.cfg.vector_store or "pipeline"
+end
+
+-- engine:on(event_type, fn) registers a Lua callback for an event
+-- (on_retain, on_recall, on_forget, on_pii_detected, on_rate_limited,
+-- on_circuit_breaker_open, ...; see astrocyte.events). fn(event) gets the
+-- HookEvent {event_id, type, timestamp, bank_id, data}; its errors are
+-- logged, never raised into the operation. Survives reload().
+function _M:on(event_type, fn)
+  local ok, err = pcall(self.observe.hooks.register, self.observe.hooks, event_type, fn)
+  if not ok then return nil, errors.validation(tostring(err), { field = "event_type" }) end
+  local list = rawget(self, "_callbacks") or {}
+  list[#list + 1] = { event_type, fn }
+  self._callbacks = list
+  return true
+end
+
+-- engine:stats() → {metrics, hooks, sinks, breakers}.
+function _M:stats()
+  local st = self.observe:stats()
+  st.breakers = self.policy:status()
+  return st
+end
+
+-- engine:metrics_text() → the Prometheus text exposition of this engine.
+function _M:metrics_text()
+  return self.observe:prometheus()
 end
 
 -- engine:warnings() → the config warnings of the last load (unknown keys ...).
@@ -252,7 +301,8 @@ function _M:retain(content, opts)
   local r = { bank_id = bank }
   local bcfg; bcfg, err = config.for_bank(self.cfg, bank); if not bcfg then return nil, err end
   local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
-  local ok; ok, err = self.policy:admit("retain", bank, ctx, bcfg); if not ok then return nil, err end
+  local ok; ok, err = self.policy:admit("retain", bank, ctx, bcfg)
+  if not ok then self.observe:refused("retain", bank, err); return nil, err end
   r.content, err = validate.content(content, bcfg.barriers.validation.max_content_length, "content", bank)
   if not r.content then return nil, err end
   r.tags, err = validate.tags(o.tags); if err then err.bank_id = bank; return nil, err end
@@ -261,8 +311,15 @@ function _M:retain(content, opts)
   r.fact_type, err = validate.str(o.fact_type, "fact_type"); if err then return nil, err end
   r.content_type, err = validate.str(o.content_type, "content_type"); if err then return nil, err end
   r.extraction_profile, err = validate.str(o.extraction_profile, "extraction_profile"); if err then return nil, err end
-  local screened; screened, err = self.policy:screen(r, bcfg); if not screened then return nil, err end
+  local screened; screened, err = self.policy:screen(r, bcfg)
+  if not screened then self.observe:refused("retain", bank, err); return nil, err end
+  if screened.action_taken ~= "none" then self.observe:pii(bank, screened) end
+  local t0 = core.time()
   local res; res, err = guarded(self.engine_provider and tier2.retain or pipeline.retain, self, r, bcfg)
+  local info = { bank_id = bank, provider = self:provider_name(), seconds = core.time() - t0,
+                 principal = ctx and ctx.principal, status = res and "ok" or "error", result = res,
+                 request = { content = r.content, content_length = #r.content, fact_type = r.fact_type, tags = r.tags } }
+  self.observe:done("retain", info)
   if not res then return nil, err end
   self.policy:record("retain", bank, bcfg)
   if screened.action_taken ~= "none" then
@@ -303,8 +360,10 @@ local function recall_opts(self, query, opts, known, what)
   local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
   for _, b in ipairs(r.banks or { r.bank_id }) do
     local bcfg; bcfg, err = config.for_bank(self.cfg, b); if not bcfg then return nil, err end
-    local ok; ok, err = self.policy:admit(what, b, ctx, bcfg); if not ok then return nil, err end
+    local ok; ok, err = self.policy:admit(what, b, ctx, bcfg)
+    if not ok then self.observe:refused(what, b, err); return nil, err end
   end
+  r.ctx = ctx
   return r, o
 end
 
@@ -316,8 +375,12 @@ function _M:recall(query, opts)
   if not r then return nil, err end
   local h = self.cfg.homeostasis
   if r.max_tokens == nil and h then r.max_tokens = h.recall_max_tokens end
+  local t0 = core.time()
   local res; res, err = guarded(self.engine_provider and tier2.recall or pipeline.recall, self, r,
                                 function(b) return config.for_bank(self.cfg, b) end)
+  self.observe:done("recall", { bank_id = r.bank_id, provider = self:provider_name(), seconds = core.time() - t0,
+    principal = r.ctx and r.ctx.principal, status = res and "ok" or "error", result = res,
+    request = { query_length = #r.query, bank_count = r.banks and #r.banks or 1 } })
   if not res then
     if err and err.kind == "ProviderUnavailable" then return self.policy:degraded("recall", err.provider) end
     return nil, err
@@ -344,10 +407,14 @@ function _M:reflect(query, opts)
     end
   end
   local h = self.cfg.homeostasis
+  local t0 = core.time()
   local res; res, err = guarded(self.engine_provider and tier2.reflect or pipeline.reflect, self, r, {
     max_sentences = max_sentences, dispositions = disp, variant = o.prompt_variant,
     max_tokens = r.max_tokens or (h and h.reflect_max_tokens), ref_iso = util.iso(r.ref_ms),
   }, function(b) return config.for_bank(self.cfg, b) end)
+  self.observe:done("reflect", { bank_id = r.bank_id, provider = self:provider_name(), seconds = core.time() - t0,
+    principal = r.ctx and r.ctx.principal, status = res and "ok" or "error", result = res,
+    request = { query_length = #r.query, bank_count = r.banks and #r.banks or 1 } })
   if not res then
     if err and err.kind == "ProviderUnavailable" then return self.policy:degraded("reflect", err.provider) end
     return nil, err
@@ -381,7 +448,12 @@ function _M:forget(opts)
     return nil, errors.validation("forget takes memory_ids, or tags/before, or scope = 'all' — not several", { field = "opts", bank_id = r.bank_id })
   end
   r.scope = o.scope
-  return guarded(self.engine_provider and tier2.forget or pipeline.forget, self, r)
+  local t0 = core.time()
+  local res; res, err = guarded(self.engine_provider and tier2.forget or pipeline.forget, self, r)
+  self.observe:done("forget", { bank_id = r.bank_id, provider = self:provider_name(), seconds = core.time() - t0,
+    status = res and "ok" or "error", result = res, principal = self._ctx and self._ctx.principal,
+    request = { memory_ids = r.memory_ids } })
+  return res, err
 end
 
 -- engine:banks() → array of {bank_id, memory_count} | nil, err.
@@ -421,6 +493,7 @@ end
 function _M:close()
   if self.closed then return true end
   self.closed = true
+  if self.observe then self.observe:close(2000) end
   local closed = {}
   for slot, prov in pairs(self.providers) do
     if slot ~= "keys" and not closed[prov] and prov.close then
@@ -461,7 +534,19 @@ local function guard_method(name, perm)
         if not ok then return nil, err end
       end
     end
-    return f(self, bank_id, ...)
+    local res, err = f(self, bank_id, ...)
+    if res and self.observe then
+      if name == "set_legal_hold" then
+        self.observe:governance("legal_hold", bank_id, { hold_id = (...), action = "set" })
+      elseif name == "release_legal_hold" then
+        self.observe:governance("legal_hold", bank_id, { hold_id = (...), action = "released" })
+      elseif name == "export_bank" then
+        self.observe:governance("export", bank_id, { memory_count = res })
+      elseif name == "import_bank" then
+        self.observe:governance("import", bank_id, { imported = res.imported, skipped = res.skipped })
+      end
+    end
+    return res, err
   end
 end
 for _, n in ipairs(ADMIN) do guard_method(n, "admin") end

@@ -11,6 +11,8 @@ local escalation = require "astrocyte.policy.escalation"
 local homeostasis = require "astrocyte.policy.homeostasis"
 local errors = require "astrocyte.errors"
 local type, pairs, fmt = type, pairs, string.format
+local unpack = table.unpack or unpack
+local function pack(...) return { n = select("#", ...), ... } end
 
 local _M = {}
 local mt = { __index = _M }
@@ -111,11 +113,23 @@ function _M:guard_provider(name, obj, cache)
   if obj == nil then return nil end
   cache = cache or {}
   if cache[obj] then return cache[obj] end
-  local esc = self.escalation
+  local esc, pol = self.escalation, self
+  -- Breaker state changes (open, closed again) are reported to
+  -- pol.on_breaker(provider, old, new, failures) when set.
   local proxy = setmetatable({}, { __index = function(t, k)
     local v = obj[k]
     if type(v) ~= "function" then return v end
-    local f = function(_, ...) return esc:guard(name, v, obj, ...) end
+    local f = function(_, ...)
+      local cb = pol.on_breaker
+      if not cb then return esc:guard(name, v, obj, ...) end
+      local b = esc:breaker(name)
+      local before = b:state(esc.clock())
+      local r = { n = select("#", ...), ... }
+      local out = pack(esc:guard(name, v, obj, unpack(r, 1, r.n)))
+      local after = b:state(esc.clock())
+      if after ~= before then pcall(cb, name, before, after, b:failures()) end
+      return unpack(out, 1, out.n)
+    end
     rawset(t, k, f)
     return f
   end })
