@@ -31,6 +31,8 @@ global options:
   --config FILE   YAML or JSON config
   --bank ID       bank to use (default: the config's default_bank_id, "default")
   --json          print results as JSON
+  --principal P   act as principal P (user:ana, agent:x, team:y, service:z)
+  --on-behalf-of Q  act for principal Q too (permissions are intersected)
 ]]
 
 local EXIT_USAGE, EXIT_INPUT, EXIT_PROVIDER = 1, 2, 3
@@ -58,6 +60,7 @@ local VALUE_OPTS = {
   db = true, config = true, bank = true, tags = true, metadata = true, ["occurred-at"] = true,
   ["fact-type"] = true, ["max-results"] = true, ["max-tokens"] = true, from = true, to = true,
   ["as-of"] = true, ["fact-types"] = true, ids = true, before = true,
+  principal = true, ["on-behalf-of"] = true,
 }
 local FLAGS = { json = true, all = true, help = true }
 
@@ -344,9 +347,18 @@ function _M.main(argv)
   if not fn then return usage_error("unknown command '" .. cmd .. "'") end
   local eng, err = open_engine(opts)
   if not eng then return fail(err) end
+  local root_eng = eng
+  if opts.principal or opts["on-behalf-of"] then
+    if not opts.principal then
+      root_eng:close()
+      return usage_error("--on-behalf-of needs --principal")
+    end
+    eng, err = root_eng:with_context({ principal = opts.principal, on_behalf_of = opts["on-behalf-of"] })
+    if not eng then root_eng:close(); return fail(err) end
+  end
   for _, w in ipairs(eng:warnings()) do io.stderr:write("astrocyte: warning: ", w, "\n") end
   local ok, code = pcall(fn, eng, opts, pos)
-  eng:close()
+  root_eng:close()
   if not ok then
     io.stderr:write("astrocyte: internal error: ", tostring(code), "\n")
     return EXIT_PROVIDER

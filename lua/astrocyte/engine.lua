@@ -242,6 +242,27 @@ function _M:bank_config(bank_id)
   return config.for_bank(self.cfg, bank_id)
 end
 
+-- Fires on_bank_created the first time this engine stores into a bank the
+-- store did not list when the engine first looked.
+function _M:_note_bank(bank, stored)
+  if not stored then return end
+  local known = rawget(self, "_known_banks")
+  if not known then
+    known = {}
+    local vs = self.vector_store or self.engine_provider
+    if vs and type(vs.list_banks) == "function" then
+      for _, b in ipairs(pipeline.call(vs, "list_banks", nil) or {}) do
+        if b.bank_id ~= bank or (b.memory_count or 0) > 1 then known[b.bank_id] = true end
+      end
+    end
+    self._known_banks = known
+  end
+  if not known[bank] then
+    known[bank] = true
+    self.observe:bank(bank, "created")
+  end
+end
+
 -- The name metrics and events give the engine's main provider.
 function _M:provider_name()
   return self.cfg.provider or self.cfg.vector_store or "pipeline"
@@ -303,6 +324,14 @@ function _M:retain(content, opts)
   local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
   local ok; ok, err = self.policy:admit("retain", bank, ctx, bcfg)
   if not ok then self.observe:refused("retain", bank, err); return nil, err end
+  local signals
+  ok, signals = self.policy.signal:check(bank, bcfg)
+  if not ok then
+    self.observe:noisy(bank, signals.signals, "refused")
+    self.observe:refused("retain", bank, signals)
+    return nil, signals
+  end
+  if signals then self.observe:noisy(bank, signals, "warn") end
   r.content, err = validate.content(content, bcfg.barriers.validation.max_content_length, "content", bank)
   if not r.content then return nil, err end
   r.tags, err = validate.tags(o.tags); if err then err.bank_id = bank; return nil, err end
@@ -322,6 +351,12 @@ function _M:retain(content, opts)
   self.observe:done("retain", info)
   if not res then return nil, err end
   self.policy:record("retain", bank, bcfg)
+  self.policy.signal:record(bank, #r.content, res.deduplicated)
+  if res.deduplicated then
+    local dd = bcfg.signal_quality and bcfg.signal_quality.dedup
+    self.observe:dedup(bank, dd and dd.action or "skip", res.stored)
+  end
+  self:_note_bank(bank, res.stored)
   if screened.action_taken ~= "none" then
     res.pii_detected = screened.pii_types
     res.pii_action = screened.action_taken
@@ -453,6 +488,11 @@ function _M:forget(opts)
   self.observe:done("forget", { bank_id = r.bank_id, provider = self:provider_name(), seconds = core.time() - t0,
     status = res and "ok" or "error", result = res, principal = self._ctx and self._ctx.principal,
     request = { memory_ids = r.memory_ids } })
+  if res and o.scope == "all" then
+    local known = rawget(self, "_known_banks")
+    if known then known[r.bank_id] = nil end
+    self.observe:bank(r.bank_id, "deleted")
+  end
   return res, err
 end
 
@@ -542,6 +582,12 @@ local function guard_method(name, perm)
         self.observe:governance("legal_hold", bank_id, { hold_id = (...), action = "released" })
       elseif name == "export_bank" then
         self.observe:governance("export", bank_id, { memory_count = res })
+      elseif name == "run_lifecycle" and ((res.archived_count or 0) + (res.deleted_count or 0)) > 0 then
+        self.observe:governance("ttl_expiry", bank_id, { archived_count = res.archived_count,
+                                                         deleted_count = res.deleted_count })
+      elseif name == "consolidate" then
+        self.observe:governance("consolidation", bank_id, { duplicates_removed = res.duplicates_removed,
+                                                            total_scanned = res.total_scanned })
       elseif name == "import_bank" then
         self.observe:governance("import", bank_id, { imported = res.imported, skipped = res.skipped })
       end

@@ -97,6 +97,30 @@ function _M:refused(op, bank_id, err)
   end
 end
 
+-- A noisy-bank signal (signal_quality.noisy_bank) with action warn, or a
+-- retain refused for it.
+function _M:noisy(bank_id, signals, action)
+  local names = {}
+  for i, f in ipairs(signals or {}) do names[i] = f.signal end
+  self.hooks:fire("on_noisy_bank", bank_id, { signal = table.concat(names, ","), action_taken = action })
+  self.log:warn("astrocyte.signal_quality.noisy_bank", { bank_id = bank_id,
+    data = { signals = table.concat(names, ","), action = action } })
+end
+
+-- A retain that found near-duplicates (signal_quality.dedup).
+function _M:dedup(bank_id, action, stored)
+  self.metrics:dedup(bank_id, action)
+  self.hooks:fire("on_dedup_detected", bank_id, { action_taken = action, stored = stored })
+end
+
+-- A bank seen for the first time (created) or emptied by forget(scope=all).
+function _M:bank(bank_id, action)
+  self.hooks:fire(action == "created" and "on_bank_created" or "on_bank_deleted", bank_id, { action = action })
+  if self.sinks:count() > 0 then
+    self.sinks:emit_all(sinks.bank_lifecycle({ bank_id = bank_id, action = action }))
+  end
+end
+
 -- A provider's circuit breaker changed state.
 function _M:breaker(provider, old, new, failures)
   self.metrics:breaker_state(provider, new)
@@ -113,7 +137,8 @@ end
 function _M:governance(event, bank_id, data)
   self.log:audit(event, { bank_id = bank_id, data = data })
   local hook = ({ legal_hold = "on_legal_hold", config_reload = "on_config_reload",
-                  export = "on_export", import = "on_import" })[event]
+                  export = "on_export", import = "on_import", ttl_expiry = "on_ttl_expiry",
+                  consolidation = "on_consolidation" })[event]
   if hook then self.hooks:fire(hook, bank_id, data) end
   if self.sinks:count() > 0 then
     self.sinks:emit_all(sinks.governance_signal({ bank_id = bank_id, code = event }))

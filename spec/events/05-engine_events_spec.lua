@@ -52,7 +52,7 @@ describe("engine events, metrics, sinks and logs", function()
     for line in read(dir .. "/export.jsonl"):gmatch("[^\n]+") do lines[#lines + 1] = util.json.decode(line) end
     local kinds = {}
     for _, ev in ipairs(lines) do kinds[#kinds + 1] = ev.kind end
-    assert.same({ "RetainCommitted", "RecallObserved", "ForgetApplied" }, kinds)
+    assert.same({ "RetainCommitted", "BankLifecycle", "RecallObserved", "ForgetApplied" }, kinds)
     assert.is_nil(read(dir .. "/export.jsonl"):find("green tea", 1, true))   -- no raw text exported
   end)
 
@@ -88,6 +88,20 @@ describe("engine events, metrics, sinks and logs", function()
       assert.is_nil(text:find(bad, 1, true), "log leaks " .. bad)
     end
     for line in text:gmatch("[^\n]+") do assert.is_table(util.json.decode(line)) end
+  end)
+
+  it("fires bank created/deleted and dedup events", function()
+    local eng = assert(astrocyte.open({ vector_store = "in_memory" }))
+    local got = {}
+    for _, t in ipairs({ "on_bank_created", "on_bank_deleted", "on_dedup_detected" }) do
+      eng:on(t, function(ev) got[#got + 1] = ev.type .. ":" .. ev.bank_id end)
+    end
+    assert(eng:retain("first memory in a new bank", { bank_id = "nb" }))
+    assert(eng:retain("another memory, same bank", { bank_id = "nb" }))
+    assert(eng:retain("first memory in a new bank", { bank_id = "nb" }))      -- near-duplicate
+    assert(eng:forget({ bank_id = "nb", scope = "all" }))
+    assert.same({ "on_bank_created:nb", "on_dedup_detected:nb", "on_bank_deleted:nb" }, got)
+    eng:close()
   end)
 
   it("fires breaker events", function()

@@ -87,6 +87,23 @@ describe("astrocyte CLI", function()
     assert.equal(1, select(2, err:gsub("\n", "")))
   end)
 
+  it("acts as --principal / --on-behalf-of", function()
+    local f = io.open(dir .. "/ac.yaml", "w")
+    f:write("access_control:\n  enabled: true\n  default_policy: deny\n" ..
+            "access_grants:\n  - { bank_id: ops, principal: 'user:ana', permissions: ['*'] }\n" ..
+            "  - { bank_id: ops, principal: 'agent:bot', permissions: [recall, retain] }\n")
+    f:close()
+    local cfg = dir .. "/ac.yaml"
+    local code, _, err = run({ "--config", cfg, "--bank", "ops", "retain", "note" })
+    assert.equal(2, code)
+    assert.equal("astrocyte: AccessDenied: anonymous may not retain bank 'ops'\n", err)
+    code = run({ "--config", cfg, "--bank", "ops", "--principal", "user:ana", "retain", "note" })
+    assert.equal(0, code)
+    code, _, err = run({ "--config", cfg, "--bank", "ops", "--principal", "agent:bot", "--on-behalf-of", "user:ana", "forget", "--all" })
+    assert.equal(2, code)
+    assert.equal("astrocyte: AccessDenied: agent:bot on behalf of user:ana may not admin bank 'ops'\n", err)
+  end)
+
   it("uses exit code 3 for a storage failure", function()
     local f = io.open(dir .. "/cli.db", "w")
     f:write(string.rep("not a database ", 100))

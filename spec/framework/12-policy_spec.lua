@@ -137,6 +137,40 @@ describe("policy layer through the engine", function()
     end)
   end)
 
+  describe("noisy-bank detection", function()
+    it("warns, throttles or rejects a bank whose retains look like noise", function()
+      local now = 600
+      local function open(action)
+        return assert(astrocyte.open({ vector_store = "in_memory",
+          signal_quality = { dedup = { enabled = false },
+                             noisy_bank = { enabled = true, min_avg_content_length = 20, action = action } } },
+          { policy = { clock = function() return now end } }))
+      end
+      local eng = open("reject")
+      for i = 1, 20 do assert(eng:retain("ok " .. i, { bank_id = "n" })) end   -- short content
+      local res, err = eng:retain("ok 21", { bank_id = "n" })
+      assert.is_nil(res)
+      assert.equal("PolicyViolation: bank 'n' rejects retains as noisy (short_content)", tostring(err))
+      assert(eng:retain("a perfectly ordinary note of reasonable length", { bank_id = "other" }))
+      eng:close()
+
+      eng = open("throttle")
+      for i = 1, 20 do assert(eng:retain("ok " .. i, { bank_id = "n" })) end
+      res, err = eng:retain("ok 21", { bank_id = "n" })
+      assert.is_nil(res)
+      assert.equal("RateLimited", err.kind)
+      assert.equal(60, err.retry_after)
+      eng:close()
+
+      eng = open("warn")
+      local warned = 0
+      eng:on("on_noisy_bank", function() warned = warned + 1 end)
+      for i = 1, 21 do assert(eng:retain("ok " .. i, { bank_id = "n" })) end
+      assert.equal(1, warned)
+      eng:close()
+    end)
+  end)
+
   describe("circuit breakers and degraded mode", function()
     it("opens after failures, degrades reflect and recall, recovers through half-open", function()
       local now = 0

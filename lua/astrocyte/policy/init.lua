@@ -9,6 +9,7 @@ local access = require "astrocyte.policy.access"
 local barriers = require "astrocyte.policy.barriers"
 local escalation = require "astrocyte.policy.escalation"
 local homeostasis = require "astrocyte.policy.homeostasis"
+local signal = require "astrocyte.policy.signal"
 local errors = require "astrocyte.errors"
 local type, pairs, fmt = type, pairs, string.format
 local unpack = table.unpack or unpack
@@ -32,7 +33,8 @@ function _M.new(cfg, opts)
   if not h then return nil, err end
   local esc; esc, err = escalation.new(cfg.escalation, { clock = opts.clock })
   if not esc then return nil, err end
-  return setmetatable({ cfg = cfg, access = ac, limiter = h, escalation = esc, barriers = {} }, mt)
+  return setmetatable({ cfg = cfg, access = ac, limiter = h, escalation = esc, barriers = {},
+                        signal = signal.new({ clock = opts.clock }) }, mt)
 end
 
 -- Resolves the acting context of a call: opts.context, else opts.principal
@@ -40,7 +42,10 @@ end
 -- Returns ctx (may be nil = anonymous) or nil, ValidationError.
 function _M.context(o, default)
   local ctx = o and o.context
-  if ctx == nil and o and o.principal ~= nil then
+  if ctx == nil and o and o.principal ~= nil and default and default.principal == o.principal
+     and o.on_behalf_of == nil then
+    ctx = default                     -- same actor as the view: keep its on_behalf_of, teams
+  elseif ctx == nil and o and o.principal ~= nil then
     ctx = { principal = o.principal, on_behalf_of = o.on_behalf_of }
   elseif ctx ~= nil and o and o.on_behalf_of ~= nil and ctx.on_behalf_of == nil then
     ctx = { principal = ctx.principal, actor = ctx.actor, teams = ctx.teams, on_behalf_of = o.on_behalf_of }
