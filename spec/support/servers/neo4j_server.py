@@ -16,7 +16,9 @@ request is rolled back. Unknown database -> 404 DatabaseNotFound; a bad or
 missing Authorization (Basic --user/--password, or Bearer --token) -> 401
 with a Neo.ClientError.Security.Unauthorized entry that echoes the
 credential it received (as a careless server might; specs prove redaction).
-Faults through the common admin API (429/5xx/malformed/reset/delay/close).
+Faults through the common admin API (429/5xx/malformed/reset/delay/close),
+plus {"kind": "neo_error", "code": ..., "message": ...}: a 200 reply whose
+"errors" holds that entry (e.g. a Neo.TransientError).
 """
 import base64
 import copy
@@ -61,6 +63,10 @@ class Neo4j(Handler):
                         "neo4j_edition": "community"})
 
     def commit(self, db):
+        f = self.fault
+        if f and f.get("kind") == "neo_error":  # product fault: an error entry in a 200 reply
+            return self.send(200, {"results": [], "errors": [neo_error(
+                f.get("code", "Neo.TransientError.Transaction.DeadlockDetected"), f.get("message", "injected"))]})
         if db not in self.state.graphs:
             return self.send(404, {"results": [], "errors": [neo_error(
                 "Neo.ClientError.Database.DatabaseNotFound", "Database does not exist. Database name: '%s'." % db)]})
