@@ -69,6 +69,7 @@ S.root = {
     chunk_strategy = enum("sentence", "paragraph", "fixed"), max_chunk_size = "integer",
     chunk_overlap = "integer", rrf_k = "number", semantic_overfetch = "integer",
     semantic_min_score = "number", temporal_half_life_days = "number", temporal_scan_cap = "integer",
+    final_rerank_mode = { "string", one_of = { "heuristic", "llm_pairwise" } }, final_rerank_top_n = "integer",
     weights = { semantic = "number", keyword = "number", graph = "number", temporal = "number" },
   },
   reflect = { max_sentences = "integer", max_results = "integer" },

@@ -34,7 +34,25 @@ function _M:complete(messages, model)
     if m.role == "system" then system = text_of(m.content) elseif m.role == "user" then user = text_of(m.content) end
   end
   local text
-  if system:find("Extract the named entities", 1, true) then
+  if system:find("You rank memories", 1, true) then
+    -- rank by how many question words each memory contains, longest text last
+    local q = user:match("<question>\n(.-)\n</question>") or ""
+    local words = {}
+    for _, t in ipairs(core.tokenize(q)) do words[t] = true end
+    local items = {}
+    for id, text in user:gmatch("%- id=(%S+) score=[%d%.]+: ([^\n]*)") do
+      local n = 0
+      for _, t in ipairs(core.tokenize(text)) do if words[t] then n = n + 1 end end
+      items[#items + 1] = { id = id, n = n, pos = #items + 1 }
+    end
+    table.sort(items, function(a, b)
+      if a.n ~= b.n then return a.n > b.n end
+      return a.pos > b.pos                      -- ties reversed: visibly a different order
+    end)
+    local ids = {}
+    for i, it in ipairs(items) do ids[i] = it.id end
+    text = util.encode({ ranked_ids = ids })
+  elseif system:find("Extract the named entities", 1, true) then
     local body = user:match("<content>\n?(.-)\n?</content>") or user
     local names = {}
     for _, e in ipairs(require("astrocyte.pipeline.entities").offline(body)) do

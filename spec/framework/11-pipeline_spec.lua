@@ -113,6 +113,30 @@ Ben: She already sleeps on my keyboard.]] },
       eng:close()
     end)
 
+    it("reranks with the LLM when final_rerank_mode is llm_pairwise", function()
+      local base = { vector_store = "in_memory", llm_provider = "mock",
+                     signal_quality = { dedup = { enabled = false } } }
+      local function top_texts(extra)
+        local cfg = {}
+        for k, v in pairs(base) do cfg[k] = v end
+        for k, v in pairs(extra or {}) do cfg[k] = v end
+        local eng = assert(astrocyte.open(cfg))
+        assert(eng:retain("Lisbon trip notes: tram 28, pastel de nata.", { bank_id = "t" }))
+        assert(eng:retain("Lisbon trip budget: flights and hotel in Lisbon.", { bank_id = "t" }))
+        assert(eng:retain("Packing list for the Lisbon trip.", { bank_id = "t" }))
+        local res = assert(eng:recall("Lisbon trip", { bank_id = "t" }))
+        eng:close()
+        local out = {}
+        for i, h in ipairs(res.hits) do out[i] = h.text end
+        return out, res.trace
+      end
+      local heuristic = top_texts()
+      local llm_order, trace = top_texts({ pipeline = { final_rerank_mode = "llm_pairwise" } })
+      assert.is_true(trace.llm_reranked)
+      assert.equal(#heuristic, #llm_order)
+      assert.are_not.same(heuristic, llm_order)
+    end)
+
     it("picks the temporal prompt for temporal questions", function()
       local synth = require "astrocyte.pipeline.synthesize"
       assert.equal("temporal_aware", synth.variant("When did Ben adopt the cat?"))

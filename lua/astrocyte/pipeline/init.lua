@@ -41,6 +41,10 @@ function _M.recall(eng, o, cfg_for_bank)
     end
     return g
   end
+  local pc = eng.cfg.pipeline
+  if pc.final_rerank_mode == "llm_pairwise" and eng.llm then
+    o.final_rerank_mode, o.final_rerank_top_n, o.llm = "llm_pairwise", pc.final_rerank_top_n or 30, eng.llm
+  end
   local function finish(g)
     local res, ferr = recall.finish(o, g, eng.cfg.pipeline.rrf_k, t0)
     if not res then error(tostring(ferr.err), 0) end

@@ -245,6 +245,10 @@ function _M.finish(o, g, k, t0)
   local hits = {}
   for i, h in ipairs(fused) do hits[i] = memory_hit(h, o.bank_id) end
   rerank.basic(o.query, hits)
+  local llm_reranked = false
+  if o.final_rerank_mode == "llm_pairwise" and o.llm then
+    hits, llm_reranked = rerank.llm(o.query, hits, o.llm, o.final_rerank_top_n)
+  end
   rerank.diversity(o.query, hits)
   local trimmed = {}
   for i = 1, min(#hits, o.max_results) do trimmed[i] = hits[i] end
@@ -253,7 +257,7 @@ function _M.finish(o, g, k, t0)
     top_semantic_score = g.top_semantic,
     trace = {
       strategies_used = g.used, strategies_failed = g.failed, total_candidates = total,
-      fusion_method = "rrf", intent = g.intent, temporal_window = g.window and g.window.phrase or nil,
+      fusion_method = "rrf", intent = g.intent, llm_reranked = llm_reranked or nil, temporal_window = g.window and g.window.phrase or nil,
       strategy_candidate_counts = g.counts, strategy_timings_ms = g.timings, degraded = g.degraded,
       latency_ms = (os.clock() - (t0 or os.clock())) * 1000,
     },

@@ -59,6 +59,50 @@ function _M.basic(query, hits, opts)
   return hits
 end
 
+_M.LLM_SYSTEM = [[You rank memories by how well they answer a question.
+Return JSON only: {"ranked_ids": ["<id>", ...]} listing the ids from most to least relevant.]]
+
+-- The reference's llm_pairwise rerank: the top `top_n` hits (after the
+-- heuristic rerank) are listed to the LLM as "- id=… score=…: text[:500]"
+-- and reordered by its {"ranked_ids": [...]}; ids it omits keep their order
+-- after the ranked ones; any failure or unparsable reply keeps the
+-- heuristic order. Scores are reassigned in the new order (the old scores,
+-- sorted), so they stay in [0,1] and descending. Returns hits, used (bool).
+function _M.llm(query, hits, llm, top_n)
+  top_n = top_n or 30
+  if not llm or type(llm.complete) ~= "function" or #hits < 2 then return hits, false end
+  local n = math.min(#hits, top_n)
+  local lines = {}
+  for i = 1, n do
+    local h = hits[i]
+    lines[i] = string.format("- id=%s score=%.3f: %s", h.memory_id, h.score, (h.text:sub(1, 500):gsub("\n", " ")))
+  end
+  local ok, res = pcall(llm.complete, llm, {
+    { role = "system", content = _M.LLM_SYSTEM },
+    { role = "user", content = "<question>\n" .. query .. "\n</question>\n<memories>\n" ..
+      table.concat(lines, "\n") .. "\n</memories>" },
+  }, nil, 512, 0.0)
+  if not ok or type(res) ~= "table" or type(res.text) ~= "string" then return hits, false end
+  local body = res.text:match("%b{}")
+  local doc = body and require("astrocyte.util").json.decode(body)
+  if type(doc) ~= "table" or type(doc.ranked_ids) ~= "table" then return hits, false end
+  local by_id, placed, out = {}, {}, {}
+  for i = 1, n do by_id[hits[i].memory_id] = hits[i] end
+  for _, id in ipairs(doc.ranked_ids) do
+    local h = by_id[id]
+    if h and not placed[id] then placed[id] = true; out[#out + 1] = h end
+  end
+  if #out == 0 then return hits, false end
+  for i = 1, n do
+    if not placed[hits[i].memory_id] then out[#out + 1] = hits[i] end
+  end
+  local scores = {}
+  for i = 1, n do scores[i] = hits[i].score end
+  for i = 1, n do out[i].score = scores[i] end
+  for i = n + 1, #hits do out[i] = hits[i] end
+  return out, true
+end
+
 local LIST_QUESTIONS = { "how many", "what are", "list", "all ", "which " }
 
 -- Applies the session-diversity penalty in place; returns hits.
