@@ -16,7 +16,6 @@ collect, sum, avg, min, max (DISTINCT allowed), with Cypher's null semantics.
 Anything else raises CypherError with a Neo.ClientError.Statement.* code.
 """
 import re
-import time
 
 
 class CypherError(Exception):
