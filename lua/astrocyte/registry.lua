@@ -6,7 +6,7 @@
 -- SPI_VERSION supported) before the engine sees it. Nothing in the core names
 -- a provider statically; this is the only place that loads them.
 local errors = require "astrocyte.errors"
-local fmt, pairs, ipairs, type = string.format, pairs, ipairs, type
+local fmt, ipairs, type = string.format, ipairs, type
 
 local _M = {}
 

@@ -11,7 +11,7 @@ local escalation = require "astrocyte.policy.escalation"
 local homeostasis = require "astrocyte.policy.homeostasis"
 local signal = require "astrocyte.policy.signal"
 local errors = require "astrocyte.errors"
-local type, pairs, fmt = type, pairs, string.format
+local type = type
 local unpack = table.unpack or unpack
 local function pack(...) return { n = select("#", ...), ... } end
 
