@@ -208,6 +208,8 @@ describe_or_skip("astrocyte in nginx (ngx_http_lua)", function()
     assert.equal(kept.memory_id, res.hits[1].memory_id)
     assert.equal(text, res.hits[1].text)
     assert.equal("ana", res.hits[1].bank_id)
+    -- inside the worker the strategies run as ngx light threads
+    assert.equal("threads", res.trace.strategy_execution, rraw)
   end)
 
   it("rejects an empty text with 400 and a ValidationError", function()

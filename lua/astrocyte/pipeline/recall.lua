@@ -139,6 +139,33 @@ local function temporal_strategy(eng, bank, o, limit, qvec, window, is_temporal)
   return complete_and_filter(eng, bank, out, o)
 end
 
+-- Runs strategy tasks {name, fn}: each sets t.hits (false = not
+-- applicable), t.err and t.ms. Inside OpenResty (a phase with light threads)
+-- they run as ngx.thread light threads, so strategies whose providers do I/O
+-- through cosockets overlap; elsewhere one after another. A task that raises
+-- fails alone.
+local PARALLEL_PHASES = { rewrite = true, access = true, content = true, timer = true, ssl_cert = false }
+function _M.run_tasks(tasks)
+  local function exec(t)
+    local ts = os.clock()
+    local ok, hits, err = pcall(t.fn)
+    if not ok then hits, err = nil, tostring(hits) end
+    t.hits, t.err, t.ms = hits, err, (os.clock() - ts) * 1000
+  end
+  local ngx_ = rawget(_G, "ngx")
+  if #tasks > 1 and ngx_ and ngx_.thread and ngx_.get_phase and PARALLEL_PHASES[ngx_.get_phase()] then
+    local threads = {}
+    for i, t in ipairs(tasks) do threads[i] = ngx_.thread.spawn(exec, t) end
+    for i, th in ipairs(threads) do
+      local ok = ngx_.thread.wait(th)
+      if not ok then tasks[i].hits, tasks[i].err = nil, "strategy thread failed" end
+    end
+    return "threads"
+  end
+  for _, t in ipairs(tasks) do exec(t) end
+  return "sequential"
+end
+
 -- Runs the strategies for one bank. o: validated options {query, bank_id,
 -- max_results, tags, fact_types, time_range, as_of_ms, ref_ms, session_id};
 -- qvec: the packed query vector (embedded once by the caller). Returns a
@@ -153,52 +180,58 @@ function _M.gather(eng, o, qvec, bcfg)
   local g = { lists = {}, counts = {}, used = {}, failed = {}, timings = {}, intent = query_intent,
               window = window, top_semantic = 0 }
 
-  local function run(name, fn)
-    local ts = os.clock()
-    local hits, err = fn()
-    if hits == false then return false end      -- not applicable to this query
-    g.timings[name] = (os.clock() - ts) * 1000
-    if not hits then g.failed[#g.failed + 1] = name; return nil, err end
-    for _, h in ipairs(hits) do h.bank_id = h.bank_id or o.bank_id end
-    g.counts[name] = #hits
-    g.used[#g.used + 1] = name
-    g.lists[#g.lists + 1] = { name = name, weight = weights[name] or 1.0, hits = hits }
-    return hits
-  end
-
+  -- The applicable strategies, in their fixed order.
+  local tasks = {}
   if (weights.semantic or 0) > 0 and qvec then
     -- A vector search always returns its top k, related or not; hits below
     -- semantic_min_score are noise that would only dilute the fusion (and
     -- would make every non-empty bank look like a match to cascade and
     -- first_match).
     local floor = p.semantic_min_score or 0
-    local hits, err = run("semantic", function()
+    tasks[#tasks + 1] = { name = "semantic", required = true, fn = function()
       local all, serr = try(eng.vector_store, "search_similar", qvec, o.bank_id, limit, filters)
       if not all then return nil, serr end
       if all[1] then g.top_semantic = all[1].score end
       local kept = {}
       for _, h in ipairs(all) do if h.score >= floor then kept[#kept + 1] = h end end
       return kept
-    end)
-    if not hits then g.degraded, g.errors = true, { semantic = err } end
+    end }
   end
   if (weights.keyword or 0) > 0 and eng.document_store then
-    local hits, err = run("keyword", function()
+    tasks[#tasks + 1] = { name = "keyword", required = true, fn = function()
       return try(eng.document_store, "search_fulltext", o.query, o.bank_id, limit, filters)
-    end)
-    if not hits then
-      g.degraded = true
-      g.errors = g.errors or {}
-      g.errors.keyword = err
-    end
+    end }
   end
   if (weights.graph or 0) > 0 and eng.graph_store then
-    run("graph", function() return graph_strategy(eng, o.bank_id, o, limit) end)
+    tasks[#tasks + 1] = { name = "graph", fn = function() return graph_strategy(eng, o.bank_id, o, limit) end }
   end
   if (weights.temporal or 0) > 0 and qvec then
-    run("temporal", function()
+    tasks[#tasks + 1] = { name = "temporal", fn = function()
       return temporal_strategy(eng, o.bank_id, o, limit, qvec, window, query_intent == "TEMPORAL")
-    end)
+    end }
+  end
+
+  g.execution = _M.run_tasks(tasks)
+
+  -- Results in the fixed order (deterministic fusion input).
+  for _, t in ipairs(tasks) do
+    local hits, err = t.hits, t.err
+    if hits ~= false then
+      g.timings[t.name] = t.ms
+      if not hits then
+        g.failed[#g.failed + 1] = t.name
+        if t.required then
+          g.degraded = true
+          g.errors = g.errors or {}
+          g.errors[t.name] = err
+        end
+      else
+        for _, h in ipairs(hits) do h.bank_id = h.bank_id or o.bank_id end
+        g.counts[t.name] = #hits
+        g.used[#g.used + 1] = t.name
+        g.lists[#g.lists + 1] = { name = t.name, weight = weights[t.name] or 1.0, hits = hits }
+      end
+    end
   end
   -- Every channel that should have answered failed: nothing to degrade to.
   if #g.lists == 0 and g.errors then
@@ -257,7 +290,8 @@ function _M.finish(o, g, k, t0)
     top_semantic_score = g.top_semantic,
     trace = {
       strategies_used = g.used, strategies_failed = g.failed, total_candidates = total,
-      fusion_method = "rrf", intent = g.intent, llm_reranked = llm_reranked or nil, temporal_window = g.window and g.window.phrase or nil,
+      fusion_method = "rrf", intent = g.intent, llm_reranked = llm_reranked or nil,
+      strategy_execution = g.execution, temporal_window = g.window and g.window.phrase or nil,
       strategy_candidate_counts = g.counts, strategy_timings_ms = g.timings, degraded = g.degraded,
       latency_ms = (os.clock() - (t0 or os.clock())) * 1000,
     },
