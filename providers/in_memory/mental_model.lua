@@ -10,8 +10,9 @@
 --   { op = "remove_section", id }                    id must exist
 -- After a change, content is re-rendered as "## title\n\ncontent" blocks.
 local types = require "astrocyte.types"
+local mmdoc = require "astrocyte.mental_model_doc"
 local util = require "astrocyte.util"
-local type, ipairs, pairs, concat = type, ipairs, pairs, table.concat
+local type, ipairs, pairs = type, ipairs, pairs
 
 local _M = { SPI_VERSION = 1, name = "in_memory" }
 local mt = { __index = _M }
@@ -92,43 +93,7 @@ function _M:delete(model_id, bank_id)
   return true
 end
 
-local function render(doc)
-  local parts = {}
-  for _, s in ipairs(doc.sections) do
-    parts[#parts + 1] = (s.title and s.title ~= "" and ("## " .. s.title .. "\n\n") or "") .. (s.content or "")
-  end
-  return concat(parts, "\n\n")
-end
-
-local function find_section(doc, id)
-  for i, s in ipairs(doc.sections) do
-    if s.id == id then return i, s end
-  end
-end
-
--- Applies one op to doc; returns nil on success or the reason it was skipped.
-local function apply_op(doc, op)
-  if type(op) ~= "table" then return "op is not a table" end
-  if type(op.id) ~= "string" or op.id == "" then return "op has no section id" end
-  local i, s = find_section(doc, op.id)
-  if op.op == "add_section" then
-    if i then return "section '" .. op.id .. "' already exists" end
-    if type(op.content) ~= "string" then return "add_section needs content" end
-    doc.sections[#doc.sections + 1] = { id = op.id, title = type(op.title) == "string" and op.title or nil, content = op.content }
-  elseif op.op == "replace_section" then
-    if not i then return "no section '" .. op.id .. "'" end
-    if op.content == nil and op.title == nil then return "replace_section needs content or title" end
-    if op.content ~= nil and type(op.content) ~= "string" then return "content must be a string" end
-    if op.title ~= nil and type(op.title) ~= "string" then return "title must be a string" end
-    s.content = op.content or s.content
-    s.title = op.title or s.title
-  elseif op.op == "remove_section" then
-    if not i then return "no section '" .. op.id .. "'" end
-    table.remove(doc.sections, i)
-  else
-    return "unknown op '" .. tostring(op.op) .. "'"
-  end
-end
+local render, apply_op = mmdoc.render, mmdoc.apply_op
 
 -- MentalModelStore.update_via_ops: returns new_revision, {applied, skipped,
 -- changed}; nil if the model is missing. Unchanged → current revision.

@@ -12,9 +12,10 @@
 -- anything else is skipped with a reason (a bad op never makes the document
 -- worse); content is re-rendered as "## title\n\ncontent" blocks.
 local types = require "astrocyte.types"
+local mmdoc = require "astrocyte.mental_model_doc"
 local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
-local type, ipairs, fmt, tostring, concat = type, ipairs, string.format, tostring, table.concat
+local type, ipairs, fmt, tostring = type, ipairs, string.format, tostring
 
 local _M = { SPI_VERSION = 1, name = "postgres" }
 local mt = { __index = _M }
@@ -111,38 +112,7 @@ function _M:delete(model_id, bank_id)
   return res.cmd_tuples > 0
 end
 
-local function render(doc)
-  local parts = {}
-  for _, s in ipairs(doc.sections) do
-    parts[#parts + 1] = (s.title and s.title ~= "" and ("## " .. s.title .. "\n\n") or "") .. (s.content or "")
-  end
-  return concat(parts, "\n\n")
-end
-
--- Applies one op to doc; returns nil on success or why it was skipped.
-local function apply_op(doc, op)
-  if type(op) ~= "table" then return "op is not a table" end
-  if type(op.id) ~= "string" or op.id == "" then return "op has no section id" end
-  local idx, sec
-  for i, s in ipairs(doc.sections) do if s.id == op.id then idx, sec = i, s; break end end
-  if op.op == "add_section" then
-    if idx then return "section '" .. op.id .. "' already exists" end
-    if type(op.content) ~= "string" then return "add_section needs content" end
-    doc.sections[#doc.sections + 1] = { id = op.id, title = type(op.title) == "string" and op.title or nil, content = op.content }
-  elseif op.op == "replace_section" then
-    if not idx then return "no section '" .. op.id .. "'" end
-    if op.content == nil and op.title == nil then return "replace_section needs content or title" end
-    if op.content ~= nil and type(op.content) ~= "string" then return "content must be a string" end
-    if op.title ~= nil and type(op.title) ~= "string" then return "title must be a string" end
-    sec.content = op.content or sec.content
-    sec.title = op.title or sec.title
-  elseif op.op == "remove_section" then
-    if not idx then return "no section '" .. op.id .. "'" end
-    table.remove(doc.sections, idx)
-  else
-    return "unknown op '" .. tostring(op.op) .. "'"
-  end
-end
+local render, apply_op = mmdoc.render, mmdoc.apply_op
 
 -- MentalModelStore.update_via_ops: new_revision, {applied, skipped,
 -- changed}; nil if the model is missing; unchanged → current revision.

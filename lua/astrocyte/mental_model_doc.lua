@@ -1,0 +1,45 @@
+-- astrocyte.mental_model_doc: the structured document of a mental model and
+-- its delta operations (MentalModelStore.update_via_ops), shared by every
+-- MentalModelStore so they agree exactly. A document is {sections = {{id,
+-- title?, content}}}; ops are {op = "add_section" | "replace_section" |
+-- "remove_section", id, title?, content?}. Invalid ops are skipped with a
+-- reason and never make the document worse.
+local concat, ipairs, type, tostring = table.concat, ipairs, type, tostring
+
+local _M = {}
+
+-- Markdown rendering of a document: "## title\n\ncontent" per section.
+function _M.render(doc)
+  local parts = {}
+  for _, s in ipairs(doc.sections) do
+    parts[#parts + 1] = (s.title and s.title ~= "" and ("## " .. s.title .. "\n\n") or "") .. (s.content or "")
+  end
+  return concat(parts, "\n\n")
+end
+
+-- Applies one op to doc; returns nil on success or why it was skipped.
+function _M.apply_op(doc, op)
+  if type(op) ~= "table" then return "op is not a table" end
+  if type(op.id) ~= "string" or op.id == "" then return "op has no section id" end
+  local idx, sec
+  for i, s in ipairs(doc.sections) do if s.id == op.id then idx, sec = i, s; break end end
+  if op.op == "add_section" then
+    if idx then return "section '" .. op.id .. "' already exists" end
+    if type(op.content) ~= "string" then return "add_section needs content" end
+    doc.sections[#doc.sections + 1] = { id = op.id, title = type(op.title) == "string" and op.title or nil, content = op.content }
+  elseif op.op == "replace_section" then
+    if not idx then return "no section '" .. op.id .. "'" end
+    if op.content == nil and op.title == nil then return "replace_section needs content or title" end
+    if op.content ~= nil and type(op.content) ~= "string" then return "content must be a string" end
+    if op.title ~= nil and type(op.title) ~= "string" then return "title must be a string" end
+    sec.content = op.content or sec.content
+    sec.title = op.title or sec.title
+  elseif op.op == "remove_section" then
+    if not idx then return "no section '" .. op.id .. "'" end
+    table.remove(doc.sections, idx)
+  else
+    return "unknown op '" .. tostring(op.op) .. "'"
+  end
+end
+
+return _M
