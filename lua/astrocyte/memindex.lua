@@ -5,7 +5,8 @@
 -- each bank has its own indexes, so a search can never see another bank.
 -- A bank's vectors start in an exact core.flat index and move to a core.hnsw
 -- graph once the bank holds more than vector_index.hnsw_threshold vectors
--- (default 20000); b.flat then holds whichever index is active.
+-- (default 20000), migrated vector_index.migrate_batch (256) keys per write;
+-- b.flat holds whichever index is active.
 local core = require "astrocyte.core"
 local pairs, next, setmetatable = pairs, next, setmetatable
 
@@ -21,24 +22,45 @@ function _M.new(opts)
   return setmetatable({ banks = {}, bm25_opts = opts.bm25 or {},
     hnsw_threshold = vi.hnsw_threshold or 20000,
     hnsw_opts = { M = vi.M or 16, ef_construction = vi.ef_construction or 200,
-                  ef = vi.ef_search or 64 } }, mt)
+                  ef = vi.ef_search or 64 },
+    migrate_batch = vi.migrate_batch or 256 }, mt)
 end
 
--- Moves the bank's vectors from its flat index into a new HNSW graph.
--- Returns true or nil, err (the flat index stays in use on error).
-local function to_hnsw(self, b)
-  local flat = b.flat
-  local h, err = core.hnsw(flat:dim(), self.hnsw_opts)
+-- Moving a bank from flat to HNSW is spread over the following writes so no
+-- single call stalls: a migration builds the graph from a sorted snapshot of
+-- the keys, `migrate_batch` keys per write, while the flat index keeps
+-- answering searches and every write goes to both; when the last key is in,
+-- the graph replaces the flat index.
+local function start_migration(self, b)
+  local h, err = core.hnsw(b.flat:dim(), self.hnsw_opts)
   if not h then return nil, err end
-  for key in pairs(b.keys) do
-    local v = flat:get(key)
-    if v then
-      local t = b.times[key]
-      local ok, aerr = h:add(key, v, t and t[1], t and t[2])
-      if not ok then return nil, aerr end
+  local keys = {}
+  for key in pairs(b.keys) do keys[#keys + 1] = key end
+  table.sort(keys)
+  b.migration = { graph = h, keys = keys, pos = 1 }
+  return true
+end
+
+-- Copies up to n more keys into the migration graph; switches when done.
+local function migrate_step(self, b, n)
+  local m = b.migration
+  local flat, h = b.flat, m.graph
+  local stop = math.min(#m.keys, m.pos + n - 1)
+  for i = m.pos, stop do
+    local key = m.keys[i]
+    if not h:contains(key) then
+      local v = flat:get(key)
+      if v then
+        local t = b.times[key]
+        local ok, err = h:add(key, v, t and t[1], t and t[2])
+        if not ok then b.migration = nil; return nil, err end
+      end
     end
   end
-  b.flat, b.kind = h, "hnsw"
+  m.pos = stop + 1
+  if m.pos > #m.keys then
+    b.flat, b.kind, b.migration, b.times = h, "hnsw", nil, {}
+  end
   return true
 end
 
@@ -72,6 +94,11 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
     else
       local ok, verr = b.flat:add(key, vec, occurred_ms, retained_ms)
       if not ok then return nil, verr end
+      if b.migration then
+        if not b.migration.graph:add(key, vec, occurred_ms, retained_ms) then
+          b.migration = nil                         -- give up; flat stays correct
+        end
+      end
     end
     b.nvec = b.nvec + 1
     if b.kind == "flat" then
@@ -99,9 +126,12 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
   end
   b.keys[key] = true
   b.count = b.count + 1
-  if vec and b.kind == "flat" and b.nvec > self.hnsw_threshold then
-    local sok = to_hnsw(self, b)
-    if sok then b.times = {} end
+  if vec and b.kind == "flat" then
+    if b.migration then
+      migrate_step(self, b, self.migrate_batch)
+    elseif b.nvec > self.hnsw_threshold and start_migration(self, b) then
+      migrate_step(self, b, self.migrate_batch)
+    end
   end
   return true
 end
@@ -111,6 +141,7 @@ function _M:remove(bank_id, key)
   local b = self.banks[bank_id]
   if not b or not b.keys[key] then return false end
   if b.flat and b.flat:remove(key) then b.nvec = b.nvec - 1 end
+  if b.migration then b.migration.graph:remove(key) end
   b.times[key] = nil
   b.bm25:remove(key)
   local tags = b.key_tags[key]

@@ -37,6 +37,23 @@ describe("embedded store with HNSW banks", function()
     eng2:close()
   end)
 
+  it("migrates to HNSW a batch per write, answering from flat meanwhile", function()
+    cfg.vector_store_config.vector_index = { hnsw_threshold = 200, migrate_batch = 40 }
+    local eng = assert(astrocyte.open(cfg))
+    fill(eng, 201)                                     -- crosses the threshold
+    local idx = eng.providers.vector_store.index
+    assert.equal("flat", idx:vector_kind("big"))
+    assert.is_table(idx.banks.big.migration)
+    local first = assert(eng:retain("a note about zeppelins over the harbour", { bank_id = "big" }))
+    local qv = eng.embedder:embed_packed({ "a note about zeppelins over the harbour" })[1]
+    assert.equal(first.memory_id, eng.vector_store:search_similar(qv, "big", 1)[1].id)
+    for _ = 1, 5 do fill(eng, 1) end
+    assert.equal("hnsw", idx:vector_kind("big"))       -- 203+ keys / 40 per write
+    assert.is_nil(idx.banks.big.migration)
+    assert.equal(first.memory_id, eng.vector_store:search_similar(qv, "big", 1)[1].id)
+    eng:close()
+  end)
+
   it("rebuilds instead of restoring when rows changed after the snapshot", function()
     local eng = assert(astrocyte.open(cfg))
     fill(eng, 300)
