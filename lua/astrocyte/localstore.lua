@@ -135,8 +135,13 @@ function _M:_commit(rows)
   local ids = {}
   for i, r in ipairs(rows) do
     r.key = keys[i]
-    local ok, ierr = self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
-    if not ok then return nil, self.name .. ": index update failed: " .. tostring(ierr) end
+    if self._deferred then
+      -- inside write_batch: index once the transaction commits
+      self._deferred[#self._deferred + 1] = { "add", r }
+    else
+      local ok, ierr = self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+      if not ok then return nil, self.name .. ": index update failed: " .. tostring(ierr) end
+    end
     ids[i] = r.id
   end
   return ids
@@ -379,6 +384,26 @@ function _M:list_recent(bank_id, limit)
   local out = {}
   for i, r in ipairs(rows) do out[i] = hit_of(r, 0) end
   return out
+end
+
+-- Extension: runs fn() with every write of this store — and of a graph
+-- store sharing its connection — in one transaction (when the backend can),
+-- so a retain's memories and entity graph commit together or not at all.
+-- The in-memory indexes are updated only after the commit. Returns fn's
+-- result or nil, err.
+function _M:write_batch(fn)
+  if not self.backend.batch or self._deferred then return fn() end
+  self._deferred = {}
+  local ok, res, err = pcall(self.backend.batch, self.backend, fn)
+  local deferred = self._deferred
+  self._deferred = nil
+  if not ok then return nil, tostring(res) end
+  if res == nil then return nil, err end
+  for _, d in ipairs(deferred) do
+    local r = d[2]
+    self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+  end
+  return res
 end
 
 -- Extension: bytes held by the in-memory indexes.

@@ -574,7 +574,7 @@ end
 function _M:close()
   for _, st in pairs(self.cache) do st:finalize() end
   self.cache = {}
-  self.db:close()
+  if not self.shared then self.db:close() end      -- a shared connection is the vector store's
   return true
 end
 
@@ -624,8 +624,11 @@ end
 
 -- Opens (creating if needed) the graph tables in the database at conf.path
 -- — the vector store's file. Returns the store or nil, err.
-function _M.new(conf)
-  return DB.open(conf, mt)
+-- new(conf [, backend]) → store | nil, err. With the sqlite vector store's
+-- backend, the graph shares its connection: graph writes made inside the
+-- backend's batch() commit with the memories.
+function _M.new(conf, backend)
+  return DB.open(conf, mt, backend)
 end
 
 return _M

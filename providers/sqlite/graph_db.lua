@@ -145,11 +145,13 @@ end
 -- it returns nil or raises. Returns fn's result or nil, "sqlite graph: ...".
 function DB:tx(what, write, fn)
   if not self.db:is_open() then return nil, "sqlite graph: database is closed" end
-  if self.in_tx then
+  if self.in_tx or (self.shared and self.shared.in_tx) then
     -- inside batch(): the outer transaction commits or rolls back
     local pok, res, ferr = pcall(fn)
     if not pok or res == nil then
-      return nil, fmt("sqlite graph: %s failed for '%s': %s", what, self.path, tostring(pok and ferr or res))
+      local e = pok and ferr or res
+      if errors.is(e) then return nil, e end
+      return nil, fmt("sqlite graph: %s failed for '%s': %s", what, self.path, tostring(e))
     end
     return res
   end
@@ -170,11 +172,17 @@ end
 
 -- Opens (creating if needed) the graph tables in the database at conf.path
 -- — the vector store's file. Returns the store or nil, err.
-function DB.open(conf, mt)
+function DB.open(conf, mt, shared)
   conf = conf or {}
   local path = conf.path
   if type(path) ~= "string" or path == "" then
     return nil, "sqlite graph: vector_store_config.path must be a non-empty string"
+  end
+  if shared then
+    -- The vector store's connection (synchronous=FULL, WAL): graph writes
+    -- join its transactions.
+    local self = setmetatable({ db = shared.db, path = path, cache = {}, shared = shared }, mt)
+    return DB.create_schema(self)
   end
   local db, err = sqlite.open(path)
   if not db then return nil, err end
@@ -191,8 +199,13 @@ function DB.open(conf, mt)
     db:close()
     return nil, errors.storage(fmt("sqlite graph: cannot use database '%s': %s", path, perr), { provider = "sqlite", path = path })
   end
-  local v
-  v, perr = self:tx("creating the graph schema", true, function()
+  return DB.create_schema(self)
+end
+
+-- Creates the graph tables idempotently; returns self or nil, err.
+function DB.create_schema(self)
+  local db, path = self.db, self.path
+  local v, perr = self:tx("creating the graph schema", true, function()
     local sok, serr = db:exec(SCHEMA)
     if not sok then return nil, serr end
     local rows, qerr = self:q("SELECT value FROM astrocyte_meta WHERE key = 'graph_schema_version'")

@@ -128,7 +128,9 @@ function Backend:each_row(fn)
 end
 
 -- Runs fn inside one IMMEDIATE transaction; rolls back on any error.
+-- Inside batch() it joins the batch's transaction instead.
 function Backend:transaction(fn)
+  if self.in_tx then return fn() end
   local ok, err = self.db:exec("BEGIN IMMEDIATE")
   if not ok then return nil, err end
   local res, ferr = fn()
@@ -140,6 +142,28 @@ function Backend:transaction(fn)
   if not ok then
     self.db:exec("ROLLBACK")
     return nil, err
+  end
+  return res
+end
+
+-- Runs fn() with every write of this connection (memories, and the graph
+-- store when it shares the connection) in one transaction: one commit, one
+-- fsync, all or nothing. Returns fn's result or nil, err.
+function Backend:batch(fn)
+  if self.in_tx then return fn() end
+  local ok, err = self.db:exec("BEGIN IMMEDIATE")
+  if not ok then return nil, serr(self, "write", err) end
+  self.in_tx = true
+  local pok, res, ferr = pcall(fn)
+  self.in_tx = nil
+  if not pok or res == nil then
+    self.db:exec("ROLLBACK")
+    return nil, pok and ferr or res
+  end
+  ok, err = self.db:exec("COMMIT")
+  if not ok then
+    self.db:exec("ROLLBACK")
+    return nil, serr(self, "write", err)
   end
   return res
 end
@@ -409,16 +433,27 @@ local function open_backend(conf)
   return self
 end
 
+-- The vector store opened for a config table, so the graph store built
+-- from the same table (the engine passes one table to both) shares its
+-- connection and its transactions. Weak keys: gone with the config.
+local opened = setmetatable({}, { __mode = "k" })
+
 local function new(conf)
   conf = conf or {}
   local backend, err = open_backend(conf)
   if not backend then return nil, err end
   local store, serr2 = localstore.new(backend, conf, "sqlite")
   if not store then backend:close(); return nil, serr2 end
+  opened[conf] = backend
   return store
 end
 
--- The GraphStore lives in the same file (providers/sqlite/graph.lua).
-local function graph_stores(conf) return require("astrocyte.providers.sqlite.graph").new(conf) end
+-- The GraphStore lives in the same file (providers/sqlite/graph.lua); built
+-- from a config whose vector store is open, it uses that connection.
+local function graph_stores(conf)
+  local backend = conf and opened[conf]
+  if backend and not backend.db:is_open() then backend = nil end
+  return require("astrocyte.providers.sqlite.graph").new(conf, backend)
+end
 
 return { vector_stores = new, document_stores = new, graph_stores = graph_stores, new = new }

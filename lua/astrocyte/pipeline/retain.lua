@@ -40,6 +40,7 @@ function _M.profile(cfg, name)
 end
 
 local function provider_err(store, err, bank)
+  if errors.is(err) then return err end
   local name = store and store.name or "store"
   return errors.wrap("StorageError", name .. ": " .. tostring(err), { provider = name, bank_id = bank })
 end
@@ -132,7 +133,7 @@ local function store_graph(eng, bank, items, per_chunk_entities)
   if type(gs.batch) == "function" then
     local ok, res, err = pcall(gs.batch, gs, write)
     if not ok then return nil, errors.wrap("StorageError", tostring(res), { bank_id = bank }) end
-    if res == nil then return nil, errors.wrap("StorageError", tostring(err), { bank_id = bank }) end
+    if res == nil then return nil, errors.is(err) and err or errors.wrap("StorageError", tostring(err), { bank_id = bank }) end
     return true
   end
   return write()
@@ -225,6 +226,33 @@ function _M.run(eng, r, bcfg)
     store_items[n] = it
     it._merged = nil
   end
+  local vs, gs = eng.vector_store, eng.graph_store
+  -- The embedded store's graph shares its SQLite connection: memories and
+  -- graph rows then commit in one transaction (all or nothing, one fsync).
+  if gs and gs.shared and vs.backend and gs.shared == vs.backend and type(vs.write_batch) == "function" then
+    local res, berr = call(vs, "write_batch", r.bank_id, function()
+      local ids, serr = call(vs, "store_vectors", r.bank_id, store_items)
+      if not ids then return nil, serr end
+      local ok, gerr = store_graph(eng, r.bank_id, store_items, chunk_entities)
+      if not ok then return nil, gerr end
+      return ids
+    end)
+    if not res then return nil, berr end
+    local new_ids = {}
+    for n = 1, #keep do new_ids[n] = res[n] end
+    if eng.document_store and eng.document_store ~= vs then
+      for _, it in ipairs(store_items) do
+        local _, derr = call(eng.document_store, "store_document", r.bank_id,
+          { id = it.id, text = it.text, metadata = it.metadata, tags = it.tags }, r.bank_id)
+        if derr then call(vs, "delete", r.bank_id, new_ids, r.bank_id); return nil, derr end
+      end
+    end
+    return {
+      stored = true, memory_id = new_ids[1] or res[1], memory_ids = new_ids, chunk_count = #new_ids,
+      deduplicated = #dup_ids > 0, retention_action = (#new_ids > 0) and "add" or "merge",
+    }
+  end
+
   local ids, serr = call(eng.vector_store, "store_vectors", r.bank_id, store_items)
   if not ids then return nil, serr end
   local new_ids = {}
