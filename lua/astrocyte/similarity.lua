@@ -48,6 +48,37 @@ function _M.entity(name, e)
   return best
 end
 
+-- True if the lowercased query q occurs in e.name or one of e.aliases
+-- (case-insensitive).
+function _M.contains(e, q)
+  if e.name:lower():find(q, 1, true) then return true end
+  for _, al in ipairs(e.aliases or {}) do
+    if al:lower():find(q, 1, true) then return true end
+  end
+  return false
+end
+
+-- GraphStore.find_entity_candidates over a list of entities: those whose
+-- name/alias similarity is >= threshold, or that contain / are contained in
+-- `name` (case-insensitive); similarity descending, then by id; at most
+-- `limit`. Returns the entity tables themselves (callers copy as needed).
+function _M.candidates(name, entities, threshold, limit)
+  local q, scored = name:lower(), {}
+  for _, e in ipairs(entities) do
+    local s = _M.entity(name, e)
+    if s >= threshold or _M.contains(e, q) or q:find(e.name:lower(), 1, true) then
+      scored[#scored + 1] = { e = e, s = s }
+    end
+  end
+  table.sort(scored, function(x, y)
+    if x.s ~= y.s then return x.s > y.s end
+    return x.e.id < y.e.id
+  end)
+  local out = {}
+  for i = 1, math.min(limit, #scored) do out[i] = scored[i].e end
+  return out
+end
+
 -- Cosine of two equal-length numeric arrays clamped to [-1, 1]; nil when the
 -- lengths differ, either is empty or either has zero norm.
 function _M.cosine(a, b)

@@ -36,14 +36,7 @@ end
 -- sqlite graph store; _M.ratio stays for callers of the old export.
 _M.ratio = similarity.ratio
 local similarity_of = similarity.entity
-
-local function contains(e, q)
-  if lower(e.name):find(q, 1, true) then return true end
-  for _, al in ipairs(e.aliases or {}) do
-    if lower(al):find(q, 1, true) then return true end
-  end
-  return false
-end
+local contains = similarity.contains
 
 -- GraphStore.store_entities: upserts; returns ids in input order.
 function _M:store_entities(entities, bank_id)
@@ -239,21 +232,10 @@ function _M:find_entity_candidates(name, bank_id, threshold, limit)
   threshold, limit = threshold or 0.8, limit or 5
   local b = self.banks[bank_id]
   if not b or type(name) ~= "string" or name == "" then return {} end
-  local q = lower(name)
-  local scored = {}
-  for _, id in ipairs(b.order) do
-    local e = b.entities[id]
-    local s = similarity_of(name, e)
-    if s >= threshold or contains(e, q) or q:find(lower(e.name), 1, true) then
-      scored[#scored + 1] = { e = e, s = s }
-    end
-  end
-  sort(scored, function(x, y)
-    if x.s ~= y.s then return x.s > y.s end
-    return x.e.id < y.e.id
-  end)
-  local out = {}
-  for i = 1, min(limit, #scored) do out[i] = util.deepcopy(scored[i].e) end
+  local list = {}
+  for i, id in ipairs(b.order) do list[i] = b.entities[id] end
+  local out = similarity.candidates(name, list, threshold, limit)
+  for i, e in ipairs(out) do out[i] = util.deepcopy(e) end
   return out
 end
 

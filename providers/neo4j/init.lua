@@ -27,7 +27,7 @@ local types = require "astrocyte.types"
 local util = require "astrocyte.util"
 local similarity = require "astrocyte.similarity"
 local cjson = require "cjson.safe"
-local type, ipairs, pairs, fmt, min, tostring = type, ipairs, pairs, string.format, math.min, tostring
+local type, ipairs, pairs, fmt, tostring = type, ipairs, pairs, string.format, tostring
 local lower, sort, floor = string.lower, table.sort, math.floor
 local null, nn = shared.null, shared.nn
 
@@ -255,14 +255,6 @@ function _M:scan_entities(what, name, bank_id)
   return out
 end
 
-local function contains(e, q)
-  if lower(e.name):find(q, 1, true) then return true end
-  for _, al in ipairs(e.aliases or {}) do
-    if lower(al):find(q, 1, true) then return true end
-  end
-  return false
-end
-
 -- GraphStore.find_entity_candidates: entities whose name/alias similarity
 -- is ≥ threshold or that contain / are contained in `name`
 -- (case-insensitive); similarity descending, then by id.
@@ -271,19 +263,9 @@ function _M:find_entity_candidates(name, bank_id, threshold, limit)
   if type(bank_id) ~= "string" or type(name) ~= "string" or name == "" then return {} end
   local all, err = self:scan_entities("find_entity_candidates", name, bank_id)
   if not all then return nil, err end
-  local q, scored = lower(name), {}
-  for _, c in ipairs(all) do
-    local e = c.e
-    local s = similarity.entity(name, e)
-    if s >= threshold or contains(e, q) or q:find(lower(e.name), 1, true) then scored[#scored + 1] = { e = e, s = s } end
-  end
-  sort(scored, function(x, y)
-    if x.s ~= y.s then return x.s > y.s end
-    return x.e.id < y.e.id
-  end)
-  local out = {}
-  for i = 1, min(limit, #scored) do out[i] = scored[i].e end
-  return out
+  local list = {}
+  for i, c in ipairs(all) do list[i] = c.e end
+  return similarity.candidates(name, list, threshold, limit)
 end
 
 -- GraphStore.find_entity_candidates_scored(name, bank_id, opts):

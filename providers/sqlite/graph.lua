@@ -159,14 +159,6 @@ function _M:all_entities(bank_id)
   return self:entity_dtos(bank_id, rows)
 end
 
-local function contains(e, q)
-  if lower(e.name):find(q, 1, true) then return true end
-  for _, al in ipairs(e.aliases or {}) do
-    if lower(al):find(q, 1, true) then return true end
-  end
-  return false
-end
-
 -- GraphStore.find_entity_candidates: entities whose name/alias similarity
 -- is ≥ threshold or that contain / are contained in `name`
 -- (case-insensitive); similarity descending, then by id.
@@ -175,19 +167,8 @@ function _M:find_entity_candidates(name, bank_id, threshold, limit)
   if type(bank_id) ~= "string" or type(name) ~= "string" or name == "" then return {} end
   local all, err = self:tx("find_entity_candidates", false, function() return self:all_entities(bank_id) end)
   if not all then return nil, err end
-  local q, scored = lower(name), {}
-  for _, e in ipairs(all) do
-    local s = similarity.entity(name, e)
-    if s >= threshold or contains(e, q) or q:find(lower(e.name), 1, true) then
-      scored[#scored + 1] = { e = e, s = s }
-    end
-  end
-  sort(scored, function(x, y)
-    if x.s ~= y.s then return x.s > y.s end
-    return x.e.id < y.e.id
-  end)
-  local out = {}
-  for i = 1, min(limit, #scored) do out[i] = public(scored[i].e) end
+  local out = similarity.candidates(name, all, threshold, limit)
+  for i, e in ipairs(out) do out[i] = public(e) end
   return out
 end
 
