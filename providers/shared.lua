@@ -217,4 +217,32 @@ function _M.uuid(s)
   return fmt("%s-%s-4%s-a%s-%s", hex:sub(1, 8), hex:sub(9, 12), hex:sub(14, 16), hex:sub(18, 20), hex:sub(21, 32))
 end
 
+-- Tier-2 engines filter by tags and fact types on our side: builds the
+-- RecallResult from candidate hits (already mapped to MemoryHit shape) —
+-- hits whose tags include one of req.tags and whose fact_type is one of
+-- req.fact_types (either filter absent = any), best first, at most
+-- req.max_results (default 10); total_available counts every match.
+local function has_any(list, wanted)
+  if not wanted or #wanted == 0 then return true end
+  for _, x in ipairs(list or {}) do
+    for _, w in ipairs(wanted) do if x == w then return true end end
+  end
+  return false
+end
+
+function _M.engine_recall_result(name, candidates, req)
+  local want = req.max_results or 10
+  local hits, total = {}, 0
+  for _, h in ipairs(candidates) do
+    if has_any(h.tags, req.tags) and has_any({ h.fact_type }, req.fact_types) then
+      total = total + 1
+      if #hits < want then hits[#hits + 1] = h end
+    end
+  end
+  table.sort(hits, function(a, b) return a.score > b.score end)
+  return { hits = hits, total_available = total, truncated = total > #hits,
+           top_semantic_score = hits[1] and hits[1].score or 0,
+           trace = { strategies_used = { name }, total_candidates = total } }
+end
+
 return _M

@@ -105,14 +105,6 @@ function _M:retain(req)
   return { stored = true, memory_id = id, retention_action = "add" }
 end
 
-local function has_any(list, wanted)
-  if not wanted or #wanted == 0 then return true end
-  for _, x in ipairs(list or {}) do
-    for _, w in ipairs(wanted) do if x == w then return true end end
-  end
-  return false
-end
-
 -- MemoryHit from a Mem0 memory; metadata keys astrocyte_* go back to fields.
 local function hit_of(m, bank_id)
   local md = shared.clean(nn(m.metadata)) or {}
@@ -136,18 +128,12 @@ function _M:recall(req)
   local body = scope(self, req.bank_id, { query = req.query, top_k = filtering and want * 5 or want })
   local res, err = call(self, "POST", self.routes.search, body, true)
   if not res then return nil, err end
-  local hits, total = {}, 0
+  local candidates = {}
   for _, m in ipairs(results(res)) do
     local h = hit_of(m, req.bank_id)
-    if has_any(h.tags, req.tags) and has_any({ h.fact_type }, req.fact_types) then
-      total = total + 1
-      if #hits < want then hits[#hits + 1] = h end
-    end
+    candidates[#candidates + 1] = h
   end
-  table.sort(hits, function(a, b) return a.score > b.score end)
-  return { hits = hits, total_available = total, truncated = total > #hits,
-           top_semantic_score = hits[1] and hits[1].score or 0,
-           trace = { strategies_used = { "mem0" }, total_candidates = total } }
+  return shared.engine_recall_result("mem0", candidates, req)
 end
 
 -- EngineProvider.forget(ForgetRequest) → ForgetResult.

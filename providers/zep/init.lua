@@ -89,14 +89,6 @@ function _M:retain(req)
   return { stored = true, memory_id = id, retention_action = "add" }
 end
 
-local function has_any(list, wanted)
-  if not wanted or #wanted == 0 then return true end
-  for _, x in ipairs(list or {}) do
-    for _, w in ipairs(wanted) do if x == w then return true end end
-  end
-  return false
-end
-
 -- EngineProvider.recall(RecallRequest) → RecallResult.
 function _M:recall(req)
   if type(req) ~= "table" or type(req.query) ~= "string" or type(req.bank_id) ~= "string" then
@@ -107,7 +99,7 @@ function _M:recall(req)
   local res, err = call(self, "POST", "/api/v2/sessions/search?limit=" .. (filtering and want * 5 or want),
     { text = req.query, session_ids = { session_of(self, req.bank_id) }, search_scope = "messages" }, true)
   if not res then return nil, err end
-  local hits, total = {}, 0
+  local candidates = {}
   for _, r in ipairs(nn(res.results) or {}) do
     local m = nn(r.message) or {}
     local md = shared.clean(nn(m.metadata)) or {}
@@ -117,15 +109,9 @@ function _M:recall(req)
                 retained_at = nn(m.created_at) }
     md.astrocyte_id, md.astrocyte_tags, md.astrocyte_occurred_at, md.astrocyte_fact_type = nil, nil, nil, nil
     h.metadata = next(md) and md or nil
-    if has_any(h.tags, req.tags) and has_any({ h.fact_type }, req.fact_types) then
-      total = total + 1
-      if #hits < want then hits[#hits + 1] = h end
-    end
+    candidates[#candidates + 1] = h
   end
-  table.sort(hits, function(a, b) return a.score > b.score end)
-  return { hits = hits, total_available = total, truncated = total > #hits,
-           top_semantic_score = hits[1] and hits[1].score or 0,
-           trace = { strategies_used = { "zep" }, total_candidates = total } }
+  return shared.engine_recall_result("zep", candidates, req)
 end
 
 -- forget(scope = "all") clears the bank's session; anything selective is
