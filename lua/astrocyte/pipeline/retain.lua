@@ -229,52 +229,41 @@ function _M.run(eng, r, bcfg)
   local vs, gs = eng.vector_store, eng.graph_store
   -- The embedded store's graph shares its SQLite connection: memories and
   -- graph rows then commit in one transaction (all or nothing, one fsync).
-  if gs and gs.shared and vs.backend and gs.shared == vs.backend and type(vs.write_batch) == "function" then
-    local res, berr = call(vs, "write_batch", r.bank_id, function()
-      local ids, serr = call(vs, "store_vectors", r.bank_id, store_items)
-      if not ids then return nil, serr end
+  -- Otherwise the graph is written after the memories and a failure undoes them.
+  local together = gs and gs.shared and vs.backend and gs.shared == vs.backend
+    and type(vs.write_batch) == "function"
+  local ids, serr
+  if together then
+    ids, serr = call(vs, "write_batch", r.bank_id, function()
+      local written, werr = call(vs, "store_vectors", r.bank_id, store_items)
+      if not written then return nil, werr end
       local ok, gerr = store_graph(eng, r.bank_id, store_items, chunk_entities)
       if not ok then return nil, gerr end
-      return ids
+      return written
     end)
-    if not res then return nil, berr end
-    local new_ids = {}
-    for n = 1, #keep do new_ids[n] = res[n] end
-    if eng.document_store and eng.document_store ~= vs then
-      for _, it in ipairs(store_items) do
-        local _, derr = call(eng.document_store, "store_document", r.bank_id,
-          { id = it.id, text = it.text, metadata = it.metadata, tags = it.tags }, r.bank_id)
-        if derr then call(vs, "delete", r.bank_id, new_ids, r.bank_id); return nil, derr end
-      end
-    end
-    return {
-      stored = true, memory_id = new_ids[1] or res[1], memory_ids = new_ids, chunk_count = #new_ids,
-      deduplicated = #dup_ids > 0, retention_action = (#new_ids > 0) and "add" or "merge",
-    }
+  else
+    ids, serr = call(vs, "store_vectors", r.bank_id, store_items)
   end
-
-  local ids, serr = call(eng.vector_store, "store_vectors", r.bank_id, store_items)
   if not ids then return nil, serr end
   local new_ids = {}
   for n = 1, #keep do new_ids[n] = ids[n] end
 
   local function undo()
-    call(eng.vector_store, "delete", r.bank_id, new_ids, r.bank_id)
+    call(vs, "delete", r.bank_id, new_ids, r.bank_id)
   end
-  if eng.document_store and eng.document_store ~= eng.vector_store then
+  if eng.document_store and eng.document_store ~= vs then
     for _, it in ipairs(store_items) do
       local _, derr = call(eng.document_store, "store_document", r.bank_id,
         { id = it.id, text = it.text, metadata = it.metadata, tags = it.tags }, r.bank_id)
       if derr then undo(); return nil, derr end
     end
   end
-  if eng.graph_store then
+  if gs and not together then
     local ok, gerr = store_graph(eng, r.bank_id, store_items, chunk_entities)
     if not ok then undo(); return nil, gerr end
   end
-  local first = new_ids[1] or ids[1]
   return {
-    stored = true, memory_id = first, memory_ids = new_ids, chunk_count = #new_ids,
+    stored = true, memory_id = new_ids[1] or ids[1], memory_ids = new_ids, chunk_count = #new_ids,
     deduplicated = #dup_ids > 0, retention_action = (#new_ids > 0) and "add" or "merge",
   }
 end
