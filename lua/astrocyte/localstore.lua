@@ -26,16 +26,19 @@ function _M.new(backend, conf, name)
   conf = conf or {}
   local self = setmetatable({
     backend = backend,
+    conf = conf,
     name = name or "localstore",
     index = memindex.new({ bm25 = conf.bm25, vector_index = conf.vector_index }),
     dims = conf.dimensions or backend:get_meta("dimensions"),
   }, mt)
   if self.dims then self.dims = tonumber(self.dims) end
+  -- Changes other connections commit from here on are replayed by _sync.
+  if backend.mark_seen then backend:mark_seen() end
   -- HNSW graphs saved at the last close are restored instead of rebuilt,
   -- when the bank's vector rows are exactly those the graph was built from.
   if backend.load_snapshots then
     for bank_id, snap in pairs(backend:load_snapshots() or {}) do
-      if snap.fingerprint == backend:vector_fingerprint(bank_id) then
+      if snap.fingerprint == self:_snapshot_fingerprint(bank_id, backend:vector_fingerprint(bank_id)) then
         local graph = core.hnsw_load_string(snap.graph)
         if graph then self.index:preload(bank_id, graph) end
       end
@@ -47,6 +50,56 @@ function _M.new(backend, conf, name)
   self.index:finish_preload()
   if not ok then return nil, err end
   return self
+end
+
+-- A snapshot's fingerprint: its rows' key fingerprint plus, where the
+-- backend logs changes, the bank's last change seq (a same-key rewrite
+-- with a new vector changes the seq, not the keys).
+function _M:_snapshot_fingerprint(bank_id, key_fp)
+  if not self.backend.bank_seq then return key_fp end
+  return key_fp .. ":" .. tostring(self.backend:bank_seq(bank_id))
+end
+
+-- Rebuilds the indexes from the backend's rows.
+function _M:_reload()
+  local index = memindex.new({ bm25 = self.conf.bm25, vector_index = self.conf.vector_index })
+  local ok, err = self.backend:each_row(function(r)
+    return index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+  end)
+  if not ok then return nil, err end
+  self.index = index
+  return true
+end
+
+-- Brings the indexes up to date with writes other connections to the same
+-- backend committed (several OpenResty workers on one SQLite file): each
+-- logged key is dropped from the banks it was written in and re-added from
+-- its present row when that row is live.
+function _M:_sync()
+  local backend = self.backend
+  if not backend.pending_changes or self._deferred then return true end
+  local changes, err = backend:pending_changes()
+  if not changes then return nil, err end
+  if changes == "reload" then return self:_reload() end
+  if #changes == 0 then return true end
+  local banks_of, keys = {}, {}
+  for _, c in ipairs(changes) do
+    local bank_id, key = c[1], c[2]
+    local b = banks_of[key]
+    if not b then b = {}; banks_of[key] = b; keys[#keys + 1] = key end
+    b[bank_id] = true
+  end
+  local rows; rows, err = backend:get_rows(keys)
+  if not rows then return nil, err end
+  for _, key in ipairs(keys) do
+    for bank_id in pairs(banks_of[key]) do self.index:remove(bank_id, key) end
+    local r = rows[key]
+    if r and r.archived_at == nil then
+      local ok, ierr = self.index:add(r.bank_id, key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+      if not ok then return nil, self.name .. ": index update failed: " .. tostring(ierr) end
+    end
+  end
+  return true
 end
 
 -- Converts a DTO vector (array of numbers or a packed float32 string) to a
@@ -215,6 +268,8 @@ function _M:search_similar(query_vector, bank_id, limit, filters)
   limit = limit or 10
   local q, err = self:pack_vector(query_vector, "query_vector")
   if not q then return nil, self.name .. ": " .. err end
+  local sok, serr = self:_sync()
+  if not sok then return nil, serr end
   local f, ferr = self:_filter(bank_id, filters)
   if not f then return nil, ferr end
   local keys, scores = self.index:search_vec(bank_id, q, limit, f)
@@ -274,6 +329,8 @@ end
 function _M:search_fulltext(query, bank_id, limit, filters)
   limit = limit or 10
   if type(query) ~= "string" then return nil, self.name .. ": query must be a string" end
+  local sok, serr = self:_sync()
+  if not sok then return nil, serr end
   local f, ferr = self:_filter(bank_id, filters)
   if not f then return nil, ferr end
   local keys, scores = self.index:search_text(bank_id, query, limit, f)
@@ -408,16 +465,22 @@ end
 
 -- Extension: bytes held by the in-memory indexes.
 function _M:index_bytes()
+  self:_sync()
   return self.index:bytes()
 end
 
 -- Saves each HNSW graph (banks past the flat threshold) so the next open
--- restores it instead of rebuilding, then closes the backend.
+-- restores it instead of rebuilding, then closes the backend. A bank
+-- another connection wrote after our last sync is not saved (our graph
+-- would not match its rows).
 function _M:close()
-  if self.backend.save_snapshot then
+  local backend = self.backend
+  if backend.save_snapshot and self:_sync() then
     for bank_id in pairs(self.index.banks) do
       local graph, fp = self.index:snapshot(bank_id)
-      if graph then self.backend:save_snapshot(bank_id, graph, fp) end
+      if graph and (not backend.bank_seq or backend:bank_seq(bank_id) <= backend.seen_seq) then
+        backend:save_snapshot(bank_id, graph, self:_snapshot_fingerprint(bank_id, fp))
+      end
     end
   end
   return self.backend:close()

@@ -7,6 +7,14 @@
 -- file but out of the indexes and every search/list path) and the
 -- governance tables (legal holds, audit log) behind the localstore's
 -- put_hold/list_holds/append_audit/list_audit extensions.
+-- Schema 3 adds the change log that keeps several connections to one file
+-- (OpenResty workers, a CLI beside a server) coherent: every write of a
+-- memory row appends (origin, bank_id, key) to astrocyte_changes in the
+-- same transaction and bumps the bank's row in astrocyte_bank_seq. Before a
+-- search each store checks PRAGMA data_version (it changes only when
+-- another connection committed) and replays the other writers' changes
+-- into its in-memory indexes; a reader that fell behind the pruned part of
+-- the log rebuilds them. HNSW snapshots carry their bank's change seq.
 local sqlite = require "astrocyte.sqlite"
 local localstore = require "astrocyte.localstore"
 local rowmatch = require "astrocyte.rowmatch"
@@ -16,7 +24,7 @@ local json = util.json
 local fmt = string.format
 local unpack = table.unpack or unpack
 
-local SCHEMA_VERSION = 2
+local SCHEMA_VERSION = 3
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS astrocyte_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vector_snapshots (bank_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, graph BLOB NOT NULL);
@@ -45,6 +53,10 @@ CREATE TABLE IF NOT EXISTS astrocyte_audit (
   at TEXT NOT NULL, record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS astrocyte_audit_bank ON astrocyte_audit (bank_id, seq);
+CREATE TABLE IF NOT EXISTS astrocyte_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, bank_id TEXT NOT NULL, key INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS astrocyte_bank_seq (bank_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 ]]
 
 local COLS = "key, bank_id, id, text, vector, metadata, tags, fact_type, memory_layer, chunk_id, occurred_at, retained_at, archived_at"
@@ -143,6 +155,7 @@ function Backend:transaction(fn)
     self.db:exec("ROLLBACK")
     return nil, err
   end
+  self:_committed()
   return res
 end
 
@@ -165,6 +178,7 @@ function Backend:batch(fn)
     self.db:exec("ROLLBACK")
     return nil, serr(self, "write", err)
   end
+  self:_committed()
   return res
 end
 
@@ -196,6 +210,8 @@ function Backend:upsert(rows)
       out[i] = st:row()[1]
       st:reset()
     end
+    local lok, lerr = self:log_changes(rows, out)
+    if not lok then return nil, lerr end
     return out
   end)
   if not keys then return nil, serr(self, "write", err) end
@@ -231,6 +247,8 @@ function Backend:delete(bank_id, ids)
       if not rows then return nil, qerr end
       if rows[1] then out[#out + 1] = rows[1].key end
     end
+    local lok, lerr = self:log_changes(bank_id, out)
+    if not lok then return nil, lerr end
     return out
   end)
   if not keys then return nil, serr(self, "delete", err) end
@@ -301,6 +319,8 @@ function Backend:set_archived(bank_id, ids, at_ms)
       if not rows then return nil, qerr end
       if rows[1] then out[#out + 1] = rows[1].key end
     end
+    local lok, lerr = self:log_changes(bank_id, out)
+    if not lok then return nil, lerr end
     return out
   end)
   if not keys then return nil, serr(self, at_ms and "archive" or "restore", err) end
@@ -382,6 +402,99 @@ function Backend:save_snapshot(bank_id, graph, fingerprint)
   return ok ~= nil
 end
 
+-- The last change seq of a bank's memory rows (0 when none is logged).
+function Backend:bank_seq(bank_id)
+  local rows = self:query("SELECT seq FROM astrocyte_bank_seq WHERE bank_id = ?", bank_id)
+  return rows and rows[1] and rows[1].seq or 0
+end
+
+-- -- Change log -------------------------------------------------------------
+
+local LOG_INSERT = "INSERT INTO astrocyte_changes (origin, bank_id, key) VALUES (?, ?, ?)"
+local BANK_SEQ = "INSERT INTO astrocyte_bank_seq (bank_id, seq) VALUES (?, ?)" ..
+  " ON CONFLICT (bank_id) DO UPDATE SET seq = excluded.seq"
+
+-- Appends the written keys to the change log (inside the write's
+-- transaction). Called as log_changes(rows, keys) after an upsert (each
+-- row's bank) or log_changes(bank_id, keys).
+function Backend:log_changes(rows_or_bank, keys)
+  local st, err = self:stmt(LOG_INSERT)
+  if not st then return nil, err end
+  local last = {}
+  for i, key in ipairs(keys) do
+    local bank_id = type(rows_or_bank) == "table" and rows_or_bank[i].bank_id or rows_or_bank
+    st:reset()
+    st:bind_values(self.origin, bank_id, key)
+    local ok, serr2 = st:step()
+    if ok == nil then st:reset(); return nil, serr2 end
+    st:reset()
+    last[bank_id] = self.db:last_insert_rowid()
+  end
+  for bank_id, seq in pairs(last) do
+    local ok, qerr = self:query(BANK_SEQ, bank_id, seq)
+    if not ok then return nil, qerr end
+  end
+  self.logged = self.logged + #keys
+  return true
+end
+
+local function scalar(self, sql, ...)
+  local rows, err = self:query(sql, ...)
+  if not rows then return nil, err end
+  local r = rows[1]
+  if not r then return nil end
+  local _, v = next(r)
+  return v
+end
+
+function Backend:data_version() return scalar(self, "PRAGMA data_version") end
+function Backend:max_seq()
+  return scalar(self, "SELECT seq FROM sqlite_sequence WHERE name = 'astrocyte_changes'") or 0
+end
+
+-- Marks the present state of the file as seen by this connection.
+function Backend:mark_seen()
+  self.seen_dv, self.seen_seq = self:data_version(), self:max_seq()
+end
+
+-- After a commit of this connection: if no other connection committed since
+-- we last looked (data_version unchanged), everything up to the newest seq
+-- is ours or already replayed. Prunes the log now and then.
+function Backend:_committed()
+  if self.logged == 0 then return end
+  if self:data_version() == self.seen_dv then self.seen_seq = self:max_seq() end
+  if self.logged >= 1024 then
+    self.logged = 0
+    local cut = self:max_seq() - self.change_log_keep
+    if cut > 0 and self:query("DELETE FROM astrocyte_changes WHERE seq <= ?", cut) then
+      self:set_meta("changes_pruned_to", tostring(cut))
+    end
+  end
+end
+
+-- Changes other connections committed since the last call, as an array of
+-- {bank_id, key}; {} when none; "reload" when this connection fell behind
+-- the pruned part of the log (the caller rebuilds from the rows).
+function Backend:pending_changes()
+  local dv = self:data_version()
+  if dv == self.seen_dv then return {} end
+  self.seen_dv = dv
+  local from = self.seen_seq
+  local pruned = tonumber(self:get_meta("changes_pruned_to") or 0)
+  if from < pruned then
+    self.seen_seq = self:max_seq()
+    return "reload"
+  end
+  local rows, err = self:query("SELECT seq, origin, bank_id, key FROM astrocyte_changes WHERE seq > ? ORDER BY seq", from)
+  if not rows then return nil, serr(self, "reading the change log", err) end
+  local out = {}
+  for _, r in ipairs(rows) do
+    if r.origin ~= self.origin then out[#out + 1] = { r.bank_id, r.key } end
+    if r.seq > self.seen_seq then self.seen_seq = r.seq end
+  end
+  return out
+end
+
 function Backend:close()
   for _, st in pairs(self.cache) do st:finalize() end
   self.cache = {}
@@ -397,7 +510,8 @@ local function open_backend(conf)
   end
   local db, err = sqlite.open(path)
   if not db then return nil, err end
-  local self = setmetatable({ db = db, path = path, cache = {} }, Backend)
+  local self = setmetatable({ db = db, path = path, cache = {}, origin = util.new_id(), logged = 0,
+                              change_log_keep = conf.change_log_keep or 100000 }, Backend)
   db:busy_timeout(conf.busy_timeout_ms or 5000)
   local pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
   local ok, perr = db:exec(pragmas)

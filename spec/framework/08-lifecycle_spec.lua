@@ -159,7 +159,7 @@ describe("governance and lifecycle", function()
     end)
   end)
 
-  it("migrates a schema-1 SQLite file (no archived_at) in place", function()
+  it("migrates a schema-1 SQLite file (no archived_at, no change log) in place", function()
     local sqlite = require "astrocyte.sqlite"
     local core = require "astrocyte.core"
     local db = assert(sqlite.open(dir .. "/gov.db"))
@@ -177,8 +177,11 @@ describe("governance and lifecycle", function()
     st:step(); st:finalize(); db:close()
     local eng = open_sqlite()
     assert.equal("An old memory from schema one.", eng:recall("old memory", { bank_id = "old" }).hits[1].text)
-    assert.equal("2", eng.vector_store.backend:get_meta("schema_version"))
+    local backend = eng.vector_store.backend
+    assert.equal("3", backend:get_meta("schema_version"))
     assert.same({ deleted_count = 0, archived_count = 1 }, eng:forget({ bank_id = "old", memory_ids = { "m1" }, soft = true }))
+    -- schema 3: the archive is in the change log other connections replay
+    assert.equal(1, backend:query("SELECT count(*) AS n FROM astrocyte_changes WHERE bank_id = 'old'")[1].n)
     eng:close()
   end)
 

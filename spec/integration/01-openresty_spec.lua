@@ -109,9 +109,12 @@ describe_or_skip("astrocyte in nginx (ngx_http_lua)", function()
     return read_file(prefix .. "/logs/error.log") or "(no error.log)"
   end
 
-  -- HTTP request with curl; returns status (number), body (string).
+  -- HTTP request with curl; returns status (number), body (string) and the
+  -- pid of the nginx worker that answered (X-Worker-Pid).
   local function http(method, path, body)
-    local cmd = "curl -s --max-time 5 -o - -w '\\n%{http_code}' -X " .. method
+    local hf = prefix .. "/tmp/response-headers"
+    os.remove(hf)
+    local cmd = "curl -s --max-time 5 -D " .. q(hf) .. " -o - -w '\\n%{http_code}' -X " .. method
     if body then
       local bf = prefix .. "/tmp/request-body"
       write_file(bf, body)
@@ -119,14 +122,15 @@ describe_or_skip("astrocyte in nginx (ngx_http_lua)", function()
     end
     local out = capture(cmd .. " " .. q(base_url .. path) .. " 2>/dev/null")
     local resp, code = out:match("^(.*)\n(%d+)$")
-    return tonumber(code) or 0, resp or out
+    local worker = (read_file(hf) or ""):match("[Xx]%-[Ww]orker%-[Pp]id: *(%d+)")
+    return tonumber(code) or 0, resp or out, worker
   end
 
   local function get_json(method, path, body)
-    local status, text = http(method, path, body)
+    local status, text, worker = http(method, path, body)
     local v = json.decode(text)
     assert(v ~= nil, "not JSON (HTTP " .. status .. "): " .. text .. "\nerror.log:\n" .. error_log())
-    return status, v, text
+    return status, v, text, worker
   end
 
   setup(function()
@@ -210,6 +214,31 @@ describe_or_skip("astrocyte in nginx (ngx_http_lua)", function()
     assert.equal("ana", res.hits[1].bank_id)
     -- inside the worker the strategies run as ngx light threads
     assert.equal("threads", res.trace.strategy_execution, rraw)
+  end)
+
+  it("recalls on one worker what another worker retained (shared SQLite file)", function()
+    local words = { "quokka", "zeppelin", "marzipan", "obsidian", "kumquat", "theremin", "axolotl",
+                    "sextant", "tamarind", "gondola", "pangolin", "harpsichord", "saffron", "narwhal",
+                    "bergamot", "astrolabe", "capybara", "tourmaline", "okapi", "ocarina" }
+    local crossed, workers = 0, {}
+    for round = 1, 10 do
+      for i, w in ipairs(words) do
+        local text = ("Round %d note %d: the %s was kept in the attic"):format(round, i, w)
+        local status, kept, raw, wk_retain = get_json("POST", "/retain?bank=shared" .. round, text)
+        assert.equal(200, status, raw)
+        local rstatus, res, rraw, wk_recall = get_json("GET", "/recall?bank=shared" .. round .. "&max=1&q=" .. urlencode(w))
+        assert.equal(200, rstatus, rraw)
+        assert.equal(kept.memory_id, res.hits[1] and res.hits[1].memory_id, rraw)
+        assert.is_string(wk_retain); assert.is_string(wk_recall)
+        workers[wk_retain], workers[wk_recall] = true, true
+        if wk_retain ~= wk_recall then crossed = crossed + 1 end
+      end
+      if crossed >= 5 then break end
+    end
+    local n = 0
+    for _ in pairs(workers) do n = n + 1 end
+    assert.equal(2, n)
+    assert.truthy(crossed >= 5, "only " .. crossed .. " recalls were answered by another worker than the retain")
   end)
 
   it("rejects an empty text with 400 and a ValidationError", function()
