@@ -24,6 +24,7 @@ S.root = {
     rate_limits = { retain_per_minute = "number", recall_per_minute = "number",
                     reflect_per_minute = "number", global_per_minute = "number" },
     quotas = { retain_per_day = "integer", reflect_per_day = "integer" },
+    shared_dict = "string",   -- extension: OpenResty lua_shared_dict for limiter state
   },
   barriers = {
     pii = { mode = enum("regex", "ner", "llm", "rules_then_llm", "disabled"),

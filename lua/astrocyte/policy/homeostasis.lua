@@ -14,10 +14,12 @@
 --
 -- State lives behind a backend object, so an OpenResty lua_shared_dict
 -- backend can replace the in-process one without touching this module:
---   backend:check(key, per_minute, now) -> true | false, retry_after_seconds
+--   backend:check(key, per_minute, now) -> true | false, retry_after_seconds | nil, err
 --   backend:quota(key, limit, day)      -> allowed, count
 --   backend:record(key, day)            -> true | nil, err
--- The default backend (memory_backend) is the C token-bucket table.
+-- The default backend (memory_backend) is the C token-bucket table. Under
+-- OpenResty, `homeostasis.shared_dict: <name>` (an extension key naming a
+-- lua_shared_dict) selects policy/limiter_shdict.lua, shared by all workers.
 local core = require "astrocyte.core"
 local errors = require "astrocyte.errors"
 local type, fmt, floor, ceil, tostring = type, string.format, math.floor, math.ceil, tostring
@@ -83,6 +85,25 @@ local function read_limits(conf, key_path)
   return out
 end
 
+-- The lua_shared_dict backend for homeostasis.shared_dict = name; a
+-- ConfigError outside OpenResty or when nginx.conf declares no such dict.
+function _M.shared_dict_backend(name)
+  local kp = "homeostasis.shared_dict"
+  if type(name) ~= "string" or name == "" then
+    return nil, errors.config(kp .. " must be the name of a lua_shared_dict", { key_path = kp })
+  end
+  local shared = ngx and ngx.shared
+  if not shared then
+    return nil, errors.config(fmt("%s = '%s' needs OpenResty (ngx.shared is not available here)", kp, name), { key_path = kp })
+  end
+  local dict = shared[name]
+  if not dict then
+    return nil, errors.config(fmt("%s: no lua_shared_dict '%s' (declare it in nginx.conf: lua_shared_dict %s 1m;)", kp, name, name),
+                              { key_path = kp })
+  end
+  return require("astrocyte.policy.limiter_shdict").new(dict)
+end
+
 -- homeostasis.new(conf, opts) → limiter | nil, ConfigError.
 -- conf: cfg.homeostasis; opts: { clock = function() return seconds end,
 -- backend = <backend object>, max_buckets = 10000 }.
@@ -91,11 +112,19 @@ function _M.new(conf, opts)
   local limits, err = read_limits(conf, "homeostasis")
   if not limits then return nil, err end
   local backend = opts.backend
+  if backend == nil and conf and conf.shared_dict ~= nil then
+    backend, err = _M.shared_dict_backend(conf.shared_dict)
+    if not backend then return nil, err end
+  end
   if backend == nil then
     backend, err = _M.memory_backend({ max_buckets = opts.max_buckets })
     if not backend then return nil, errors.config(err, { key_path = "homeostasis" }) end
   end
   return setmetatable({ limits = limits, backend = backend, clock = opts.clock or default_clock, overrides = {} }, mt)
+end
+
+local function backend_failed(err)
+  return nil, errors.wrap("StorageError", "homeostasis: limiter state backend failed" .. (err and (": " .. tostring(err)) or ""))
 end
 
 -- Seconds rounded up to the millisecond.
@@ -148,7 +177,7 @@ function _M:check(bank_id, operation, bank_conf)
   if per_min then
     local ok, retry = self.backend:check(bank_id .. ":" .. operation, per_min, now)
     if not ok then
-      if retry == nil then return nil, errors.wrap("StorageError", "homeostasis: backend failed") end
+      if type(retry) ~= "number" then return backend_failed(retry) end
       retry = round_up(retry)
       return nil, rate_limited(bank_id, operation, retry,
         fmt("%s on bank '%s' exceeds %s per minute (retry after %.3f s)", operation, bank_id, tostring(per_min), retry),
@@ -158,7 +187,8 @@ function _M:check(bank_id, operation, bank_conf)
   if lim.global then
     local ok, retry = self.backend:check(_M.GLOBAL_KEY, lim.global, now)
     if not ok then
-      retry = round_up(retry or 0)
+      if type(retry) ~= "number" then return backend_failed(retry) end
+      retry = round_up(retry)
       return nil, rate_limited(bank_id, operation, retry,
         fmt("%s on all banks exceeds the global %s per minute (retry after %.3f s)", operation, tostring(lim.global), retry),
         { limit = lim.global, scope = "global" })
