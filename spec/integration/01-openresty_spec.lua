@@ -7,12 +7,7 @@ local nginx = require "support.nginx"
 local json = util.json
 local urlencode = nginx.urlencode
 
-local why, skip = nginx.unavailable()
-if why and skip then
-  pending("astrocyte in nginx: " .. why)
-  return
-end
-assert(not why, why)
+if nginx.skip("astrocyte in nginx", pending) then return end
 
 describe("astrocyte in nginx (ngx_http_lua)", function()
   local server

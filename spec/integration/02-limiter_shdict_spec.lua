@@ -7,12 +7,7 @@ local homeostasis = require "astrocyte.policy.homeostasis"
 local nginx = require "support.nginx"
 local json = util.json
 
-local why, skip = nginx.unavailable()
-if why and skip then
-  pending("limiter_shdict in nginx: " .. why)
-  return
-end
-assert(not why, why)
+if nginx.skip("limiter_shdict in nginx", pending) then return end
 
 local CONF = [[
 load_module /usr/lib/nginx/modules/ndk_http_module.so;

@@ -96,6 +96,19 @@ function _M.unavailable()
   end
 end
 
+-- For a spec file's top level: true when nginx cannot run in this pass (the
+-- caller returns; busted's `pending`, passed in, shows `label`); raises when
+-- a required piece is missing.
+function _M.skip(label, pending)
+  local why, skip = _M.unavailable()
+  if why and skip then
+    pending(label .. ": " .. why)
+    return true
+  end
+  assert(not why, why)
+  return false
+end
+
 local Server = {}
 Server.__index = Server
 
