@@ -46,6 +46,17 @@ describe("embedded sqlite store shared by several connections", function()
     a:close(); b:close()
   end)
 
+  it("detects a near-duplicate of a memory another connection retained", function()
+    local a = assert(astrocyte.open({ vector_store_config = { path = path } }))
+    local b = assert(astrocyte.open({ vector_store_config = { path = path } }))
+    local text = "The quarterly budget review moved to Thursday at ten in the north room"
+    assert.is_true(assert(a:retain(text, { bank_id = "d" })).stored)
+    local res = assert(b:retain(text, { bank_id = "d" }))  -- b has not searched since a wrote
+    assert.is_false(res.stored)
+    assert.is_true(res.deduplicated)
+    a:close(); b:close()
+  end)
+
   it("replays archive, restore and same-id rewrites into the other store's indexes", function()
     local sa = assert(sqlite_provider.new({ path = path }))
     local sb = assert(sqlite_provider.new({ path = path }))
