@@ -8,9 +8,9 @@
 --
 -- The backend does the bytes. It is chosen at runtime:
 --   * astrocyte.http_curl (libcurl, blocking) in plain Lua hosts;
---   * inside an OpenResty request, a cosocket backend named
---     astrocyte.http_ngx would be used when installed — that module is the
---     slot for it (not built yet). A backend is a table with
+--   * inside nginx (ngx_lua / OpenResty), astrocyte.http_ngx over
+--     cosockets, non-blocking; it falls back to libcurl by itself in
+--     phases without cosockets. A backend is a table with
 --       new() → conn; conn:request(opts) → {status, headers, body} | nil, msg, kind
 --       (kind: timeout | connect | reset | too_large | tls | other); conn:close();
 --       sleep_ms(ms)
@@ -135,11 +135,8 @@ end
 ---------------------------------------------------------------------------
 local function default_backend()
   if ngx and ngx.socket and ngx.get_phase then
-    local phase = ngx.get_phase()
-    if phase ~= "init" and phase ~= "init_worker" then
-      local ok, b = pcall(require, "astrocyte.http_ngx")
-      if ok then return b end
-    end
+    local ok, b = pcall(require, "astrocyte.http_ngx")
+    if ok then return b end
   end
   local ok, b = pcall(require, "astrocyte.http_curl")
   if not ok then return nil, "no HTTP backend: astrocyte.http_curl failed to load: " .. tostring(b) end

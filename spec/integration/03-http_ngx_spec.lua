@@ -1,0 +1,235 @@
+-- astrocyte.http_ngx (cosocket backend of astrocyte.http) inside a real
+-- nginx with one worker, against the loopback OpenAI server and the
+-- loopback proxy: it is the backend chosen in nginx, a provider call does
+-- not block the worker (libcurl does, measured side by side), bodies of
+-- every framing arrive whole, connections are pooled, and failures carry
+-- the same kinds as libcurl's (timeout, connect, reset, too_large).
+local util = require "astrocyte.util"
+local core = require "astrocyte.core"
+local server = require "support.server"
+local nginx = require "support.nginx"
+local json = util.json
+
+if nginx.skip("http_ngx in nginx", pending) then return end
+
+local KEY = "sk-ngx-test-0000"
+
+local CONF = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+worker_processes 1;
+master_process on;
+daemon on;
+pid logs/nginx.pid;
+error_log logs/error.log notice;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path tmp/client_body;
+  proxy_temp_path tmp/proxy;
+  fastcgi_temp_path tmp/fastcgi;
+  uwsgi_temp_path tmp/uwsgi;
+  scgi_temp_path tmp/scgi;
+  client_max_body_size 1m;
+  client_body_buffer_size 1m;
+  lua_package_path "@SOURCE_DIR@/lua/?.lua;@SOURCE_DIR@/lua/?/init.lua;;";
+  lua_package_cpath "@BUILD_DIR@/luajit/?.so;;";
+  init_by_lua_block {
+    require "astrocyte"
+    local http = require "astrocyte.http"
+    local util = require "astrocyte.util"
+    local app = {}
+    -- POST JSON {url, method?, body?, max?, timeout_ms?, proxy?, repeat?}:
+    -- runs the request(s) through astrocyte.http, answers what happened
+    function app.call(o, backend)
+      local c = assert(http.new({ name = "t", max_retries = 0, timeout_ms = o.timeout_ms,
+        backend = backend, transport = { proxy = o.proxy, headers = {} } }))
+      local out = { backend = c.backend._NAME or "http_curl" }
+      for _ = 1, o["repeat"] or 1 do
+        local res, err = c:request({ method = o.method, url = o.url, body = o.body, max_response_bytes = o.max,
+          headers = { Authorization = "Bearer @KEY@" } })
+        out.status, out.len = res and res.status, res and #res.body
+        out.head = res and res.body:sub(1, 40)
+        out.sum = res and ngx.md5(res.body)
+        out.err, out.kind = err and err.message, err and err.network_error
+      end
+      out.stats = c.conn.stats
+      return out
+    end
+    package.loaded.ngx_spec_app = app
+  }
+  server {
+    listen 127.0.0.1:@PORT@;
+    location = /ping { content_by_lua_block { ngx.say("pong") } }
+    location = /chunked {
+      content_by_lua_block {
+        for i = 1, 5 do ngx.print(("chunk" .. i .. ";"):rep(2000)); ngx.flush(true) end
+      }
+    }
+    location = /close-delimited {
+      chunked_transfer_encoding off;
+      content_by_lua_block {
+        for i = 1, 3 do ngx.print(("part" .. i .. ";"):rep(3000)); ngx.flush(true) end
+      }
+    }
+    location = /sized {
+      content_by_lua_block {
+        local body = ("0123456789"):rep(20000)
+        ngx.header.content_length = #body
+        ngx.print(body)
+      }
+    }
+    location = /call {
+      content_by_lua_block {
+        local util = require "astrocyte.util"
+        ngx.req.read_body()
+        ngx.say(util.encode(package.loaded.ngx_spec_app.call(util.json.decode(ngx.req.get_body_data()))))
+      }
+    }
+    location = /call-curl {
+      content_by_lua_block {
+        local util = require "astrocyte.util"
+        ngx.req.read_body()
+        ngx.say(util.encode(package.loaded.ngx_spec_app.call(util.json.decode(ngx.req.get_body_data()),
+          require "astrocyte.http_curl")))
+      }
+    }
+    # set_by_lua has no cosockets: the backend falls back to libcurl
+    location = /call-in-set {
+      set_by_lua_block $result {
+        local out = package.loaded.ngx_spec_app.call({ url = ngx.unescape_uri(ngx.var.arg_url) })
+        return require("astrocyte.util").encode(out)
+      }
+      content_by_lua_block { ngx.say(ngx.var.result) }
+    }
+    # the openai provider, unchanged, embedding through the cosocket backend
+    location = /embed {
+      content_by_lua_block {
+        local util = require "astrocyte.util"
+        local openai = require "astrocyte.providers.openai"
+        local p = assert(openai.llm_providers({ base_url = ngx.unescape_uri(ngx.var.arg_base), api_key = "@KEY@", model = "m" }))
+        local v, err = p:embed({ "alpha beta", "gamma delta" })
+        ngx.say(util.encode({ n = v and #v or 0, dims = v and #v[1] or 0, err = err and err.message }))
+      }
+    }
+  }
+}
+]]
+
+describe("http_ngx in nginx", function()
+  local ngx_server, ai, proxy
+
+  local function call(path, o)
+    local status, body = ngx_server:http("POST", path, json.encode(o))
+    assert.equal(200, status, body .. "\n" .. ngx_server:error_log())
+    return assert(json.decode(body), body)
+  end
+
+  setup(function()
+    ai = server.start("openai", { "--api-key", KEY, "--dims", "16" })
+    proxy = server.start("proxy")
+    ngx_server = nginx.start((CONF:gsub("@KEY@", KEY)), "/ping")
+  end)
+  teardown(function()
+    if ngx_server then ngx_server:stop() end
+    if ai then ai:stop() end
+    if proxy then proxy:stop() end
+  end)
+  before_each(function() ai:reset() end)
+
+  it("is the backend astrocyte.http picks in nginx, and a provider works through it", function()
+    local out = call("/call", { url = ai.url .. "/v1/models", ["repeat"] = 3 })
+    assert.equal("http_ngx", out.backend)
+    assert.equal(200, out.status)
+    assert.equal(3, out.stats.cosocket)
+    assert.equal(0, out.stats.fallback)
+    assert.truthy(out.stats.reused >= 2, "keepalive pool not reused: " .. json.encode(out.stats))
+
+    local status, body = ngx_server:http("GET", "/embed?base=" .. nginx.urlencode(ai.url .. "/v1"))
+    assert.equal(200, status, body .. ngx_server:error_log())
+    assert.same({ n = 2, dims = 16 }, { n = json.decode(body).n, dims = json.decode(body).dims }, body)
+  end)
+
+  it("reads chunked, close-delimited and sized bodies whole", function()
+    local self_url = ngx_server.url
+    local out = call("/call", { url = self_url .. "/chunked" })
+    local want = {}
+    for i = 1, 5 do want[#want + 1] = ("chunk" .. i .. ";"):rep(2000) end
+    assert.equal(#table.concat(want), out.len)
+    out = call("/call", { url = self_url .. "/close-delimited" })
+    assert.equal(#("part1;"):rep(3000) * 3, out.len)
+    out = call("/call", { url = self_url .. "/sized" })
+    assert.equal(200000, out.len)
+    assert.equal("0123456789012345678901234567890123456789", out.head)
+  end)
+
+  it("does not block the worker while a provider call waits (libcurl does)", function()
+    local function timed_ping_during(path)
+      ai:fault({ kind = "delay", delay_ms = 1500, count = 1, path = "models" })
+      local outfile = ngx_server.prefix .. "/tmp/bg-" .. path:gsub("%W", "")
+      os.execute("curl -s --max-time 10 -X POST --data-binary '" .. json.encode({ url = ai.url .. "/v1/models" })
+        .. "' '" .. ngx_server.url .. path .. "' > '" .. outfile .. "' 2>/dev/null &")
+      -- wait until the slow request has reached the loopback server
+      for _ = 1, 100 do
+        if (ai:stats().by_path["/v1/models"] or 0) >= 1 then break end
+        os.execute("sleep 0.02")
+      end
+      local t0 = core.now_ms()
+      local status = ngx_server:http("GET", "/ping")
+      local waited = core.now_ms() - t0
+      assert.equal(200, status)
+      for _ = 1, 100 do
+        local body = nginx.read_file(outfile)
+        if body and body:find("}", 1, true) then return waited, json.decode(body) end
+        os.execute("sleep 0.05")
+      end
+      error("the slow request never answered")
+    end
+    local waited, out = timed_ping_during("/call")
+    assert.equal(200, out.status)
+    assert.equal("http_ngx", out.backend)
+    assert.truthy(waited < 700, "ping waited " .. waited .. " ms behind a cosocket call")
+    ai:reset()
+    local waited_curl, out_curl = timed_ping_during("/call-curl")
+    assert.equal(200, out_curl.status)
+    assert.truthy(waited_curl > 1000, "ping waited only " .. waited_curl .. " ms behind a libcurl call")
+  end)
+
+  it("falls back to libcurl where the phase has no cosockets", function()
+    local status, body = ngx_server:http("GET", "/call-in-set?url=" .. nginx.urlencode(ai.url .. "/v1/models"))
+    assert.equal(200, status, body)
+    local out = json.decode(body)
+    assert.equal(200, out.status, body .. ngx_server:error_log())
+    assert.equal(1, out.stats.fallback)
+    assert.equal(0, out.stats.cosocket)
+  end)
+
+  it("goes through a configured HTTP proxy", function()
+    proxy:admin("POST", "/__admin/reset", {})
+    local out = call("/call", { url = ai.url .. "/v1/models", proxy = proxy.url, ["repeat"] = 2 })
+    assert.equal(200, out.status)
+    assert.equal(2, proxy:admin("GET", "/__admin/stats").requests)
+  end)
+
+  it("reports timeouts, refused connections, resets and oversized bodies with libcurl's kinds", function()
+    ai:fault({ kind = "delay", delay_ms = 800, count = 1, path = "models" })
+    local t0 = core.now_ms()
+    local out = call("/call", { url = ai.url .. "/v1/models", timeout_ms = 200 })
+    assert.equal("timeout", out.kind)
+    assert.matches("timeout", out.err)
+    assert.truthy(core.now_ms() - t0 < 700)
+
+    out = call("/call", { url = "http://127.0.0.1:1/v1/models" })
+    assert.equal("connect", out.kind)
+    assert.matches("cannot connect to 127.0.0.1:1", out.err, 1, true)
+
+    ai:fault({ kind = "reset", count = 1, path = "models" })
+    out = call("/call", { url = ai.url .. "/v1/models" })
+    assert.equal("reset", out.kind)
+
+    out = call("/call", { url = ngx_server.url .. "/sized", max = 1000 })
+    assert.equal("too_large", out.kind)
+    out = call("/call", { url = ngx_server.url .. "/chunked", max = 1000 })
+    assert.equal("too_large", out.kind)
+  end)
+end)
