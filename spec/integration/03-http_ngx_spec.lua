@@ -8,6 +8,7 @@ local util = require "astrocyte.util"
 local core = require "astrocyte.core"
 local server = require "support.server"
 local nginx = require "support.nginx"
+local tmp = require "support.tmp"
 local json = util.json
 
 if nginx.skip("http_ngx in nginx", pending) then return end
@@ -34,6 +35,8 @@ http {
   client_body_buffer_size 1m;
   lua_package_path "@SOURCE_DIR@/lua/?.lua;@SOURCE_DIR@/lua/?/init.lua;;";
   lua_package_cpath "@BUILD_DIR@/luajit/?.so;;";
+  lua_ssl_trusted_certificate @CERTS@/trusted.pem;
+  lua_ssl_verify_depth 2;
   init_by_lua_block {
     require "astrocyte"
     local http = require "astrocyte.http"
@@ -57,6 +60,19 @@ http {
       return out
     end
     package.loaded.ngx_spec_app = app
+  }
+  # TLS: a certificate the client trusts, and one it does not
+  server {
+    listen 127.0.0.1:@PORT1@ ssl;
+    ssl_certificate @CERTS@/trusted.pem;
+    ssl_certificate_key @CERTS@/trusted.key;
+    location / { content_by_lua_block { ngx.say("over tls ", ngx.var.ssl_protocol) } }
+  }
+  server {
+    listen 127.0.0.1:@PORT2@ ssl;
+    ssl_certificate @CERTS@/untrusted.pem;
+    ssl_certificate_key @CERTS@/untrusted.key;
+    location / { content_by_lua_block { ngx.say("should not be read") } }
   }
   server {
     listen 127.0.0.1:@PORT@;
@@ -117,7 +133,7 @@ http {
 ]]
 
 describe("http_ngx in nginx", function()
-  local ngx_server, ai, proxy
+  local ngx_server, ai, proxy, certs
 
   local function call(path, o)
     local status, body = ngx_server:http("POST", path, json.encode(o))
@@ -128,12 +144,21 @@ describe("http_ngx in nginx", function()
   setup(function()
     ai = server.start("openai", { "--api-key", KEY, "--dims", "16" })
     proxy = server.start("proxy")
-    ngx_server = nginx.start((CONF:gsub("@KEY@", KEY)), "/ping")
+    -- self-signed certificates for 127.0.0.1, made for this run
+    certs = tmp.dir()
+    for _, name in ipairs({ "trusted", "untrusted" }) do
+      assert(os.execute(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1"
+        .. " -addext subjectAltName=DNS:127.0.0.1,IP:127.0.0.1 -keyout %s/%s.key -out %s/%s.pem >/dev/null 2>&1")
+        :format(certs, name, certs, name)))
+    end
+    os.execute("chmod 755 " .. certs)
+    ngx_server = nginx.start((CONF:gsub("@KEY@", KEY):gsub("@CERTS@", certs)), "/ping")
   end)
   teardown(function()
     if ngx_server then ngx_server:stop() end
     if ai then ai:stop() end
     if proxy then proxy:stop() end
+    tmp.rm(certs)
   end)
   before_each(function() ai:reset() end)
 
@@ -202,6 +227,17 @@ describe("http_ngx in nginx", function()
     assert.equal(200, out.status, body .. ngx_server:error_log())
     assert.equal(1, out.stats.fallback)
     assert.equal(0, out.stats.cosocket)
+  end)
+
+  it("speaks TLS, verifying the server's certificate", function()
+    local tls = "https://127.0.0.1:" .. (ngx_server.port + 1)
+    local out = call("/call", { url = tls .. "/hello", ["repeat"] = 2 })
+    assert.equal(200, out.status, json.encode(out))
+    assert.matches("^over tls TLSv1%.[23]", out.head)
+    assert.equal(1, out.stats.reused)                  -- the pooled TLS session is reused
+    out = call("/call", { url = "https://127.0.0.1:" .. (ngx_server.port + 2) .. "/" })
+    assert.equal("tls", out.kind, json.encode(out))
+    assert.matches("TLS handshake with 127.0.0.1", out.err, 1, true)
   end)
 
   it("goes through a configured HTTP proxy", function()

@@ -1,8 +1,8 @@
 -- spec/support/nginx.lua: a private nginx (Debian's nginx + ngx_http_lua)
 -- for specs. start(template) writes the config into a temporary prefix,
--- replacing @SOURCE_DIR@, @BUILD_DIR@ and @PORT@ (a free port is found by
--- retrying on "Address already in use"), starts it and waits until it
--- answers. The spec runs under Lua 5.4 or LuaJIT (keep to syntax both
+-- replacing @SOURCE_DIR@, @BUILD_DIR@, @PORT@ and @PORT1@..@PORT9@ (PORT+1..;
+-- free ports are found by retrying on "Address already in use"), starts it
+-- and waits until it answers. The spec runs under Lua 5.4 or LuaJIT (keep to syntax both
 -- accept); the handlers always run on nginx's LuaJIT.
 local _M = {}
 
@@ -173,7 +173,7 @@ function _M.start(template, ready_path)
   for attempt = 0, 19 do
     self.port = base + attempt * 37
     local conf = template:gsub("@SOURCE_DIR@", _M.SOURCE_DIR):gsub("@BUILD_DIR@", _M.BUILD_DIR)
-      :gsub("@PORT@", tostring(self.port))
+      :gsub("@PORT@", tostring(self.port)):gsub("@PORT(%d)@", function(i) return tostring(self.port + tonumber(i)) end)
     assert(not conf:find("@[%u_]+@"), "unreplaced placeholder in nginx.conf")
     write_file(prefix .. "/conf/nginx.conf", conf)
     write_file(prefix .. "/logs/error.log", "")
