@@ -266,11 +266,12 @@ local function exchange(sock, u, o, absolute, deadline)
   sock:settimeout(remaining(deadline))
   local sent; sent, err = sock:send(concat(lines))
   if not sent then return nil, err, kind_of(err, "send"), true end
-  local status, headers = read_head(sock, deadline)
+  local status, headers, version = read_head(sock, deadline)
   if not status then return nil, headers, kind_of(headers, "read"), true end
   local max = o.max_response_bytes or 64 * 1024 * 1024
   local data, kind
-  local keep = (headers.connection or ""):lower() ~= "close"
+  local conn_hdr = lower(headers.connection or "")
+  local keep = conn_hdr ~= "close" and (version ~= "1.0" or conn_hdr == "keep-alive")
   if method == "HEAD" or status == 204 or status == 304 or (status >= 100 and status < 200) then
     data = ""
   elseif headers["transfer-encoding"] and headers["transfer-encoding"]:lower():find("chunked", 1, true) then
