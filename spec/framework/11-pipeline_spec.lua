@@ -148,4 +148,20 @@ Ben: She already sleeps on my keyboard.]] },
       assert.is_nil(p:find("literally", 1, true))
     end)
   end)
+
+  it("reports strategy timings and latency in wall-clock time (a store waiting on I/O counts)", function()
+    local astrocyte = require "astrocyte"
+    local curl = require "astrocyte.http_curl"
+    local eng = assert(astrocyte.open({ vector_store = "in_memory" }))
+    assert(eng:retain("The harbour crane was repaired on Tuesday.", { bank_id = "io" }))
+    local vs = eng.vector_store
+    local inner = vs.search_similar
+    -- a store that waits 150 ms (as on a network round trip), spending no CPU
+    vs.search_similar = function(self, ...) curl.sleep_ms(150); return inner(self, ...) end
+    local res = assert(eng:recall("harbour crane", { bank_id = "io" }))
+    assert.truthy(res.trace.strategy_timings_ms.semantic >= 140, tostring(res.trace.strategy_timings_ms.semantic))
+    assert.truthy(res.trace.strategy_timings_ms.keyword < 140)
+    assert.truthy(res.trace.latency_ms >= 140, tostring(res.trace.latency_ms))
+    eng:close()
+  end)
 end)

@@ -2,6 +2,7 @@
 -- engine calls after validation and policy: retain (pipeline.retain),
 -- recall for one or many banks (pipeline.recall + pipeline.multibank),
 -- reflect (pipeline.synthesize) and forget (pipeline.forget).
+local core = require "astrocyte.core"
 local errors = require "astrocyte.errors"
 local multibank = require "astrocyte.pipeline.multibank"
 local recall = require "astrocyte.pipeline.recall"
@@ -28,7 +29,7 @@ function _M.recall(eng, o, cfg_for_bank)
   local vecs, err = retain.embed(eng, { o.query })
   local qvec = vecs and vecs[1] or nil
   local embed_err = not vecs and err or nil
-  local t0 = os.clock()
+  local t0 = core.time()
   local function gather(bank)
     local bo = util.copy(o)
     bo.bank_id = bank

@@ -147,10 +147,10 @@ end
 local PARALLEL_PHASES = { rewrite = true, access = true, content = true, timer = true, ssl_cert = false }
 function _M.run_tasks(tasks)
   local function exec(t)
-    local ts = os.clock()
+    local ts = core.time()
     local ok, hits, err = pcall(t.fn)
     if not ok then hits, err = nil, tostring(hits) end
-    t.hits, t.err, t.ms = hits, err, (os.clock() - ts) * 1000
+    t.hits, t.err, t.ms = hits, err, (core.time() - ts) * 1000
   end
   local ngx_ = rawget(_G, "ngx")
   if #tasks > 1 and ngx_ and ngx_.thread and ngx_.get_phase and PARALLEL_PHASES[ngx_.get_phase()] then
@@ -293,14 +293,14 @@ function _M.finish(o, g, k, t0)
       fusion_method = "rrf", intent = g.intent, llm_reranked = llm_reranked or nil,
       strategy_execution = g.execution, temporal_window = g.window and g.window.phrase or nil,
       strategy_candidate_counts = g.counts, strategy_timings_ms = g.timings, degraded = g.degraded,
-      latency_ms = (os.clock() - (t0 or os.clock())) * 1000,
+      latency_ms = (core.time() - (t0 or core.time())) * 1000,
     },
   }
 end
 
 -- Recalls from one bank: gather then finish.
 function _M.single(eng, o, qvec, bcfg)
-  local t0 = os.clock()
+  local t0 = core.time()
   local g, err = _M.gather(eng, o, qvec, bcfg)
   if not g then return nil, err end
   return _M.finish(o, g, ((bcfg or eng.cfg).pipeline).rrf_k, t0)
