@@ -124,6 +124,27 @@ function _M:_write(rows, keep_vector, what, bank)
   return true
 end
 
+-- Keeps the planner's row statistics current. Until the planner knows how
+-- many rows a bank has it guesses a few hundred and scans the bank, sorting
+-- every row by distance, instead of using the HNSW index (or the GIN index
+-- on tsv): 1.5 s per recall at 100k memories on PGlite. Autovacuum analyzes
+-- on a server that runs it (PGlite runs none), so after every 10% growth —
+-- at least analyze_min_rows (default 1000; 0 = never) — the store runs
+-- ANALYZE itself (a sampled read). Best effort: a failure keeps old plans.
+function _M:_note_written(n)
+  local ctx = self.ctx
+  local min_rows = ctx.conf.analyze_min_rows
+  if min_rows == 0 then return end
+  local st = ctx.entry.state
+  st.unanalyzed = (st.unanalyzed or 0) + n
+  if st.unanalyzed < math.max(min_rows, 0.1 * (st.analyzed_rows or 0)) then return end
+  st.unanalyzed = 0
+  local table_name = self.S .. ".memories"
+  if not ctx.pool:query("ANALYZE " .. table_name, nil, { prepare = false }) then return end
+  local res = ctx.pool:query("SELECT reltuples::float8 AS n FROM pg_class WHERE oid = to_regclass($1)", { table_name })
+  st.analyzed_rows = res and res.rows[1] and tonumber(res.rows[1].n) or st.analyzed_rows
+end
+
 -- VectorStore.store_vectors: upserts items in one transaction; returns ids
 -- in input order. Everything is validated before anything is written.
 function _M:store_vectors(items)
@@ -144,6 +165,7 @@ function _M:store_vectors(items)
   end
   local ok, err = self:_write(rows, false, "store_vectors", items[1].bank_id)
   if not ok then return nil, err end
+  self:_note_written(#rows)
   return ids
 end
 
