@@ -11,8 +11,9 @@
 -- missing; default public); pool_size (4); dimensions (else inferred on the
 -- first write and recorded); vector_index = "hnsw" | "ivfflat" | "none" with
 -- vector_index_params {m, ef_construction, ef_search | lists, probes};
--- reconnect_attempts (3), reconnect_backoff_ms (50). The password never
--- appears in an error message.
+-- reconnect_attempts (3), reconnect_backoff_ms (50); analyze_min_rows
+-- (1000; ANALYZE after that many written rows or 10% growth, 0 = leave it to
+-- autovacuum). The password never appears in an error message.
 --
 -- Modules load lazily, so listing providers works without libpq.
 local function ctor(mod, key_path)
