@@ -3,7 +3,8 @@
 Plain-HTTP absolute-URI forwarding (GET http://host:port/path HTTP/1.1) is
 enough for the specs: every request is forwarded to the origin with its
 method, headers (minus hop-by-hop ones) and body, and the response is
-relayed. CONNECT is answered 405 (the specs do not tunnel TLS).
+relayed. CONNECT host:port opens a tunnel (counted in "tunnels"; with
+--refuse-connect it is answered 405).
 Admin (addressed to the proxy itself, origin-form):
   GET  /__admin/stats -> {"requests": n, "by_host": {...}, "proxy_auth": [...]}
   POST /__admin/reset
@@ -11,6 +12,7 @@ Admin (addressed to the proxy itself, origin-form):
 TOKEN" fail with 407. Proxy-Authorization is never forwarded upstream."""
 import argparse
 import http.client
+import select
 import json
 import os
 import socket
@@ -27,8 +29,9 @@ HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "t
 class Proxy(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     lock = threading.Lock()
-    stats = {"requests": 0, "by_host": {}, "proxy_auth": 0, "forwarded_auth_headers": 0}
+    stats = {"requests": 0, "by_host": {}, "proxy_auth": 0, "forwarded_auth_headers": 0, "tunnels": 0}
     token = None
+    refuse_connect = False
 
     def log_message(self, *a):
         pass
@@ -46,7 +49,41 @@ class Proxy(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_CONNECT(self):
-        self.reply(405, {"error": "CONNECT not supported by the test proxy"})
+        if self.refuse_connect:
+            return self.reply(405, {"error": "CONNECT refused by the test proxy"})
+        pa = self.headers.get("Proxy-Authorization")
+        with self.lock:
+            self.stats["tunnels"] += 1
+            self.stats["by_host"][self.path] = self.stats["by_host"].get(self.path, 0) + 1
+            if pa:
+                self.stats["proxy_auth"] += 1
+        if self.token and pa != "Bearer " + self.token:
+            return self.reply(407, {"error": "proxy authentication required"})
+        host, _, port = self.path.rpartition(":")
+        try:
+            upstream = socket.create_connection((host, int(port)), timeout=30)
+        except Exception as e:
+            return self.reply(502, {"error": "upstream: %s" % e})
+        self.send_response(200, "Connection Established")
+        self.end_headers()
+        self.wfile.flush()
+        # relay bytes both ways until either side closes
+        socks = [self.connection, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(socks, [], [], 30)
+                if not readable:
+                    break
+                for s in readable:
+                    data = s.recv(65536)
+                    if not data:
+                        raise EOFError
+                    (upstream if s is self.connection else self.connection).sendall(data)
+        except (EOFError, OSError):
+            pass
+        finally:
+            upstream.close()
+            self.close_connection = True
 
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -57,7 +94,8 @@ class Proxy(BaseHTTPRequestHandler):
                     return self.reply(200, self.stats)
             if self.path == "/__admin/reset":
                 with self.lock:
-                    Proxy.stats = {"requests": 0, "by_host": {}, "proxy_auth": 0, "forwarded_auth_headers": 0}
+                    Proxy.stats = {"requests": 0, "by_host": {}, "proxy_auth": 0, "forwarded_auth_headers": 0,
+                                   "tunnels": 0}
                 return self.reply(200, {"ok": True})
             return self.reply(400, {"error": "not an absolute-URI proxy request"})
         u = urlsplit(self.path)
@@ -96,8 +134,10 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--parent-pid", type=int)
     ap.add_argument("--require-auth")
+    ap.add_argument("--refuse-connect", action="store_true")
     args = ap.parse_args()
     Proxy.token = args.require_auth
+    Proxy.refuse_connect = args.refuse_connect
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Proxy)
     if args.parent_pid:
