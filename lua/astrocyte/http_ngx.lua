@@ -310,7 +310,7 @@ function Conn:request(o)
     if not sock then return nil, absolute, reused end
     local res, keep, kind, untouched = exchange(sock, u, o, absolute, deadline)
     if res then
-      if keep then sock:setkeepalive(60000, 32) else sock:close() end
+      if not (keep and sock:setkeepalive(60000, 32)) then sock:close() end
       return res
     end
     sock:close()
