@@ -15,6 +15,11 @@
 -- another connection committed) and replays the other writers' changes
 -- into its in-memory indexes; a reader that fell behind the pruned part of
 -- the log rebuilds them. HNSW snapshots carry their bank's change seq.
+--
+-- Config (vector_store_config): path; busy_timeout_ms (5000: how long a
+-- writer waits for another connection's lock); change_log_keep (100000: log
+-- rows kept when pruning; a reader further behind rebuilds); dimensions;
+-- vector_index {hnsw_threshold, migrate_batch, ...}; bm25 {k1, b, ...}.
 local sqlite = require "astrocyte.sqlite"
 local localstore = require "astrocyte.localstore"
 local rowmatch = require "astrocyte.rowmatch"
