@@ -48,6 +48,8 @@ http {
       local c = assert(http.new({ name = "t", max_retries = 0, timeout_ms = o.timeout_ms,
         backend = backend, transport = { proxy = o.proxy, headers = {} } }))
       local out = { backend = c.backend._NAME or "http_curl" }
+      ngx.update_time()
+      local t0 = ngx.now()
       for _ = 1, o["repeat"] or 1 do
         local res, err = c:request({ method = o.method, url = o.url, body = o.body, max_response_bytes = o.max,
           headers = { Authorization = "Bearer @KEY@" } })
@@ -57,6 +59,8 @@ http {
         out.err, out.kind = err and err.message, err and err.network_error
       end
       out.stats = c.conn.stats
+      ngx.update_time()
+      out.ms = (ngx.now() - t0) * 1000
       return out
     end
     package.loaded.ngx_spec_app = app
@@ -190,7 +194,7 @@ describe("http_ngx in nginx", function()
 
   it("does not block the worker while a provider call waits (libcurl does)", function()
     local function timed_ping_during(path)
-      ai:fault({ kind = "delay", delay_ms = 1500, count = 1, path = "models" })
+      ai:fault({ kind = "delay", delay_ms = 3000, count = 1, path = "models" })
       local outfile = ngx_server.prefix .. "/tmp/bg-" .. path:gsub("%W", "")
       os.execute("curl -s --max-time 10 -X POST --data-binary '" .. json.encode({ url = ai.url .. "/v1/models" })
         .. "' '" .. ngx_server.url .. path .. "' > '" .. outfile .. "' 2>/dev/null &")
@@ -203,7 +207,7 @@ describe("http_ngx in nginx", function()
       local status = ngx_server:http("GET", "/ping")
       local waited = core.now_ms() - t0
       assert.equal(200, status)
-      for _ = 1, 100 do
+      for _ = 1, 200 do
         local body = nginx.read_file(outfile)
         if body and body:find("}", 1, true) then return waited, json.decode(body) end
         os.execute("sleep 0.05")
@@ -213,11 +217,11 @@ describe("http_ngx in nginx", function()
     local waited, out = timed_ping_during("/call")
     assert.equal(200, out.status)
     assert.equal("http_ngx", out.backend)
-    assert.truthy(waited < 700, "ping waited " .. waited .. " ms behind a cosocket call")
+    assert.truthy(waited < 1500, "ping waited " .. waited .. " ms behind a cosocket call")
     ai:reset()
     local waited_curl, out_curl = timed_ping_during("/call-curl")
     assert.equal(200, out_curl.status)
-    assert.truthy(waited_curl > 1000, "ping waited only " .. waited_curl .. " ms behind a libcurl call")
+    assert.truthy(waited_curl > 2000, "ping waited only " .. waited_curl .. " ms behind a libcurl call")
   end)
 
   it("falls back to libcurl where the phase has no cosockets", function()
@@ -262,12 +266,13 @@ describe("http_ngx in nginx", function()
   end)
 
   it("reports timeouts, refused connections, resets and oversized bodies with libcurl's kinds", function()
-    ai:fault({ kind = "delay", delay_ms = 800, count = 1, path = "models" })
-    local t0 = core.now_ms()
+    -- the server answers after 3 s; the call gives up after 200 ms (timed
+    -- inside nginx, with a wide margin for a loaded machine)
+    ai:fault({ kind = "delay", delay_ms = 3000, count = 1, path = "models" })
     local out = call("/call", { url = ai.url .. "/v1/models", timeout_ms = 200 })
     assert.equal("timeout", out.kind)
     assert.matches("timeout", out.err)
-    assert.truthy(core.now_ms() - t0 < 700)
+    assert.truthy(out.ms >= 190 and out.ms < 1500, out.ms .. " ms")
 
     out = call("/call", { url = "http://127.0.0.1:1/v1/models" })
     assert.equal("connect", out.kind)
