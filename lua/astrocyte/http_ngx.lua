@@ -327,7 +327,4 @@ function Conn:request(o)
   return nil, "connection closed by the server", "reset"
 end
 
--- For specs.
-_M._parse_url, _M._no_proxy_match = parse_url, no_proxy_match
-
 return _M

@@ -19,6 +19,17 @@ local type, pairs, ipairs, fmt, max = type, pairs, ipairs, string.format, math.m
 local _M = { SPI_VERSION = 1 }
 local mt = { __index = _M }
 
+local function new_index(conf)
+  return memindex.new({ bm25 = conf.bm25, vector_index = conf.vector_index })
+end
+
+-- Adds every persisted row of backend to index; true or nil, err.
+local function load_rows(backend, index)
+  return backend:each_row(function(r)
+    return index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+  end)
+end
+
 -- Wraps `backend` (see providers/in_memory and providers/sqlite) into a store.
 -- conf: { dimensions = n?, bm25 = {...}? }. Loads every persisted row into
 -- the indexes. Returns the store or nil, err.
@@ -28,7 +39,7 @@ function _M.new(backend, conf, name)
     backend = backend,
     conf = conf,
     name = name or "localstore",
-    index = memindex.new({ bm25 = conf.bm25, vector_index = conf.vector_index }),
+    index = new_index(conf),
     dims = conf.dimensions or backend:get_meta("dimensions"),
   }, mt)
   if self.dims then self.dims = tonumber(self.dims) end
@@ -44,9 +55,7 @@ function _M.new(backend, conf, name)
       end
     end
   end
-  local ok, err = backend:each_row(function(r)
-    return self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
-  end)
+  local ok, err = load_rows(backend, self.index)
   self.index:finish_preload()
   if not ok then return nil, err end
   return self
@@ -62,10 +71,8 @@ end
 
 -- Rebuilds the indexes from the backend's rows.
 function _M:_reload()
-  local index = memindex.new({ bm25 = self.conf.bm25, vector_index = self.conf.vector_index })
-  local ok, err = self.backend:each_row(function(r)
-    return index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
-  end)
+  local index = new_index(self.conf)
+  local ok, err = load_rows(self.backend, index)
   if not ok then return nil, err end
   self.index = index
   return true

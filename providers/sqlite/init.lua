@@ -150,6 +150,7 @@ function Backend:transaction(fn)
   if self.in_tx then return fn() end
   local ok, err = self.db:exec("BEGIN IMMEDIATE")
   if not ok then return nil, err end
+  self.tx_seq = nil
   local res, ferr = fn()
   if res == nil then
     self.db:exec("ROLLBACK")
@@ -171,7 +172,7 @@ function Backend:batch(fn)
   if self.in_tx then return fn() end
   local ok, err = self.db:exec("BEGIN IMMEDIATE")
   if not ok then return nil, serr(self, "write", err) end
-  self.in_tx = true
+  self.in_tx, self.tx_seq = true, nil
   local pok, res, ferr = pcall(fn)
   self.in_tx = nil
   if not pok or res == nil then
@@ -434,6 +435,7 @@ function Backend:log_changes(rows_or_bank, keys)
     if ok == nil then st:reset(); return nil, serr2 end
     st:reset()
     last[bank_id] = self.db:last_insert_rowid()
+    self.tx_seq = last[bank_id]
   end
   for bank_id, seq in pairs(last) do
     local ok, qerr = self:query(BANK_SEQ, bank_id, seq)
@@ -462,12 +464,16 @@ function Backend:mark_seen()
   self.seen_dv, self.seen_seq = self:data_version(), self:max_seq()
 end
 
--- After a commit of this connection: if no other connection committed since
--- we last looked (data_version unchanged), everything up to the newest seq
--- is ours or already replayed. Prunes the log now and then.
+-- After a commit of this connection that logged changes (tx_seq: the last
+-- seq it wrote; cleared at BEGIN, so a rolled-back write leaves none): if no
+-- other connection committed since we last looked (data_version
+-- unchanged), everything up to that seq is ours or already replayed.
+-- Prunes the log now and then.
 function Backend:_committed()
-  if self.logged == 0 then return end
-  if self:data_version() == self.seen_dv then self.seen_seq = self:max_seq() end
+  local seq = self.tx_seq
+  if not seq then return end
+  self.tx_seq = nil
+  if self:data_version() == self.seen_dv then self.seen_seq = seq end
   if self.logged >= 1024 then
     self.logged = 0
     local cut = self:max_seq() - self.change_log_keep

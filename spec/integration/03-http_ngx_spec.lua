@@ -15,26 +15,7 @@ if nginx.skip("http_ngx in nginx", pending) then return end
 
 local KEY = "sk-ngx-test-0000"
 
-local CONF = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 1;
-master_process on;
-daemon on;
-pid logs/nginx.pid;
-error_log logs/error.log notice;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path tmp/client_body;
-  proxy_temp_path tmp/proxy;
-  fastcgi_temp_path tmp/fastcgi;
-  uwsgi_temp_path tmp/uwsgi;
-  scgi_temp_path tmp/scgi;
-  client_max_body_size 1m;
-  client_body_buffer_size 1m;
-  lua_package_path "@SOURCE_DIR@/lua/?.lua;@SOURCE_DIR@/lua/?/init.lua;;";
-  lua_package_cpath "@BUILD_DIR@/luajit/?.so;;";
+local CONF = nginx.conf_head(1) .. [[
   lua_ssl_trusted_certificate @CERTS@/trusted.pem;
   lua_ssl_verify_depth 2;
   init_by_lua_block {

@@ -109,6 +109,34 @@ function _M.skip(label, pending)
   return false
 end
 
+-- The head of a spec's nginx.conf, up to and inside `http {` (modules,
+-- a private prefix for every path, the checkout's Lua code and LuaJIT C
+-- modules); the caller appends its http-level directives and servers and
+-- closes the block. workers: worker_processes (1).
+function _M.conf_head(workers)
+  return ([[
+load_module %s;
+load_module %s;
+worker_processes %d;
+master_process on;
+daemon on;
+pid logs/nginx.pid;
+error_log logs/error.log notice;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path tmp/client_body;
+  proxy_temp_path tmp/proxy;
+  fastcgi_temp_path tmp/fastcgi;
+  uwsgi_temp_path tmp/uwsgi;
+  scgi_temp_path tmp/scgi;
+  client_max_body_size 4m;
+  client_body_buffer_size 4m;
+  lua_package_path "@SOURCE_DIR@/lua/?.lua;@SOURCE_DIR@/lua/?/init.lua;;";
+  lua_package_cpath "@BUILD_DIR@/luajit/?.so;;";
+]]):format(_M.NDK, _M.LUA_MODULE, workers or 1)
+end
+
 local Server = {}
 Server.__index = Server
 

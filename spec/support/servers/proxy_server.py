@@ -48,17 +48,24 @@ class Proxy(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_CONNECT(self):
-        if self.refuse_connect:
-            return self.reply(405, {"error": "CONNECT refused by the test proxy"})
+    def admit(self, counter, host):
+        """Counts a request for host; False (after a 407) when auth fails."""
         pa = self.headers.get("Proxy-Authorization")
         with self.lock:
-            self.stats["tunnels"] += 1
-            self.stats["by_host"][self.path] = self.stats["by_host"].get(self.path, 0) + 1
+            self.stats[counter] += 1
+            self.stats["by_host"][host] = self.stats["by_host"].get(host, 0) + 1
             if pa:
                 self.stats["proxy_auth"] += 1
         if self.token and pa != "Bearer " + self.token:
-            return self.reply(407, {"error": "proxy authentication required"})
+            self.reply(407, {"error": "proxy authentication required"})
+            return False
+        return True
+
+    def do_CONNECT(self):
+        if self.refuse_connect:
+            return self.reply(405, {"error": "CONNECT refused by the test proxy"})
+        if not self.admit("tunnels", self.path):
+            return
         host, _, port = self.path.rpartition(":")
         try:
             upstream = socket.create_connection((host, int(port)), timeout=30)
@@ -99,14 +106,8 @@ class Proxy(BaseHTTPRequestHandler):
                 return self.reply(200, {"ok": True})
             return self.reply(400, {"error": "not an absolute-URI proxy request"})
         u = urlsplit(self.path)
-        pa = self.headers.get("Proxy-Authorization")
-        with self.lock:
-            self.stats["requests"] += 1
-            self.stats["by_host"][u.netloc] = self.stats["by_host"].get(u.netloc, 0) + 1
-            if pa:
-                self.stats["proxy_auth"] += 1
-        if self.token and pa != "Bearer " + self.token:
-            return self.reply(407, {"error": "proxy authentication required"})
+        if not self.admit("requests", u.netloc):
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=30)
         try:
