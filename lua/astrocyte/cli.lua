@@ -3,6 +3,7 @@
 -- with --json). Exit codes: 0 ok, 1 usage, 2 bad input or config,
 -- 3 provider/storage failure. Errors go to stderr as one line.
 local astrocyte = require "astrocyte"
+local core = require "astrocyte.core"
 local util = require "astrocyte.util"
 local json = util.json
 local fmt, concat = string.format, table.concat
@@ -11,6 +12,7 @@ local _M = {}
 
 local USAGE = [[
 usage: astrocyte [--db PATH] [--config FILE] [--bank ID] [--json] COMMAND [ARGS]
+       astrocyte help | --help | --version
 
 commands:
   retain TEXT|-          store a memory (- reads stdin)
@@ -36,6 +38,7 @@ global options:
 ]]
 
 local EXIT_USAGE, EXIT_INPUT, EXIT_PROVIDER = 1, 2, 3
+local yaml_text
 
 local INPUT_KINDS = { ValidationError = true, ConfigError = true, PiiRejected = true, AccessDenied = true }
 
@@ -62,7 +65,7 @@ local VALUE_OPTS = {
   ["as-of"] = true, ["fact-types"] = true, ids = true, before = true,
   principal = true, ["on-behalf-of"] = true,
 }
-local FLAGS = { json = true, all = true, help = true }
+local FLAGS = { json = true, all = true, help = true, version = true }
 
 -- Parses argv into {opts, positional} or nil, message.
 local function parse(argv)
@@ -158,6 +161,50 @@ local function stderr_is_tty()
   return ok == true and (code == nil or code == 0) or ok == 0
 end
 
+-- A progress bar on stderr that redraws at most ten times a second and shows
+-- the rate and the time left (a redraw per record floods slow terminals).
+local function progress_bar(total)
+  local now = core.time
+  local t0, last = now(), -1
+  local bar = { done = 0, drawn = -1 }
+  local function draw(i)
+    bar.drawn = i
+    local elapsed = now() - t0
+    local rate = elapsed > 0 and i / elapsed or 0
+    local eta = rate > 0 and (total - i) / rate or 0
+    local width = 30
+    local filled = total > 0 and math.floor(width * i / total) or width
+    io.stderr:write(fmt("\r[%s%s] %d/%d  %.0f/s  ETA %d:%02d ", string.rep("#", filled), string.rep(".", width - filled),
+                        i, total, rate, math.floor(eta / 60), math.floor(eta % 60)))
+  end
+  function bar.update(_, i)
+    bar.done = i
+    local t = now()
+    if t - last >= 0.1 or i == total then last = t; draw(i) end
+  end
+  function bar.finish()
+    if bar.drawn ~= bar.done then draw(bar.done) end
+    if bar.drawn >= 0 then io.stderr:write("\n") end
+  end
+  return bar
+end
+
+-- True when a provider of the open engine keeps nothing after the process
+-- ends (the capability `persistent = false`, e.g. the in_memory store).
+local function ephemeral(eng)
+  for slot, p in pairs(eng.providers or {}) do
+    if slot ~= "keys" and type(p) == "table" and p.persistent == false
+       and (slot == "vector_store" or slot == "engine") then
+      return true
+    end
+  end
+  return false
+end
+
+-- Commands that store or delete: a one-shot run of one on an ephemeral store
+-- does nothing lasting, which is worth a warning.
+local WRITES = { retain = true, import = true, forget = true, restore = true, consolidate = true, lifecycle = true, hold = true }
+
 local commands = {}
 
 function commands.retain(eng, opts, pos)
@@ -189,6 +236,9 @@ function commands.reflect(eng, opts, pos)
   if not o then return usage_error(oerr) end
   local res, err = eng:reflect(pos[1], o)
   if not res then return fail(err) end
+  if res.degraded then
+    io.stderr:write("astrocyte: warning: the LLM failed, so this answer is extractive (", tostring(res.degraded_reason), ")\n")
+  end
   if opts.json then print_json(res) return 0 end
   print(res.answer)
   if #res.sources > 0 then
@@ -264,25 +314,65 @@ function commands.import(eng, opts, pos)
     end
   end
   f:close()
-  local tty = not opts.json and stderr_is_tty()
+  local bar = (not opts.json and stderr_is_tty()) and progress_bar(#records) or nil
   local stored = 0
   for i, r in ipairs(records) do
     local res, err = eng:retain(r.content, r.opts)
     if not res then
-      if tty then io.stderr:write("\n") end
+      if bar then bar:finish() end
       io.stderr:write(fmt("astrocyte: %s:%d: %s (%d of %d records stored before it)\n", path, r.line, tostring(err), stored, #records))
       return exit_code(err)
     end
     stored = stored + 1
-    if tty then
-      local width = 30
-      local done = math.floor(width * i / #records)
-      io.stderr:write(fmt("\r[%s%s] %d/%d", string.rep("#", done), string.rep(".", width - done), i, #records))
-    end
+    if bar then bar:update(i) end
   end
-  if tty then io.stderr:write("\n") end
+  if bar then bar:finish() end
   if opts.json then print_json({ imported = stored }) else print(fmt("imported %d memories from %s", stored, path)) end
   return 0
+end
+
+-- A YAML scalar: plain when that reads back as the same string, else a
+-- JSON string (valid YAML).
+local YAML_WORDS = { ["true"] = 1, ["false"] = 1, null = 1, yes = 1, no = 1, on = 1, off = 1, ["~"] = 1 }
+local function yaml_scalar(v)
+  if type(v) ~= "string" then return util.encode(v) end
+  if v:match("^[%w_./@-][%w_./@:%- ]*$") and not v:match(" $") and not tonumber(v)
+     and not YAML_WORDS[v:lower()] and not v:find(": ", 1, true) then
+    return v
+  end
+  return util.encode(v)
+end
+
+-- Renders a config table as block YAML, keys sorted. An empty table prints as
+-- {} unless the schema calls it a list (lyaml prints every empty table as []).
+function yaml_text(v, schema, indent)
+  local out = {}
+  if util.is_array(v) and #v > 0 then
+    for _, item in ipairs(v) do
+      if type(item) == "table" and next(item) ~= nil then
+        local body = yaml_text(item, nil, indent .. "  ")
+        out[#out + 1] = indent .. "- " .. body:sub(#indent + 3)
+      else
+        out[#out + 1] = indent .. "- " .. (type(item) == "table" and "{}" or yaml_scalar(item)) .. "\n"
+      end
+    end
+    return concat(out)
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do
+    local val, sub = v[k], type(schema) == "table" and schema[k] or nil
+    local key = yaml_scalar(tostring(k))
+    if type(val) ~= "table" then
+      out[#out + 1] = indent .. key .. ": " .. yaml_scalar(val) .. "\n"
+    elseif next(val) == nil then
+      out[#out + 1] = indent .. key .. ": " .. (sub == "list" and "[]" or "{}") .. "\n"
+    else
+      out[#out + 1] = indent .. key .. ":\n" .. yaml_text(val, sub, indent .. "  ")
+    end
+  end
+  return concat(out)
 end
 
 -- Commands that do not open an engine.
@@ -314,8 +404,7 @@ function standalone.config(opts, pos)
   for _, w in ipairs(cfg._warnings) do io.stderr:write("astrocyte: warning: ", w, "\n") end
   local merged = config.masked(cfg)
   if opts.json then print_json(merged) return 0 end
-  local ok, lyaml = pcall(require, "lyaml")
-  if ok then io.stdout:write(lyaml.dump({ merged })) else print_json(merged) end
+  io.stdout:write("---\n", yaml_text(merged, require("astrocyte.config_schema").root, ""))
   return 0
 end
 
@@ -324,15 +413,29 @@ end
 USAGE = USAGE .. require("astrocyte.cli_admin").register({ commands = commands, standalone = standalone,
   value_opts = VALUE_OPTS, flags = FLAGS, fail = fail, usage_error = usage_error, print_json = print_json })
 
+-- `astrocyte --version`: the framework, the Lua runtime and the C core.
+local function version_text()
+  local rt = type(jit) == "table" and jit.version or _VERSION
+  return fmt("astrocyte %s (%s, libastrocyte %s)\n", astrocyte.VERSION, rt, tostring(core.VERSION))
+end
+
 -- Entry point: returns the process exit code.
 function _M.main(argv)
   local args = {}
   for i = 1, #(argv or {}) do args[i] = argv[i] end
   local opts, pos = parse(args)
   if not opts then return usage_error(pos) end
-  if opts.help or #pos == 0 then
+  if opts.version or pos[1] == "version" then
+    io.stdout:write(version_text())
+    return 0
+  end
+  if opts.help or pos[1] == "help" then
     io.stdout:write(USAGE)
-    return opts.help and 0 or EXIT_USAGE
+    return 0
+  end
+  if #pos == 0 then
+    io.stderr:write(USAGE)
+    return EXIT_USAGE
   end
   local cmd = table.remove(pos, 1)
   if standalone[cmd] then
@@ -357,6 +460,11 @@ function _M.main(argv)
     if not eng then root_eng:close(); return fail(err) end
   end
   for _, w in ipairs(eng:warnings()) do io.stderr:write("astrocyte: warning: ", w, "\n") end
+  if WRITES[cmd] and ephemeral(root_eng) then
+    io.stderr:write("astrocyte: warning: the configured store is in-memory: nothing ", cmd,
+                    " does here is kept after this command exits",
+                    opts.db and " (--db is ignored by it)" or "", "\n")
+  end
   local ok, code = pcall(fn, eng, opts, pos)
   root_eng:close()
   if not ok then

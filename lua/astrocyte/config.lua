@@ -368,6 +368,11 @@ function _M.load(input, opts)
   if not ok then return nil, serr end
   ok, serr = check_banks(cfg, src, warnings)
   if not ok then return nil, serr end
+  -- Every provider name resolves now (module found, group implemented), so
+  -- `config check` and open() fail alike on a wrong name, and a provider
+  -- used only later (a transport) is not discovered broken mid-request.
+  ok, serr = require("astrocyte.registry").check_config(cfg)
+  if not ok then return nil, serr end
   cfg._source = src
   cfg._layers = layers
   cfg._warnings = warnings

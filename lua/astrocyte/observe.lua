@@ -57,6 +57,11 @@ function _M:done(op, info)
         latency_ms = (info.seconds or 0) * 1000, top_score = top }))
     end
   elseif op == "reflect" then
+    if r.degraded then
+      -- The LLM failed and the answer is extractive: say so, or it looks normal.
+      self.log:warn("astrocyte.reflect.degraded", { bank_id = info.bank_id, provider = info.provider,
+                                                    data = { reason = r.degraded_reason } })
+    end
     self.hooks:fire("on_reflect", info.bank_id, { query_length = q.query_length,
       answer_length = r.answer and #r.answer or 0, bank_count = q.bank_count or 1 })
     if self.sinks:count() > 0 then

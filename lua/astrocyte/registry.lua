@@ -61,7 +61,15 @@ function _M.build(group, name, conf, key_path)
     return nil, errors.config(fmt("%s: provider '%s' raised: %s", key_path, name, tostring(obj)), { key_path = key_path })
   end
   if not obj then
-    if errors.is(cerr) then return nil, cerr end
+    if errors.is(cerr) then
+      -- Keep the provider's kind (a StorageError stays one) and say which
+      -- config key built it.
+      if cerr.key_path == nil then
+        cerr.key_path = key_path
+        cerr.message = key_path .. ": " .. cerr.message
+      end
+      return nil, cerr
+    end
     return nil, errors.config(fmt("%s: %s", key_path, tostring(cerr)), { key_path = key_path })
   end
   local spi = require "astrocyte.spi"
@@ -71,6 +79,52 @@ function _M.build(group, name, conf, key_path)
     return nil, errors.config(fmt("%s: provider '%s': %s", key_path, name, serr.message or tostring(serr)), { key_path = key_path })
   end
   return obj
+end
+
+-- The config keys that name a provider, with the group open() builds each
+-- for. (The vector store's own graph is optional, so it is not listed.)
+local NAMED = {
+  { "provider", "engine_providers" }, { "vector_store", "vector_stores" },
+  { "document_store", "document_stores" }, { "graph_store", "graph_stores" },
+  { "wiki_store", "wiki_stores" }, { "mental_model_store", "mental_model_stores" },
+  { "source_store", "source_stores" }, { "embedding_provider", "llm_providers" },
+  { "llm_provider", "llm_providers" },
+}
+
+-- check_config(cfg) → true | nil, ConfigError: resolves (loads, without
+-- constructing) every provider a loaded config names, exactly as open() would
+-- find it, so `config check` fails where open() would on a name.
+function _M.check_config(cfg)
+  local function check(group, name, key_path)
+    if name == nil then return true end
+    local ok, err = _M.resolve(group, name, key_path)
+    if not ok then return nil, err end
+    return true
+  end
+  for _, kg in ipairs(NAMED) do
+    -- The engine tier uses `provider`; the store keys are defaults it ignores.
+    if not (cfg.provider and kg[2] ~= "engine_providers" and kg[1] ~= "llm_provider") then
+      local ok, err = check(kg[2], cfg[kg[1]], kg[1])
+      if not ok then return nil, err end
+    end
+  end
+  local ac = type(cfg.access_control) == "table" and cfg.access_control or {}
+  local ok, err = check("access_policies", ac.policy_provider, "access_control.policy_provider")
+  if not ok then return nil, err end
+  local t = cfg.outbound_transport
+  if type(t) == "table" and t.provider ~= nil then
+    ok, err = check("outbound_transports", t.provider, "outbound_transport.provider")
+    if not ok then return nil, err end
+  end
+  if type(cfg.memory_export_sinks) == "table" then
+    for i, entry in ipairs(cfg.memory_export_sinks) do
+      if type(entry) == "table" then
+        ok, err = check("memory_export_sinks", entry.provider, fmt("memory_export_sinks[%d].provider", i))
+        if not ok then return nil, err end
+      end
+    end
+  end
+  return true
 end
 
 -- Lists the entries of a directory (names only), or {} when unreadable.

@@ -15,7 +15,7 @@ local mt = { __index = _M }
 
 function _M.new(conf)
   conf = conf or {}
-  local self = setmetatable({ banks = {}, seq = 0 }, mt)
+  local self = setmetatable({ banks = {}, seq = 0, persistent = false }, mt)
   self.caps = assert(types.EngineCapabilities({
     supports_reflect = conf.supports_reflect ~= false, supports_forget = conf.supports_forget ~= false,
     supports_semantic_search = true, supports_tags = true, supports_metadata = true,

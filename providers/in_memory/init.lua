@@ -199,7 +199,10 @@ function Backend:list_audit(bank_id, limit)
 end
 
 local function new(conf)
-  return localstore.new(new_backend(), conf, "in_memory")
+  local store, err = localstore.new(new_backend(), conf, "in_memory")
+  -- Capability: nothing survives the process (the CLI warns one-shot writers).
+  if store then store.persistent = false end
+  return store, err
 end
 
 -- Each group's constructor takes its *_config table.

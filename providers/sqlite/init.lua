@@ -520,7 +520,11 @@ local function open_backend(conf)
     return nil, "sqlite: vector_store_config.path must be a non-empty string"
   end
   local db, err = sqlite.open(path)
-  if not db then return nil, err end
+  if not db then
+    -- A path that cannot be opened (missing directory, no permission) is a
+    -- storage failure, as a corrupt file is, not a configuration mistake.
+    return nil, errors.storage(fmt("sqlite: %s", tostring(err):gsub("^sqlite: ", "")), { provider = "sqlite", path = path })
+  end
   local self = setmetatable({ db = db, path = path, cache = {}, origin = util.new_id(), logged = 0,
                               change_log_keep = conf.change_log_keep or 100000 }, Backend)
   db:busy_timeout(conf.busy_timeout_ms or 5000)
@@ -533,7 +537,10 @@ local function open_backend(conf)
     return nil, errors.storage(fmt("sqlite: cannot use database '%s': %s", path, perr), { provider = "sqlite", path = path })
   end
   ok, perr = db:exec(SCHEMA)
-  if not ok then db:close(); return nil, fmt("sqlite: cannot create schema in '%s': %s", path, perr) end
+  if not ok then
+    db:close()
+    return nil, errors.storage(fmt("sqlite: cannot create schema in '%s': %s", path, perr), { provider = "sqlite", path = path })
+  end
   local v = self:get_meta("schema_version")
   if v and tonumber(v) > SCHEMA_VERSION then
     db:close()

@@ -122,10 +122,11 @@ describe("sqlite store (embedded default)", function()
     again:close()
   end)
 
-  it("reports an unwritable database path as a ConfigError", function()
+  it("reports an unwritable database path as a StorageError naming the key", function()
     local eng, err = astrocyte.open(nil, { db = "/proc/astrocyte/nope.db" })
     assert.is_nil(eng)
-    assert.equal("ConfigError", err.kind)
+    assert.equal("StorageError", err.kind)
+    assert.equal("vector_store", err.key_path)
     assert.equal("vector_store: sqlite: cannot open '/proc/astrocyte/nope.db': unable to open database file", err.message)
   end)
 

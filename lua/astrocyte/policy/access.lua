@@ -134,8 +134,16 @@ local function config_grants(cfg)
     if acc ~= nil then
       if type(acc) ~= "table" then return nil, errors.config(fmt("banks.%s.access must be a list", id), { key_path = "banks." .. id .. ".access" }) end
       for i, g in ipairs(acc) do
-        local entry = type(g) == "table" and { bank_id = id, principal = g.principal, permissions = g.permissions } or g
-        local c, err = compile_grant(entry, fmt("banks.%s.access[%d]", id, i - 1))
+        local key = fmt("banks.%s.access[%d]", id, i - 1)
+        local entry = g
+        if type(g) == "table" then
+          -- `grants:` (the user docs' spelling) is an alias of `permissions:`.
+          if g.grants ~= nil and g.permissions ~= nil then
+            return nil, errors.config(key .. ": give permissions or grants (its alias), not both", { key_path = key })
+          end
+          entry = { bank_id = id, principal = g.principal, permissions = g.permissions or g.grants }
+        end
+        local c, err = compile_grant(entry, key)
         if not c then return nil, err end
         out[#out + 1] = c
       end
