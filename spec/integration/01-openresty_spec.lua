@@ -38,6 +38,27 @@ describe("astrocyte in nginx (ngx_http_lua)", function()
     assert.truthy(v.jit:find("^LuaJIT 2%.1"), v.jit)
   end)
 
+  it("answers 503 while the database cannot be opened, and recovers once it can", function()
+    -- No worker has opened its engine yet (/runtime does not). Workers run as
+    -- nobody under root, or as this user: either way data/ is now unwritable.
+    local data = server.prefix .. "/data"
+    assert(os.execute("chmod 0555 '" .. data .. "'"))
+    local status, v, raw = get_json("POST", "/retain?bank=perm", "written once the database opens")
+    assert.equal(503, status, raw)
+    assert.equal("StorageError", v.error.kind)
+    assert.truthy(server:error_log():find("cannot open the engine (retrying in 1 s)", 1, true))
+    assert(os.execute("chmod 1777 '" .. data .. "'"))
+    -- Both workers retry after at most a second; poll for a bounded time.
+    local ok_count = 0
+    for _ = 1, 60 do
+      status, v, raw = get_json("POST", "/retain?bank=perm", "written once the database opens")
+      if status == 200 then ok_count = ok_count + 1 end
+      if ok_count >= 4 then break end
+      os.execute("sleep 0.1")
+    end
+    assert.truthy(ok_count >= 4, raw)
+  end)
+
   it("retains over POST and recalls the memory as the top hit", function()
     local text = "Ana prefers green tea in the morning"
     local status, kept, raw = get_json("POST", "/retain?bank=ana&tag=drinks", text)

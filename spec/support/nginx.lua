@@ -214,7 +214,7 @@ function _M.start(template, ready_path)
   end
   if not self.started then
     self:stop()
-    error("nginx did not start:\n" .. last_log)
+    error("nginx did not start; its last lines:\n" .. require("support.output").tail(last_log))
   end
   self.url = "http://127.0.0.1:" .. self.port
   -- Readiness: the master has bound the port; wait for a worker to answer.
@@ -224,7 +224,7 @@ function _M.start(template, ready_path)
   end
   local log = self:error_log()
   self:stop()
-  error("nginx not answering on " .. self.url .. "\nerror.log:\n" .. log)
+  error("nginx not answering on " .. self.url .. "\nerror.log, last lines:\n" .. require("support.output").tail(log))
 end
 
 return _M

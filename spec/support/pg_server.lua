@@ -6,6 +6,7 @@
 -- gone, so an aborted run leaves nothing behind. targets() lists the servers
 -- a spec runs against: PGlite always, plus the server of ASTRO_PG_DSN when
 -- that variable is set.
+local output = require "support.output"
 local _M = {}
 
 local root = os.getenv("ASTRO_SOURCE_DIR") or "."
@@ -50,11 +51,11 @@ function _M.available()
   local node = p:read("*l")
   p:close()
   if not node or node == "" then
-    return nil, "node is not installed: run scripts/setup (installs nodejs and npm, then tools/pglite's packages)"
+    return nil, "node is not installed: run scripts/setup --test (installs nodejs and npm, then tools/pglite's packages)"
   end
   local f = io.open(root .. "/tools/pglite/node_modules/@electric-sql/pglite-socket/package.json", "rb")
   if not f then
-    return nil, "tools/pglite/node_modules is missing: run scripts/setup (npm ci in tools/pglite)"
+    return nil, "tools/pglite/node_modules is missing: run scripts/setup --test (npm ci in tools/pglite; needs the npm registry)"
   end
   f:close()
   return true
@@ -90,13 +91,14 @@ function _M.start(opts)
     end
     if not alive(pid) then
       os.remove(log)
-      return nil, "pglite server exited before it was ready: " .. out
+      return nil, "pglite server exited before it was ready; its last lines:\n" .. output.tail(out)
     end
     sleep(0.1)
   end
   os.execute("kill -9 " .. pid .. " 2>/dev/null")
+  local out = read_all(log)
   os.remove(log)
-  return nil, "pglite server not ready within " .. (opts.timeout_s or 60) .. " s"
+  return nil, "pglite server not ready within " .. (opts.timeout_s or 60) .. " s; its last lines:\n" .. output.tail(out)
 end
 
 -- Stops the server (SIGTERM, or SIGKILL when hard) and waits up to 10 s for

@@ -67,7 +67,7 @@ function _M.start(name, args)
   end
   local out = read_all(log)
   self:stop()
-  error("server " .. name .. " did not start within 10 s: " .. out, 2)
+  error("server " .. name .. " did not start within 10 s; its last lines:\n" .. require("support.output").tail(out), 2)
 end
 
 -- Sends an admin request; returns the decoded JSON body.

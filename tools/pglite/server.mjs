@@ -13,7 +13,19 @@
 // crashed test run leaves no server behind.
 import { PGlite } from '@electric-sql/pglite'
 import { vector } from '@electric-sql/pglite-pgvector'
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
+
+// pglite-socket dispatches CustomEvent, a global only from Node 19; Debian 12
+// ships Node 18. The polyfill must exist before that module loads, hence the
+// dynamic import below.
+if (typeof globalThis.CustomEvent !== 'function') {
+  globalThis.CustomEvent = class CustomEvent extends Event {
+    constructor(type, init = {}) {
+      super(type, init)
+      this.detail = init.detail === undefined ? null : init.detail
+    }
+  }
+}
+const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
 
 function parseArgs(argv) {
   const o = { port: 0, data: undefined, maxConnections: 1, watchPid: 0 }
