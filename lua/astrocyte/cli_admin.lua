@@ -151,7 +151,7 @@ function _M.register(ctx)
   -- import: AMA archives go to import_bank; anything else to the plain import.
   local plain_import = commands.import
   function commands.import(eng, opts, pos)
-    if #pos == 1 and require("astrocyte.admin.portability").is_ama(pos[1]) then
+    if #pos == 1 and require("astrocyte.engine.portability").is_ama(pos[1]) then
       local res, err = eng:import_bank(opts.bank, pos[1], { on_conflict = opts["on-conflict"], allow_uncontained = true })
       if not res then return fail(err) end
       for _, e in ipairs(res.errors) do

@@ -4,7 +4,7 @@
 -- CapabilityNotSupported, ...), a `message` a person can act on, and optional
 -- fields (bank_id, key_path, field, retry_after ...). tostring(err) gives
 -- "<kind>: <message>".
-local setmetatable, type, tostring = setmetatable, type, tostring
+local setmetatable, type, tostring, pairs, pcall = setmetatable, type, tostring, pairs, pcall
 
 local _M = {}
 local mt = {}
@@ -32,6 +32,30 @@ end
 function _M.wrap(kind, v, fields)
   if _M.is(v) then return v end
   return _M.new(kind, tostring(v), fields)
+end
+
+-- The one way the framework calls a provider: errors.call(p, method, fields,
+-- ...) → p:method(...) → its result, or nil and an error object. An error
+-- object the provider raised or returned passes through intact (its kind,
+-- provider and cause are kept); any other value becomes an error of
+-- fields.kind (StorageError by default) whose message names the provider
+-- ("<name>: <reason>"), carrying fields.provider (default p.name), the other
+-- fields (bank_id ...) and cause (the raw value). A nil result with no error
+-- is a result (nil).
+function _M.call(p, method, fields, ...)
+  local ok, res, err = pcall(p[method], p, ...)
+  if ok and (res ~= nil or err == nil) then return res end
+  local cause = ok and err or res
+  if _M.is(cause) then return nil, cause end
+  local f = { cause = cause }
+  for k, v in pairs(fields or {}) do f[k] = v end
+  local kind = f.kind or "StorageError"
+  f.kind = nil
+  local name = tostring(f.provider or p.name or "store")
+  f.provider = name
+  local msg = tostring(cause)
+  if msg:sub(1, #name + 1) ~= name .. ":" then msg = name .. ": " .. msg end
+  return nil, _M.new(kind, msg, f)
 end
 
 -- Shorthands for the kinds the engine uses most.

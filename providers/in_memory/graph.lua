@@ -6,7 +6,7 @@
 -- is difflib's SequenceMatcher ratio (2·matches / total length).
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
-local similarity = require "astrocyte.similarity"
+local similarity = require "astrocyte.store.similarity"
 local type, pairs, ipairs, fmt, min = type, pairs, ipairs, string.format, math.min
 local lower, sort = string.lower, table.sort
 

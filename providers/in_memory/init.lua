@@ -5,8 +5,8 @@
 -- one file each next to this one (graph, wiki, mental_model, source, engine).
 -- Soft delete (row.archived_at), legal holds and the audit log live in the
 -- same Lua tables, for the lifetime of the store.
-local localstore = require "astrocyte.localstore"
-local rowmatch = require "astrocyte.rowmatch"
+local localstore = require "astrocyte.store.localstore"
+local rowmatch = require "astrocyte.store.rowmatch"
 local util = require "astrocyte.util"
 
 local Backend = {}

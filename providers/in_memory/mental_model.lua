@@ -10,7 +10,7 @@
 --   { op = "remove_section", id }                    id must exist
 -- After a change, content is re-rendered as "## title\n\ncontent" blocks.
 local types = require "astrocyte.types"
-local mmdoc = require "astrocyte.mental_model_doc"
+local mmdoc = require "astrocyte.store.mental_model_doc"
 local util = require "astrocyte.util"
 local type, ipairs, pairs = type, ipairs, pairs
 

@@ -16,7 +16,7 @@
 -- renames. Only event metadata is written; events never carry raw text or
 -- embeddings (astrocyte.sinks builds them), so capabilities() says so.
 local core = require "astrocyte.core"
-local sinks = require "astrocyte.sinks"
+local sinks = require "astrocyte.observe.sinks"
 local type, tostring, fmt, floor = type, tostring, string.format, math.floor
 local io_open, os_rename, os_remove = io.open, os.rename, os.remove
 

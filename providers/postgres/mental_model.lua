@@ -12,7 +12,7 @@
 -- anything else is skipped with a reason (a bad op never makes the document
 -- worse); content is re-rendered as "## title\n\ncontent" blocks.
 local types = require "astrocyte.types"
-local mmdoc = require "astrocyte.mental_model_doc"
+local mmdoc = require "astrocyte.store.mental_model_doc"
 local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
 local type, ipairs, fmt, tostring = type, ipairs, string.format, tostring

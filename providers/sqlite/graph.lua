@@ -15,7 +15,7 @@
 local DB = require "astrocyte.providers.sqlite.graph_db"
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
-local similarity = require "astrocyte.similarity"
+local similarity = require "astrocyte.store.similarity"
 local type, pairs, ipairs, fmt, min, tostring = type, pairs, ipairs, string.format, math.min, tostring
 local lower, sort = string.lower, table.sort
 local marks, chunks, encode_map, decode = DB.marks, DB.chunks, DB.encode_map, DB.decode

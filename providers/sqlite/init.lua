@@ -21,8 +21,8 @@
 -- rows kept when pruning; a reader further behind rebuilds); dimensions;
 -- vector_index {hnsw_threshold, migrate_batch, ...}; bm25 {k1, b, ...}.
 local sqlite = require "astrocyte.sqlite"
-local localstore = require "astrocyte.localstore"
-local rowmatch = require "astrocyte.rowmatch"
+local localstore = require "astrocyte.store.localstore"
+local rowmatch = require "astrocyte.store.rowmatch"
 local util = require "astrocyte.util"
 local errors = require "astrocyte.errors"
 local json = util.json
@@ -394,7 +394,7 @@ function Backend:vector_fingerprint(bank_id)
   local rows = self:query("SELECT count(*) AS n, total(key) AS s, max(key) AS m FROM memories" ..
     " WHERE bank_id = ? AND vector IS NOT NULL" .. LIVE, bank_id)
   local r = rows and rows[1] or {}
-  return require("astrocyte.memindex").fingerprint(r.n, r.s, r.m)
+  return require("astrocyte.store.memindex").fingerprint(r.n, r.s, r.m)
 end
 
 -- Stores a bank's HNSW snapshot (best effort: a failure only costs a rebuild).

@@ -17,7 +17,7 @@
 -- queue is full (counted by astrocyte.sinks). flush() waits for the queue to
 -- drain (flush_timeout_ms, default 10 s).
 local events = require "astrocyte.events"
-local sinks = require "astrocyte.sinks"
+local sinks = require "astrocyte.observe.sinks"
 local util = require "astrocyte.util"
 local type, tostring, fmt, floor = type, tostring, string.format, math.floor
 

@@ -2,7 +2,7 @@
 -- from core.flat to core.hnsw above vector_index.hnsw_threshold.
 -- Runs under Lua 5.4 and LuaJIT 2.1: keep to syntax both accept.
 local core = require "astrocyte.core"
-local memindex = require "astrocyte.memindex"
+local memindex = require "astrocyte.store.memindex"
 
 local pack = core.vec_pack
 

@@ -3,7 +3,7 @@
 -- reference's shape, hook config is validated, and events.verify accepts
 -- exactly what events.sign produced (window, replay, tampering).
 local events = require "astrocyte.events"
-local log = require "astrocyte.log"
+local log = require "astrocyte.observe.log"
 local util = require "astrocyte.util"
 local core = require "astrocyte.core"
 

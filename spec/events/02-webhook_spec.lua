@@ -7,7 +7,7 @@
 -- or stale request rejected, and close() never hanging on a slow receiver.
 local events = require "astrocyte.events"
 local webhook = require "astrocyte.webhook"
-local metrics = require "astrocyte.metrics"
+local metrics = require "astrocyte.observe.metrics"
 local server = require "support.server"
 local curl = require "astrocyte.http_curl"
 local util = require "astrocyte.util"

@@ -2,7 +2,7 @@
 -- scenario — HELP/TYPE lines, label escaping, histogram buckets with
 -- _sum/_count, sorted deterministic output identical on Lua 5.4 and LuaJIT —
 -- plus snapshot() and misuse errors.
-local metrics = require "astrocyte.metrics"
+local metrics = require "astrocyte.observe.metrics"
 
 local EXPECTED = [[
 # HELP astrocyte_circuit_breaker_state Circuit breaker state (0 closed, 1 open, 2 half-open).
@@ -41,7 +41,7 @@ astrocyte_retain_total{bank_id="b1",provider="sqlite",status="error"} 1
 astrocyte_retain_total{bank_id="b1",provider="sqlite",status="ok"} 1
 ]]
 
-describe("astrocyte.metrics", function()
+describe("astrocyte.observe.metrics", function()
   local m
   before_each(function() m = metrics.new() end)
 

@@ -4,7 +4,7 @@
 -- output: api keys, passwords, DSNs, bearer tokens, registered secrets,
 -- emails, card numbers and phone numbers fed in every position (keys,
 -- nested data, free text, error messages, top-level fields) come out masked.
-local log = require "astrocyte.log"
+local log = require "astrocyte.observe.log"
 local util = require "astrocyte.util"
 local tmp = require "support.tmp"
 
@@ -24,7 +24,7 @@ local function capture(opts)
   return assert(log.new(opts)), lines
 end
 
-describe("astrocyte.log", function()
+describe("astrocyte.observe.log", function()
   it("writes the reference entry shape with sorted keys", function()
     local l, lines = capture({ clock = function() return 1714557600000 end })
     l:info("astrocyte.retain", { bank_id = "b1", provider = "sqlite", operation = "retain", trace_id = "t1",

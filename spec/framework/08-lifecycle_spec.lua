@@ -2,7 +2,7 @@
 -- soft delete, time-range forget, audit log, TTL lifecycle, consolidation.
 describe("governance and lifecycle", function()
   local astrocyte = require "astrocyte"
-  local lifecycle = require "astrocyte.admin.lifecycle"
+  local lifecycle = require "astrocyte.engine.lifecycle"
   local tmp = require "support.tmp"
   local util = require "astrocyte.util"
   local dir

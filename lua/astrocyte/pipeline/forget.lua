@@ -1,40 +1,50 @@
--- astrocyte.pipeline.forget: forgetting by ids, by tags and/or date, or a
+-- astrocyte.pipeline.forget: forgetting by ids, by tags and/or dates, or a
 -- whole bank, through the VectorStore SPI (the store's find_ids extension
 -- when it has one, else paging list_vectors), in batches of 500; the graph
 -- store's memory associations are dropped too when it can.
+local errors = require "astrocyte.errors"
+local rowmatch = require "astrocyte.store.rowmatch"
 local util = require "astrocyte.util"
-local call = require("astrocyte.pipeline.retain").call
 local ipairs, min = ipairs, math.min
 
 local _M = {}
 
+local function call(store, method, bank, ...)
+  return errors.call(store, method, { bank_id = bank }, ...)
+end
+
+-- Ids of bank that selector sel = {tags?, before?, after?, live_only?}
+-- picks (times in ms), on stores with or without the find_ids extension.
+function _M.select_ids(eng, bank, sel)
+  local vs = eng.vector_store
+  if type(vs.find_ids) == "function" then
+    return call(vs, "find_ids", bank, bank, sel)
+  end
+  -- Generic path for third-party stores: page through list_vectors.
+  local ids, offset = {}, 0
+  while true do
+    local page, err = call(vs, "list_vectors", bank, bank, offset, 500)
+    if not page then return nil, err end
+    for _, it in ipairs(page) do
+      local r = { tags = it.tags, occurred_at = it.occurred_at and util.to_ms(it.occurred_at),
+                  retained_at = it.retained_at and util.to_ms(it.retained_at) }
+      if rowmatch.selected(r, sel) then ids[#ids + 1] = it.id end
+    end
+    if #page < 500 then break end
+    offset = offset + #page
+  end
+  return ids
+end
+
 -- Forgets per validated options o = {bank_id, memory_ids?, tags?, before_ms?,
--- all?}. Returns ForgetResult or nil, err.
+-- scope?}. Returns ForgetResult or nil, err.
 function _M.run(eng, o)
   local vs = eng.vector_store
   local ids = o.memory_ids
   if not ids then
-    if vs.find_ids then
-      local err
-      ids, err = call(vs, "find_ids", o.bank_id, o.bank_id, { tags = o.tags, before = o.before_ms })
-      if not ids then return nil, err end
-    else
-      -- Generic path for third-party stores: page through list_vectors.
-      local rowmatch = require "astrocyte.rowmatch"
-      ids = {}
-      local offset = 0
-      while true do
-        local page, err = call(vs, "list_vectors", o.bank_id, o.bank_id, offset, 500)
-        if not page then return nil, err end
-        for _, it in ipairs(page) do
-          local r = { tags = it.tags, occurred_at = it.occurred_at and util.to_ms(it.occurred_at),
-                      retained_at = it.retained_at and util.to_ms(it.retained_at) }
-          if rowmatch.selected(r, { tags = o.tags, before = o.before_ms }) then ids[#ids + 1] = it.id end
-        end
-        if #page < 500 then break end
-        offset = offset + #page
-      end
-    end
+    local err
+    ids, err = _M.select_ids(eng, o.bank_id, { tags = o.tags, before = o.before_ms })
+    if not ids then return nil, err end
   end
   local deleted = 0
   for start = 1, #ids, 500 do

@@ -7,6 +7,14 @@ local ipairs, min = ipairs, math.min
 
 local _M = {}
 
+-- The fusion key of a hit: its bank and memory id (ids are unique per bank
+-- only, and multi-bank lists mix banks). Store hits carry .id, graph and
+-- temporal hits .memory_id, document hits .document_id.
+function _M.key(h)
+  return (h.bank_id or "") .. "\0" .. (h.memory_id or h.id or h.document_id)
+end
+local key_of_hit = _M.key
+
 -- lists: array of {name, weight, hits = {hit with .id or .memory_id}}.
 -- Returns fused hits (the first-seen hit table per id, score replaced) and
 -- the number of distinct candidates, or nil, err.
@@ -17,8 +25,7 @@ function _M.rrf(lists, k)
     if l.weight > 0 and #l.hits > 0 then
       local keys = {}
       for i, h in ipairs(l.hits) do
-        -- Ids are unique per bank only: key by bank too (multi-bank lists).
-        local id = (h.bank_id or "") .. "\0" .. (h.memory_id or h.id or h.document_id)
+        local id = key_of_hit(h)
         local key = key_of[id]
         if not key then
           key = next_key; next_key = key + 1

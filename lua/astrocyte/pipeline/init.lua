@@ -1,9 +1,11 @@
--- astrocyte.pipeline: the built-in Tier-1 pipeline — entry points the
--- engine calls after validation and policy: retain (pipeline.retain),
--- recall for one or many banks (pipeline.recall + pipeline.multibank),
--- reflect (pipeline.synthesize) and forget (pipeline.forget).
+-- astrocyte.pipeline: the built-in Tier-1 pipeline, the backend of an
+-- engine that runs on its own stores — entry points the engine calls after
+-- validation and policy: retain (pipeline.retain), recall for one or many
+-- banks (pipeline.recall + pipeline.multibank), reflect (pipeline.synthesize)
+-- and forget (pipeline.forget). An engine provider's backend
+-- (astrocyte.engine.provider_backend) has the same four.
 local core = require "astrocyte.core"
-local errors = require "astrocyte.errors"
+local embed = require "astrocyte.pipeline.embed"
 local multibank = require "astrocyte.pipeline.multibank"
 local recall = require "astrocyte.pipeline.recall"
 local retain = require "astrocyte.pipeline.retain"
@@ -12,9 +14,6 @@ local synthesize = require "astrocyte.pipeline.synthesize"
 local util = require "astrocyte.util"
 
 local _M = {}
-
-_M.call = retain.call
-_M.token_budget = recall.token_budget
 
 -- Retains validated request r with the bank's effective config.
 function _M.retain(eng, r, bcfg)
@@ -26,7 +25,7 @@ end
 function _M.recall(eng, o, cfg_for_bank)
   -- Without the embedder (down, or its breaker open) recall degrades to the
   -- channels that need no query vector (keyword, graph).
-  local vecs, err = retain.embed(eng, { o.query })
+  local vecs, err = embed.embed(eng, { o.query })
   local qvec = vecs and vecs[1] or nil
   local embed_err = not vecs and err or nil
   local t0 = core.time()
@@ -35,21 +34,14 @@ function _M.recall(eng, o, cfg_for_bank)
     bo.bank_id = bank
     local bcfg, cerr = cfg_for_bank(bank)
     if not bcfg then return nil, cerr end
-    local g, gerr = recall.gather(eng, bo, qvec, bcfg)
-    if not g then
-      if errors.is(gerr.err) and gerr.err.kind == "ProviderUnavailable" then return nil, gerr.err end
-      return nil, errors.wrap("StorageError", tostring(gerr.where) .. ": " .. tostring(gerr.err), { bank_id = bank })
-    end
-    return g
+    return recall.gather(eng, bo, qvec, bcfg)
   end
   local pc = eng.cfg.pipeline
   if pc.final_rerank_mode == "llm_pairwise" and eng.llm then
     o.final_rerank_mode, o.final_rerank_top_n, o.llm = "llm_pairwise", pc.final_rerank_top_n or 30, eng.llm
   end
   local function finish(g)
-    local res, ferr = recall.finish(o, g, eng.cfg.pipeline.rrf_k, t0)
-    if not res then error(tostring(ferr.err), 0) end
-    return res
+    return recall.finish(o, g, pc.rrf_k, t0)
   end
   local res
   if o.banks then
@@ -60,7 +52,7 @@ function _M.recall(eng, o, cfg_for_bank)
   else
     local g
     g, err = gather(o.bank_id)
-    if g then res = finish(g) end
+    if g then res, err = finish(g) end
   end
   if not res then return nil, err end
   if embed_err then

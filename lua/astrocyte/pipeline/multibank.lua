@@ -93,8 +93,9 @@ local function dedup(hits)
 end
 
 -- Recalls across banks per strategy st. gather_one(bank) → gather table |
--- nil, err; finish(gather) → RecallResult. A failing bank is skipped and
--- named in trace.banks_failed (as in the reference); all failing is an error.
+-- nil, err; finish(gather) → RecallResult | nil, err. A failing bank is
+-- skipped and named in trace.banks_failed (as in the reference); all
+-- failing is an error, and so is a failing fusion.
 function _M.recall(banks, st, gather_one, finish)
   local gathers, failed, visited = {}, {}, {}
   local result
@@ -104,12 +105,14 @@ function _M.recall(banks, st, gather_one, finish)
     if not g then
       failed[#failed + 1] = { bank_id = bank, error = tostring(err) }
     elseif st.mode == "first_match" then
-      local r = finish(merge_gathers({ { bank = bank, g = g } }, st))
+      local r, ferr = finish(merge_gathers({ { bank = bank, g = g } }, st))
+      if not r then return nil, ferr end
       if #r.hits > 0 then result = r; break end
     else
       gathers[#gathers + 1] = { bank = bank, g = g }
       if st.mode == "cascade" then
-        local r = finish(merge_gathers(gathers, st))
+        local r, ferr = finish(merge_gathers(gathers, st))
+        if not r then return nil, ferr end
         if st.dedup_across_banks then r.hits = dedup(r.hits) end
         if #r.hits >= st.min_results_to_stop then result = r; break end
       end
@@ -118,7 +121,11 @@ function _M.recall(banks, st, gather_one, finish)
   if #gathers == 0 and not result and #failed > 0 then
     return nil, errors.new("ProviderUnavailable", "recall failed on every bank: " .. failed[1].error, { bank_id = failed[1].bank_id })
   end
-  result = result or finish(merge_gathers(gathers, st))
+  if not result then
+    local ferr
+    result, ferr = finish(merge_gathers(gathers, st))
+    if not result then return nil, ferr end
+  end
   if st.dedup_across_banks then result.hits = dedup(result.hits) end
   result.trace.banks_visited = visited
   result.trace.banks_failed = failed

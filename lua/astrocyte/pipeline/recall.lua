@@ -7,6 +7,7 @@
 -- keyword channels are required when configured.
 local core = require "astrocyte.core"
 local entities = require "astrocyte.pipeline.entities"
+local errors = require "astrocyte.errors"
 local fuse = require "astrocyte.pipeline.fuse"
 local intent = require "astrocyte.pipeline.intent"
 local rerank = require "astrocyte.pipeline.rerank"
@@ -16,13 +17,9 @@ local ipairs, min, type = ipairs, math.min, type
 
 local _M = {}
 
--- Calls store[method] catching raised errors: returns result or nil, err
--- (error objects, e.g. ProviderUnavailable from a breaker, pass through).
-local function try(store, method, ...)
-  local ok, res, err = pcall(store[method], store, ...)
-  if not ok then return nil, tostring(res) end
-  if res == nil and err ~= nil then return nil, err end
-  return res
+-- Calls store:method(...) for bank; result or nil, error object.
+local function try(store, method, bank, ...)
+  return errors.call(store, method, { bank_id = bank }, ...)
 end
 
 -- Normalizes any store hit into a MemoryHit.
@@ -57,7 +54,7 @@ local function complete_and_filter(eng, bank, hits, o)
   if #hits == 0 or type(vs.get_items) ~= "function" then return hits end
   local ids = {}
   for i, h in ipairs(hits) do ids[i] = h.memory_id or h.id end
-  local items = try(vs, "get_items", ids, bank)
+  local items = try(vs, "get_items", bank, ids, bank)
   if not items then return hits end
   local out = {}
   for _, h in ipairs(hits) do
@@ -96,13 +93,13 @@ local function graph_strategy(eng, bank, o, limit)
   if #names == 0 then return false end
   local ids, seen = {}, {}
   for _, name in ipairs(names) do
-    local ents = try(gs, "query_entities", name, bank, 3) or {}
+    local ents = try(gs, "query_entities", bank, name, bank, 3) or {}
     for _, e in ipairs(ents) do
       if not seen[e.id] then seen[e.id] = true; ids[#ids + 1] = e.id end
     end
   end
   if #ids == 0 then return {} end
-  local hits, err = try(gs, "query_neighbors", ids, bank, 2, limit)
+  local hits, err = try(gs, "query_neighbors", bank, ids, bank, 2, limit)
   if not hits then return nil, err end
   local out = {}
   for i, h in ipairs(hits) do out[i] = { memory_id = h.memory_id, text = h.text, score = h.score } end
@@ -115,11 +112,11 @@ end
 local function temporal_strategy(eng, bank, o, limit, qvec, window, is_temporal)
   local vs = eng.vector_store
   if window then
-    return try(vs, "search_similar", qvec, bank, limit, filters_of(o, window))
+    return try(vs, "search_similar", bank, qvec, bank, limit, filters_of(o, window))
   end
   if not is_temporal or type(vs.list_recent) ~= "function" then return false end
   local cap = eng.cfg.pipeline.temporal_scan_cap or 500
-  local items, err = try(vs, "list_recent", bank, cap)
+  local items, err = try(vs, "list_recent", bank, bank, cap)
   if not items then return nil, err end
   local ref = o.ref_ms
   local half = eng.cfg.pipeline.temporal_half_life_days or 7.0
@@ -170,7 +167,8 @@ end
 -- max_results, tags, fact_types, time_range, as_of_ms, ref_ms, session_id};
 -- qvec: the packed query vector (embedded once by the caller). Returns a
 -- gather table {lists = {{name, weight, hits}}, counts, used, failed,
--- timings, intent, window, top_semantic} or nil, {where, err}.
+-- timings, intent, window, top_semantic} or nil, err when every channel
+-- that should have answered failed.
 function _M.gather(eng, o, qvec, bcfg)
   local p = (bcfg or eng.cfg).pipeline
   local limit = o.max_results * p.semantic_overfetch
@@ -189,7 +187,7 @@ function _M.gather(eng, o, qvec, bcfg)
     -- first_match).
     local floor = p.semantic_min_score or 0
     tasks[#tasks + 1] = { name = "semantic", required = true, fn = function()
-      local all, serr = try(eng.vector_store, "search_similar", qvec, o.bank_id, limit, filters)
+      local all, serr = try(eng.vector_store, "search_similar", o.bank_id, qvec, o.bank_id, limit, filters)
       if not all then return nil, serr end
       if all[1] then g.top_semantic = all[1].score end
       local kept = {}
@@ -199,7 +197,7 @@ function _M.gather(eng, o, qvec, bcfg)
   end
   if (weights.keyword or 0) > 0 and eng.document_store then
     tasks[#tasks + 1] = { name = "keyword", required = true, fn = function()
-      return try(eng.document_store, "search_fulltext", o.query, o.bank_id, limit, filters)
+      return try(eng.document_store, "search_fulltext", o.bank_id, o.query, o.bank_id, limit, filters)
     end }
   end
   if (weights.graph or 0) > 0 and eng.graph_store then
@@ -234,9 +232,13 @@ function _M.gather(eng, o, qvec, bcfg)
     end
   end
   -- Every channel that should have answered failed: nothing to degrade to.
+  -- The store's error object goes up as it is; anything else becomes a
+  -- StorageError naming the channel.
   if #g.lists == 0 and g.errors then
-    local first = g.errors.semantic or g.errors.keyword
-    return nil, { where = g.errors.semantic and "semantic" or "keyword", err = first }
+    local where = g.errors.semantic and "semantic" or "keyword"
+    local err = g.errors[where]
+    if errors.is(err) then return nil, err end
+    return nil, errors.storage(where .. ": " .. tostring(err), { bank_id = o.bank_id })
   end
   return g
 end
@@ -249,7 +251,7 @@ local function break_ties(lists)
   for _, l in ipairs(lists) do
     if l.name == "semantic" or l.name == "keyword" then
       for i, h in ipairs(l.hits) do
-        local id = (h.bank_id or "") .. "\0" .. (h.id or h.memory_id or h.document_id)
+        local id = fuse.key(h)
         if not prior[id] or i < prior[id] then prior[id] = i end
       end
     end
@@ -258,8 +260,7 @@ local function break_ties(lists)
     if l.name ~= "semantic" and l.name ~= "keyword" then
       table.sort(l.hits, function(a, b)
         if a.score ~= b.score then return a.score > b.score end
-        local ia = (a.bank_id or "") .. "\0" .. (a.id or a.memory_id or a.document_id)
-        local ib = (b.bank_id or "") .. "\0" .. (b.id or b.memory_id or b.document_id)
+        local ia, ib = fuse.key(a), fuse.key(b)
         local pa, pb = prior[ia] or math.huge, prior[ib] or math.huge
         if pa ~= pb then return pa < pb end
         return ia < ib
@@ -268,13 +269,13 @@ local function break_ties(lists)
   end
 end
 
--- Fuses gathered lists, reranks and trims. Returns RecallResult.
+-- Fuses gathered lists, reranks and trims. Returns RecallResult or nil, err.
 function _M.finish(o, g, k, t0)
   break_ties(g.lists)
   local total = 0
   for _, l in ipairs(g.lists) do total = total + #l.hits end
   local fused, err = fuse.rrf(g.lists, k)
-  if not fused then return nil, { where = "fusion", err = err } end
+  if not fused then return nil, errors.new("InternalError", "fusion: " .. tostring(err), { bank_id = o.bank_id }) end
   local hits = {}
   for i, h in ipairs(fused) do hits[i] = memory_hit(h, o.bank_id) end
   rerank.basic(o.query, hits)
@@ -296,14 +297,6 @@ function _M.finish(o, g, k, t0)
       latency_ms = (core.time() - (t0 or core.time())) * 1000,
     },
   }
-end
-
--- Recalls from one bank: gather then finish.
-function _M.single(eng, o, qvec, bcfg)
-  local t0 = core.time()
-  local g, err = _M.gather(eng, o, qvec, bcfg)
-  if not g then return nil, err end
-  return _M.finish(o, g, ((bcfg or eng.cfg).pipeline).rrf_k, t0)
 end
 
 -- Greedy token budget: keep hits in rank order, stop at the first overflow.

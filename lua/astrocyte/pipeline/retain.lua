@@ -4,7 +4,9 @@
 -- near-duplicate check → one atomic store_vectors call → document store →
 -- entity graph. A failure after the vector write is undone (the memories
 -- written by this call are deleted), so a failed retain leaves nothing.
+-- Every store call goes through errors.call (provider errors kept intact).
 local core = require "astrocyte.core"
+local embed = require "astrocyte.pipeline.embed"
 local entities = require "astrocyte.pipeline.entities"
 local errors = require "astrocyte.errors"
 local util = require "astrocyte.util"
@@ -18,14 +20,12 @@ local CONTENT_STRATEGY = {
   document = "paragraph", email = "paragraph", event = "sentence",
 }
 
--- Built-in extraction profiles (reference extraction_builtin.yaml).
+-- Built-in extraction profiles (reference extraction_builtin.yaml, less its
+-- dataset-specific ones: an evaluation harness declares its own profiles in
+-- the config's extraction_profiles).
 _M.BUILTIN_PROFILES = {
   builtin_text = { content_type = "text", chunking_strategy = "sentence" },
   builtin_conversation = { content_type = "conversation", chunking_strategy = "dialogue" },
-  locomo_conversation = { content_type = "conversation", chunking_strategy = "dialogue",
-                          entity_extraction = "metadata", fact_type = "experience" },
-  locomo_persona = { content_type = "document", chunking_strategy = "paragraph",
-                     entity_extraction = "metadata", fact_type = "wiki" },
 }
 
 -- Resolves the extraction profile of a request; returns profile table or nil, err.
@@ -39,51 +39,19 @@ function _M.profile(cfg, name)
   return p
 end
 
-local function provider_err(store, err, bank)
-  if errors.is(err) then return err end
-  local name = store and store.name or "store"
-  return errors.wrap("StorageError", name .. ": " .. tostring(err), { provider = name, bank_id = bank })
-end
-
--- Calls store[method]; returns result or nil, error object.
+-- Calls store:method(...) for bank; result or nil, error object.
 local function call(store, method, bank, ...)
-  local ok, res, err = pcall(store[method], store, ...)
-  if not ok then return nil, provider_err(store, res, bank) end
-  if res == nil and err ~= nil then return nil, provider_err(store, err, bank) end
-  return res
+  return errors.call(store, method, { bank_id = bank }, ...)
 end
-_M.call = call
 
--- Embeds texts through the embedding provider; returns packed vectors.
-function _M.embed(eng, texts)
-  local p = eng.embedder
-  local ok, vecs, err
-  if p.embed_packed then
-    ok, vecs, err = pcall(p.embed_packed, p, texts)
-  else
-    ok, vecs, err = pcall(p.embed, p, texts)
-    if ok and vecs then
-      local packed = {}
-      for i = 1, #vecs do packed[i] = type(vecs[i]) == "string" and vecs[i] or core.vec_pack(vecs[i]) end
-      vecs = packed
-    end
-  end
-  if not ok then err, vecs = vecs, nil end
-  if not vecs then
-    return nil, errors.wrap("ProviderUnavailable", "embedding provider failed: " .. tostring(err),
-                            { provider = eng.cfg.embedding_provider })
-  end
-  if #vecs ~= #texts then
-    return nil, errors.new("ProviderUnavailable", fmt("embedding provider returned %d vectors for %d texts", #vecs, #texts),
-                           { provider = eng.cfg.embedding_provider })
-  end
-  return vecs
-end
+-- The metadata keys that name people (profile entity_extraction:
+-- metadata): a name, or several separated by ',' or '|'.
+local PERSON_KEYS = { "person", "speaker", "speakers" }
 
 -- Entities from metadata keys (profile entity_extraction: metadata).
 local function metadata_entities(md)
   local out, seen = {}, {}
-  for _, key in ipairs({ "locomo_persons", "locomo_speakers", "person", "speaker", "speakers" }) do
+  for _, key in ipairs(PERSON_KEYS) do
     local v = md and md[key]
     if type(v) == "string" then
       for name in v:gmatch("[^,|]+") do
@@ -131,9 +99,8 @@ local function store_graph(eng, bank, items, per_chunk_entities)
   end
   -- One transaction for the whole graph write when the store offers it.
   if type(gs.batch) == "function" then
-    local ok, res, err = pcall(gs.batch, gs, write)
-    if not ok then return nil, errors.wrap("StorageError", tostring(res), { bank_id = bank }) end
-    if res == nil then return nil, errors.is(err) and err or errors.wrap("StorageError", tostring(err), { bank_id = bank }) end
+    local ok, err = call(gs, "batch", bank, write)
+    if not ok then return nil, err end
     return true
   end
   return write()
@@ -154,7 +121,7 @@ function _M.run(eng, r, bcfg)
   if #chunks == 0 then
     return nil, errors.validation("content has no text after chunking", { field = "content", bank_id = r.bank_id })
   end
-  local vecs, eerr = _M.embed(eng, chunks)
+  local vecs, eerr = embed.embed(eng, chunks)
   if not vecs then return nil, eerr end
 
   -- Near-duplicate check per chunk (signal_quality.dedup).
@@ -227,11 +194,12 @@ function _M.run(eng, r, bcfg)
     it._merged = nil
   end
   local vs, gs = eng.vector_store, eng.graph_store
-  -- The embedded store's graph shares its SQLite connection: memories and
-  -- graph rows then commit in one transaction (all or nothing, one fsync).
-  -- Otherwise the graph is written after the memories and a failure undoes them.
-  local together = gs and gs.shared and vs.backend and gs.shared == vs.backend
-    and type(vs.write_batch) == "function"
+  -- A vector store that can share a transaction with the graph store (the
+  -- embedded store and its graph on one SQLite connection) commits memories
+  -- and graph rows at once (all or nothing, one fsync). Otherwise the graph
+  -- is written after the memories and a failure undoes them.
+  local together = gs and type(vs.shares_transaction_with) == "function"
+    and vs:shares_transaction_with(gs) == true
   local ids, serr
   if together then
     ids, serr = call(vs, "write_batch", r.bank_id, function()

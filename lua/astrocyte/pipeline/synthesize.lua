@@ -6,7 +6,7 @@
 -- <query>. Without hits the reference's fixed answer is returned and the
 -- LLM is not called.
 local intent = require "astrocyte.pipeline.intent"
-local reflect = require "astrocyte.reflect"
+local reflect = require "astrocyte.pipeline.extractive"
 local concat, fmt, ipairs, type, lower = table.concat, string.format, ipairs, type, string.lower
 
 local _M = {}

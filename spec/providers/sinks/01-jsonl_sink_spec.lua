@@ -4,7 +4,7 @@
 -- astrocyte.sinks from the memory_export_sinks config.
 local testing = require "astrocyte.testing"
 local jsonl = require "astrocyte.providers.jsonl_sink"
-local sinks = require "astrocyte.sinks"
+local sinks = require "astrocyte.observe.sinks"
 local core = require "astrocyte.core"
 local util = require "astrocyte.util"
 local tmp = require "support.tmp"

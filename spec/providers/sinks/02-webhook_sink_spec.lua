@@ -4,8 +4,8 @@
 -- instead of raised.
 local testing = require "astrocyte.testing"
 local webhook_sink = require "astrocyte.providers.webhook_sink"
-local sinks = require "astrocyte.sinks"
-local metrics = require "astrocyte.metrics"
+local sinks = require "astrocyte.observe.sinks"
+local metrics = require "astrocyte.observe.metrics"
 local server = require "support.server"
 local util = require "astrocyte.util"
 

@@ -4,7 +4,7 @@
 -- counts every request, and the counts must equal what the origin saw.
 local testing = require "astrocyte.testing"
 local server = require "support.server"
-local transport = require "astrocyte.transport"
+local transport = require "astrocyte.net.transport"
 local proxy_transport = require "astrocyte.providers.proxy_transport"
 local onecli = require "astrocyte.providers.onecli"
 local openai = require "astrocyte.providers.openai"
@@ -119,7 +119,7 @@ describe("outbound transport", function()
     end)
   end)
 
-  describe("astrocyte.transport", function()
+  describe("astrocyte.net.transport", function()
     after_each(function() transport.use(nil) end)
 
     it("honours HTTP_PROXY / HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE when no provider is configured", function()

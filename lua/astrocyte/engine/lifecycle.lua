@@ -1,5 +1,5 @@
--- astrocyte.admin.lifecycle: memory lifecycle and consolidation batch jobs
--- (pipeline.md §7 and §1.10), installed on the engine class:
+-- astrocyte.engine.lifecycle: memory lifecycle and consolidation batch jobs
+-- (pipeline.md §7 and §1.10), engine methods (each needs `admin` on the bank):
 --
 --   engine:run_lifecycle(bank_id, {now?, dry_run?}) → LifecycleRunResult
 --     {bank_id, archived_count, deleted_count, kept_count, skipped_count,
@@ -16,16 +16,17 @@
 --     vectors answers "nearest kept vector" so the scan is not O(n²) in Lua.
 -- Both jobs write an audit record; under a legal hold the lifecycle keeps
 -- everything (reason legal_hold) and consolidation refuses (LegalHoldActive).
-local common = require "astrocyte.admin.common"
+local checks = require "astrocyte.engine.checks"
 local config = require "astrocyte.config"
 local core = require "astrocyte.core"
 local errors = require "astrocyte.errors"
 local forget = require "astrocyte.pipeline.forget"
+local governance = require "astrocyte.engine.governance"
 local util = require "astrocyte.util"
 local validate = require "astrocyte.validate"
 local type, fmt, ipairs, floor = type, string.format, ipairs, math.floor
 
-local _M = {}
+local _M = { methods = {} }
 
 local DAY_MS = 86400000
 _M.DEFAULTS = { enabled = false, ttl = { archive_after_days = 90, delete_after_days = 365 } }
@@ -80,7 +81,7 @@ end
 local function each_item(store, method, bank, size, fn)
   local offset = 0
   while true do
-    local page, err = common.call(store, method, bank, bank, offset, size)
+    local page, err = errors.call(store, method, { bank_id = bank }, bank, offset, size)
     if not page then return nil, err end
     for _, it in ipairs(page) do fn(it) end
     if #page < size then return true end
@@ -88,13 +89,8 @@ local function each_item(store, method, bank, size, fn)
   end
 end
 
-local function set(list)
-  local s = {}
-  for _, k in ipairs(list) do s[k] = true end
-  return s
-end
-local LIFECYCLE_OPTS = set { "now", "dry_run" }
-local CONSOLIDATE_OPTS = set { "threshold", "batch_size", "dry_run", "principal" }
+local LIFECYCLE_OPTS = checks.set { "now", "dry_run" }
+local CONSOLIDATE_OPTS = checks.set { "threshold", "batch_size", "dry_run", "principal" }
 
 local function run_lifecycle(self, bank, o)
   local bcfg, err = config.for_bank(self.cfg, bank)
@@ -102,7 +98,7 @@ local function run_lifecycle(self, bank, o)
   local lc = config.merge(util.deepcopy(_M.DEFAULTS), bcfg.lifecycle or {})
   local now_ms; now_ms, err = validate.time(o.now, "now"); if err then return nil, err end
   now_ms = now_ms or util.now_ms()
-  local holds; holds, err = common.holds(self, bank)
+  local holds; holds, err = governance.holds(self, bank)
   if not holds then return nil, err end
   local under_hold = holds[1] ~= nil
   local vs = self.vector_store
@@ -135,7 +131,7 @@ local function run_lifecycle(self, bank, o)
   local archived, deleted = #to_archive, #to_delete
   if not o.dry_run then
     if #to_archive > 0 then
-      archived, err = common.call(vs, "archive", bank, to_archive, bank, now_ms)
+      archived, err = errors.call(vs, "archive", { bank_id = bank }, to_archive, bank, now_ms)
       if not archived then return nil, err end
     end
     if #to_delete > 0 then
@@ -143,7 +139,7 @@ local function run_lifecycle(self, bank, o)
       if not res then return nil, err end
       deleted = res.deleted_count
     end
-    common.audit(self, { event = "lifecycle", bank_id = bank, principal = "system:ttl",
+    governance.audit(self, { event = "lifecycle", bank_id = bank, principal = "system:ttl",
       archived_count = archived, deleted_count = deleted, kept_count = kept,
       archived_ids = to_archive, deleted_ids = to_delete, now = util.iso(now_ms) })
   end
@@ -161,7 +157,7 @@ local function consolidate(self, bank, o)
   end
   local batch; batch, err = validate.int(o.batch_size, "batch_size", 1, 100000, 100); if not batch then return nil, err end
   if not o.dry_run then
-    local herr = common.check_no_hold(self, bank, "consolidation")
+    local herr = governance.check_no_hold(self, bank, "consolidation")
     if herr then return nil, herr end
   end
   local vs = self.vector_store
@@ -205,50 +201,56 @@ local function consolidate(self, bank, o)
     local res; res, err = forget.run(self, { bank_id = bank, memory_ids = ids })
     if not res then return nil, err end
     removed = res.deleted_count
-    common.audit(self, { event = "consolidate", bank_id = bank, principal = o.principal or "system:consolidation",
+    governance.audit(self, { event = "consolidate", bank_id = bank, principal = o.principal or "system:consolidation",
       memory_ids = ids, deleted_count = removed, total_scanned = scanned, threshold = threshold })
   end
   return { bank_id = bank, duplicates_removed = removed, total_scanned = scanned, duplicates = dups,
            threshold = threshold, dry_run = o.dry_run or false }
 end
 
-function _M.install(Engine)
-  -- engine:run_lifecycle(bank_id, {now = ISO|epoch, dry_run = bool}) → LifecycleRunResult.
-  function Engine:run_lifecycle(bank_id, opts)
-    local cerr = common.check_open(self, "run_lifecycle"); if cerr then return nil, cerr end
-    local bank, err = validate.bank_id(bank_id == nil and self.cfg.default_bank_id or bank_id)
-    if not bank then return nil, err end
-    local o; o, err = validate.opts(opts, LIFECYCLE_OPTS, "run_lifecycle"); if not o then return nil, err end
-    return common.guarded(run_lifecycle, self, bank, o)
-  end
+local E = _M.methods
+local governed, check_open, bank_arg = checks.governed, checks.check_open, checks.bank_arg
 
-  -- engine:consolidate(bank_id, {threshold, batch_size = 100, dry_run}) → ConsolidationResult.
-  function Engine:consolidate(bank_id, opts)
-    local cerr = common.check_open(self, "consolidate"); if cerr then return nil, cerr end
-    local bank, err = validate.bank_id(bank_id == nil and self.cfg.default_bank_id or bank_id)
-    if not bank then return nil, err end
-    local o; o, err = validate.opts(opts, CONSOLIDATE_OPTS, "consolidate"); if not o then return nil, err end
-    return common.guarded(consolidate, self, bank, o)
+-- engine:run_lifecycle(bank_id, {now = ISO|epoch, dry_run = bool}) → LifecycleRunResult.
+E.run_lifecycle = governed("admin", function(self, bank_id, opts)
+  local cerr = check_open(self, "run_lifecycle"); if cerr then return nil, cerr end
+  local bank, err = bank_arg(self, bank_id); if not bank then return nil, err end
+  local o; o, err = validate.opts(opts, LIFECYCLE_OPTS, "run_lifecycle"); if not o then return nil, err end
+  return checks.guarded(run_lifecycle, self, bank, o)
+end, function(self, bank_id, res)
+  if ((res.archived_count or 0) + (res.deleted_count or 0)) > 0 then
+    self.observe:governance("ttl_expiry", bank_id, { archived_count = res.archived_count,
+                                                     deleted_count = res.deleted_count })
   end
+end)
 
-  -- engine:restore_memories(bank_id, memory_ids) → count of archived memories restored.
-  function Engine:restore_memories(bank_id, memory_ids, opts)
-    local cerr = common.check_open(self, "restore_memories"); if cerr then return nil, cerr end
-    local bank, err = validate.bank_id(bank_id == nil and self.cfg.default_bank_id or bank_id)
-    if not bank then return nil, err end
-    local ids; ids, err = validate.str_list(memory_ids, "memory_ids"); if err then return nil, err end
-    if not ids then return nil, errors.validation("restore_memories needs memory_ids", { field = "memory_ids", bank_id = bank }) end
-    local vs = self.vector_store
-    if type(vs.restore) ~= "function" then
-      return nil, errors.new("CapabilityNotSupported", fmt("vector store '%s' cannot restore archived memories", tostring(self.cfg.vector_store)),
-        { provider = self.cfg.vector_store, capability = "restore", bank_id = bank })
-    end
-    local n; n, err = common.call(vs, "restore", bank, ids, bank)
-    if not n then return nil, err end
-    common.audit(self, { event = "restore", bank_id = bank, memory_ids = ids, restored_count = n,
-                         principal = opts and opts.principal or "anonymous" })
-    return n
+-- engine:consolidate(bank_id, {threshold, batch_size = 100, dry_run}) → ConsolidationResult.
+E.consolidate = governed("admin", function(self, bank_id, opts)
+  local cerr = check_open(self, "consolidate"); if cerr then return nil, cerr end
+  local bank, err = bank_arg(self, bank_id); if not bank then return nil, err end
+  local o; o, err = validate.opts(opts, CONSOLIDATE_OPTS, "consolidate"); if not o then return nil, err end
+  return checks.guarded(consolidate, self, bank, o)
+end, function(self, bank_id, res)
+  self.observe:governance("consolidation", bank_id, { duplicates_removed = res.duplicates_removed,
+                                                      total_scanned = res.total_scanned })
+end)
+
+-- engine:restore_memories(bank_id, memory_ids) → count of archived memories restored.
+E.restore_memories = governed("admin", function(self, bank_id, memory_ids, opts)
+  local cerr = check_open(self, "restore_memories"); if cerr then return nil, cerr end
+  local bank, err = bank_arg(self, bank_id); if not bank then return nil, err end
+  local ids; ids, err = validate.str_list(memory_ids, "memory_ids"); if err then return nil, err end
+  if not ids then return nil, errors.validation("restore_memories needs memory_ids", { field = "memory_ids", bank_id = bank }) end
+  local vs = self.vector_store
+  if type(vs.restore) ~= "function" then
+    return nil, errors.new("CapabilityNotSupported", fmt("vector store '%s' cannot restore archived memories", tostring(self.cfg.vector_store)),
+      { provider = self.cfg.vector_store, capability = "restore", bank_id = bank })
   end
-end
+  local n; n, err = errors.call(vs, "restore", { bank_id = bank }, ids, bank)
+  if not n then return nil, err end
+  governance.audit(self, { event = "restore", bank_id = bank, memory_ids = ids, restored_count = n,
+                           principal = opts and opts.principal or "anonymous" })
+  return n
+end)
 
 return _M

@@ -12,7 +12,7 @@
 -- restore() brings them back. Governance extensions (legal holds, audit
 -- log) pass straight through to the backend, which persists them.
 local core = require "astrocyte.core"
-local memindex = require "astrocyte.memindex"
+local memindex = require "astrocyte.store.memindex"
 local util = require "astrocyte.util"
 local type, pairs, ipairs, fmt, max = type, pairs, ipairs, string.format, math.max
 
@@ -468,6 +468,12 @@ function _M:write_batch(fn)
     self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
   end
   return res
+end
+
+-- Capability: true when graph store gs writes through this store's
+-- connection, so write_batch commits both stores' rows in one transaction.
+function _M:shares_transaction_with(gs)
+  return self.backend.batch ~= nil and gs ~= nil and gs.shared ~= nil and gs.shared == self.backend
 end
 
 -- Extension: bytes held by the in-memory indexes.

@@ -1,5 +1,6 @@
--- astrocyte.admin.portability: bank export / import in the AMA format
--- (Astrocyte Memory Archive, spi.md §4.3), installed on the engine class.
+-- astrocyte.engine.portability: bank export / import in the AMA format
+-- (Astrocyte Memory Archive, spi.md §4.3), engine methods (each needs
+-- `admin` on the bank: for an import without bank_id, the archive's bank).
 --
 --   engine:export_bank(bank_id, path, {include_embeddings = false,
 --       include_entities = true, allowed_roots, allow_uncontained}) → count
@@ -16,23 +17,19 @@
 -- texts without an embedding are re-embedded), then the document store and
 -- the graph (entities + memory links). Paths must resolve inside one of
 -- allowed_roots unless allow_uncontained = true.
-local common = require "astrocyte.admin.common"
+local checks = require "astrocyte.engine.checks"
 local core = require "astrocyte.core"
+local embed = require "astrocyte.pipeline.embed"
 local entities_mod = require "astrocyte.pipeline.entities"
 local errors = require "astrocyte.errors"
-local retain = require "astrocyte.pipeline.retain"
 local util = require "astrocyte.util"
 local validate = require "astrocyte.validate"
 local json = util.json
 local type, fmt, ipairs = type, string.format, ipairs
 
-local _M = { AMA_VERSION = 1 }
+local _M = { AMA_VERSION = 1, methods = {} }
 
-local function set(list)
-  local s = {}
-  for _, k in ipairs(list) do s[k] = true end
-  return s
-end
+local set = checks.set
 local EXPORT_OPTS = set { "include_embeddings", "include_entities", "allowed_roots", "allow_uncontained" }
 local IMPORT_OPTS = set { "on_conflict", "allowed_roots", "allow_uncontained" }
 local CONFLICT = set { "skip", "overwrite", "error" }
@@ -104,7 +101,7 @@ local function export_bank(self, bank, path, o)
   local vs, gs = self.vector_store, self.graph_store
   local items, offset = {}, 0
   while true do
-    local page; page, err = common.call(vs, "list_vectors", bank, bank, offset, 500)
+    local page; page, err = errors.call(vs, "list_vectors", { bank_id = bank }, bank, offset, 500)
     if not page then return nil, err end
     for _, it in ipairs(page) do items[#items + 1] = it end
     if #page < 500 then break end
@@ -114,7 +111,7 @@ local function export_bank(self, bank, path, o)
   if o.include_entities ~= false and gs and type(gs.get_memory_entities) == "function" and #items > 0 then
     local ids = {}
     for i, it in ipairs(items) do ids[i] = it.id end
-    ents, err = common.call(gs, "get_memory_entities", bank, ids, bank)
+    ents, err = errors.call(gs, "get_memory_entities", { bank_id = bank }, ids, bank)
     if not ents then return nil, err end
   end
   local lines = {}
@@ -213,7 +210,7 @@ local function write_items(self, bank, batch, errs)
                  fact_type = it.fact_type, occurred_at = it.occurred_at, retained_at = it.retained_at,
                  memory_layer = it.memory_layer, chunk_id = it.chunk_id }
   end
-  local ok, err = common.call(vs, "store_vectors", bank, store)
+  local ok, err = errors.call(vs, "store_vectors", { bank_id = bank }, store)
   local written = {}
   if ok then
     written = batch
@@ -229,7 +226,7 @@ local function write_items(self, bank, batch, errs)
   end
   for _, it in ipairs(written) do
     if ds and ds ~= vs and ds.store_document then
-      common.call(ds, "store_document", bank, { id = it.id, text = it.text, metadata = it.metadata, tags = it.tags }, bank)
+      errors.call(ds, "store_document", { bank_id = bank }, { id = it.id, text = it.text, metadata = it.metadata, tags = it.tags }, bank)
     end
     if gs and type(it._entities) == "table" and #it._entities > 0 then
       local ents, assoc = {}, {}
@@ -242,8 +239,8 @@ local function write_items(self, bank, batch, errs)
         end
       end
       if #ents > 0 then
-        local _, gerr = common.call(gs, "store_entities", bank, ents, bank)
-        if not gerr then _, gerr = common.call(gs, "link_memories_to_entities", bank, assoc, bank) end
+        local _, gerr = errors.call(gs, "store_entities", { bank_id = bank }, ents, bank)
+        if not gerr then _, gerr = errors.call(gs, "link_memories_to_entities", { bank_id = bank }, assoc, bank) end
         if gerr then errs[#errs + 1] = { line = it._line, id = it.id, message = "entities: " .. tostring(gerr.message) } end
       end
     end
@@ -278,7 +275,7 @@ local function import_bank(self, bank, path, o)
   if on_conflict ~= "overwrite" and type(vs.get_items) == "function" and #items > 0 then
     local ids = {}
     for i, it in ipairs(items) do ids[i] = it.id end
-    local existing; existing, err = common.call(vs, "get_items", bank, ids, bank, { include_archived = true })
+    local existing; existing, err = errors.call(vs, "get_items", { bank_id = bank }, ids, bank, { include_archived = true })
     if not existing then return nil, err end
     local keep = {}
     for _, it in ipairs(items) do
@@ -300,7 +297,7 @@ local function import_bank(self, bank, path, o)
   for start = 1, #need, 64 do
     local texts, part = {}, {}
     for i = start, math.min(#need, start + 63) do texts[#texts + 1] = need[i].text; part[#part + 1] = need[i] end
-    local vecs; vecs, err = retain.embed(self, texts)
+    local vecs; vecs, err = embed.embed(self, texts)
     if not vecs then return nil, err end
     for i, it in ipairs(part) do it.vector = vecs[i] end
   end
@@ -314,32 +311,46 @@ local function import_bank(self, bank, path, o)
   return { bank_id = bank, imported = imported, skipped = skipped, errors = errs }
 end
 
-function _M.install(Engine)
-  -- engine:export_bank(bank_id, path, opts) → number of memories written.
-  function Engine:export_bank(bank_id, path, opts)
-    local cerr = common.check_open(self, "export_bank"); if cerr then return nil, cerr end
-    local bank, err = validate.bank_id(bank_id == nil and self.cfg.default_bank_id or bank_id)
-    if not bank then return nil, err end
-    local o; o, err = validate.opts(opts, EXPORT_OPTS, "export_bank"); if not o then return nil, err end
-    return common.guarded(export_bank, self, bank, path, o)
-  end
+local E = _M.methods
+local governed, check_open = checks.governed, checks.check_open
 
-  -- engine:import_bank(bank_id, path, opts) → {bank_id, imported, skipped, errors}.
-  -- bank_id nil: the archive's own bank.
-  function Engine:import_bank(bank_id, path, opts)
-    local cerr = common.check_open(self, "import_bank"); if cerr then return nil, cerr end
-    local err
-    if bank_id ~= nil then
-      bank_id, err = validate.bank_id(bank_id); if not bank_id then return nil, err end
-    end
-    local o; o, err = validate.opts(opts, IMPORT_OPTS, "import_bank"); if not o then return nil, err end
-    if o.on_conflict ~= nil and not CONFLICT[o.on_conflict] then
-      return nil, errors.validation(fmt("on_conflict must be 'skip', 'overwrite' or 'error', got '%s'", tostring(o.on_conflict)),
-        { field = "on_conflict", bank_id = bank_id })
-    end
-    return common.guarded(import_bank, self, bank_id, path, o)
-  end
+-- engine:export_bank(bank_id, path, opts) → number of memories written.
+E.export_bank = governed("admin", function(self, bank_id, path, opts)
+  local cerr = check_open(self, "export_bank"); if cerr then return nil, cerr end
+  local bank, err = checks.bank_arg(self, bank_id); if not bank then return nil, err end
+  local o; o, err = validate.opts(opts, EXPORT_OPTS, "export_bank"); if not o then return nil, err end
+  return checks.guarded(export_bank, self, bank, path, o)
+end, function(self, bank_id, res)
+  self.observe:governance("export", bank_id, { memory_count = res })
+end)
+
+-- The bank an import writes to: its argument, else the archive's header.
+local function import_target(bank_id, path)
+  if bank_id ~= nil or type(path) ~= "string" then return bank_id end
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local header = json.decode(f:read("*l") or "")
+  f:close()
+  return type(header) == "table" and header.bank_id or nil
 end
+
+-- engine:import_bank(bank_id, path, opts) → {bank_id, imported, skipped, errors}.
+-- bank_id nil: the archive's own bank.
+E.import_bank = governed("admin", function(self, bank_id, path, opts)
+  local cerr = check_open(self, "import_bank"); if cerr then return nil, cerr end
+  local err
+  if bank_id ~= nil then
+    bank_id, err = validate.bank_id(bank_id); if not bank_id then return nil, err end
+  end
+  local o; o, err = validate.opts(opts, IMPORT_OPTS, "import_bank"); if not o then return nil, err end
+  if o.on_conflict ~= nil and not CONFLICT[o.on_conflict] then
+    return nil, errors.validation(fmt("on_conflict must be 'skip', 'overwrite' or 'error', got '%s'", tostring(o.on_conflict)),
+      { field = "on_conflict", bank_id = bank_id })
+  end
+  return checks.guarded(import_bank, self, bank_id, path, o)
+end, function(self, bank_id, res)
+  self.observe:governance("import", bank_id, { imported = res.imported, skipped = res.skipped })
+end, import_target)
 
 -- True when the first non-empty line of the file at path is an AMA header.
 function _M.is_ama(path)

@@ -15,7 +15,7 @@
 --   * control characters become spaces (the reference's _log_safety.safe)
 --     and long strings are cut at max_value_len.
 --
---   local log = require "astrocyte.log"
+--   local log = require "astrocyte.observe.log"
 --   local logger = log.new{ level = "info", sink = "stderr" }  -- or a function
 --       -- (line, entry), an open file, or { path = "/var/log/astrocyte.jsonl" }
 --   logger:warn("astrocyte.hook.error", { bank_id = "b1", data = { event_type = "on_retain", error = msg } })

@@ -4,10 +4,10 @@
 -- (astrocyte.events) and the memory export sinks (astrocyte.sinks), with
 -- one method per moment the engine reports. Nothing here can fail an
 -- operation: hooks and sinks swallow and count their errors.
-local events = require "astrocyte.events"
-local log = require "astrocyte.log"
-local metrics = require "astrocyte.metrics"
-local sinks = require "astrocyte.sinks"
+local events = require "astrocyte.observe.events"
+local log = require "astrocyte.observe.log"
+local metrics = require "astrocyte.observe.metrics"
+local sinks = require "astrocyte.observe.sinks"
 
 local _M = {}
 local mt = { __index = _M }

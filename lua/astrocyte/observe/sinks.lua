@@ -12,7 +12,7 @@
 -- embeddings can never leak into an export: retain_committed turns
 -- `content` into content_sha256 + content_length and drops it.
 --
---   local sinks = require "astrocyte.sinks"
+--   local sinks = require "astrocyte.observe.sinks"
 --   local set = assert(sinks.new(cfg.memory_export_sinks, { log = logger, metrics = m }))
 --   set:emit_all(sinks.retain_committed{ bank_id = b, principal = p, memory_id = id,
 --                                        content = text, fact_type = "world", tags = tags })

@@ -1,5 +1,7 @@
--- astrocyte.tier2: dispatch to an engine provider (Tier 2: `provider` +
--- `provider_config`, e.g. mem0, zep). The engine provider owns embedding,
+-- astrocyte.engine.provider_backend: the backend of an engine that runs on
+-- an engine provider (Tier 2: `provider` + `provider_config`, e.g. mem0,
+-- zep) instead of the built-in pipeline; it has the pipeline's entry points
+-- (retain, recall, reflect, forget). The engine provider owns embedding,
 -- storage and retrieval; the policy layer still runs in astrocyte.engine
 -- before every call. Capabilities are read once at open (EngineCapabilities)
 -- and the reference's fallbacks apply where the provider lacks one:
@@ -41,13 +43,15 @@ local function unsupported(name, capability)
                     { provider = name, capability = capability })
 end
 
--- Calls provider[method](req) → result | nil, error object.
+-- Calls provider[method](req) → result | nil, error object (a provider
+-- that gives nothing back is unavailable).
 local function call(eng, method, req)
-  local p = eng.engine_provider
-  local ok, res, err = pcall(p[method], p, req)
-  if not ok then return nil, errors.wrap("ProviderUnavailable", tostring(res), { provider = eng.cfg.provider }) end
-  if res == nil then return nil, errors.wrap("ProviderUnavailable", tostring(err or "no result"), { provider = eng.cfg.provider }) end
-  return res
+  local fields = { kind = "ProviderUnavailable", provider = eng.cfg.provider }
+  local res, err = errors.call(eng.engine_provider, method, fields, req)
+  if res == nil and err == nil then
+    return nil, errors.new("ProviderUnavailable", tostring(eng.cfg.provider) .. ": no result", fields)
+  end
+  return res, err
 end
 
 -- Applies capability adaptations to a request; returns req, warnings.

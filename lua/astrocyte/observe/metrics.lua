@@ -5,7 +5,7 @@
 -- up front with their HELP text and label names; other families can be
 -- added with :counter / :gauge / :histogram.
 --
---   local metrics = require "astrocyte.metrics"
+--   local metrics = require "astrocyte.observe.metrics"
 --   local m = metrics.new()
 --   m:record("retain", { bank_id = "b1", provider = "sqlite", status = "ok" }, 0.012)
 --   m:pii_detected("b1", "redact", 2)
