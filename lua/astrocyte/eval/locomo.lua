@@ -27,6 +27,10 @@
 --     = first ';' alternative of the gold; 2 and 4 plain.
 -- Record ids are drawn from a fixed random seed during a run (and the
 -- generator reseeded afterwards), so equal data gives equal figures.
+-- The engine knows no dataset: the harness maps LoCoMo onto the public API
+-- (content_type, occurred_at, metadata {session_id, sample_id, dia_id,
+-- speakers}), and EXTRACTION_PROFILES are LoCoMo's extraction profiles for
+-- a config's extraction_profiles (entities from the speakers metadata).
 local util = require "astrocyte.util"
 local errors = require "astrocyte.errors"
 local fmt, concat, floor, lower = string.format, table.concat, math.floor, string.lower
@@ -35,6 +39,14 @@ local _M = {}
 
 _M.CATEGORIES = { [1] = "multi-hop", [2] = "temporal", [3] = "open-domain", [4] = "single-hop" }
 _M.KS = { 5, 10, 20 }
+
+-- The reference's LoCoMo extraction profiles, as config data.
+_M.EXTRACTION_PROFILES = {
+  locomo_conversation = { content_type = "conversation", chunking_strategy = "dialogue",
+                          entity_extraction = "metadata", fact_type = "experience" },
+  locomo_persona = { content_type = "document", chunking_strategy = "paragraph",
+                     entity_extraction = "metadata", fact_type = "wiki" },
+}
 
 local MONTHS = { january = 1, february = 2, march = 3, april = 4, may = 5, june = 6, july = 7, august = 8,
   september = 9, october = 10, november = 11, december = 12 }
@@ -174,7 +186,7 @@ local function ingest(eng, sample, bank, granularity)
         if granularity == "turn" then
           local res; res, err = eng:retain(line, { bank_id = bank, content_type = "conversation", occurred_at = s.date,
             metadata = { session_id = s.id, sample_id = tostring(sample.sample_id or bank), dia_id = t.dia_id,
-            locomo_speakers = speakers } })
+            speakers = speakers } })
           if not res then return nil, err end
         end
       end
@@ -182,7 +194,7 @@ local function ingest(eng, sample, bank, granularity)
     if #lines > 0 and granularity ~= "turn" then
       local res; res, err = eng:retain(concat(lines, "\n"), { bank_id = bank, content_type = "conversation",
         occurred_at = s.date, metadata = { session_id = s.id, sample_id = tostring(sample.sample_id or bank),
-        locomo_speakers = speakers } })
+        speakers = speakers } })
       if not res then return nil, err end
     end
     if s.date and (not last_date or s.date > last_date) then last_date = s.date end
