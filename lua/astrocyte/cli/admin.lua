@@ -1,4 +1,4 @@
--- astrocyte.cli_admin: the admin commands of the `astrocyte` CLI, registered
+-- astrocyte.cli.admin: the admin commands of the `astrocyte` CLI, registered
 -- into astrocyte.cli's command tables by register(ctx):
 --
 --   hold set BANK ID --reason R [--set-by S] | hold release BANK ID | hold list BANK

@@ -409,8 +409,8 @@ function standalone.config(opts, pos)
 end
 
 -- Admin commands (hold, lifecycle, audit, consolidate, restore, export, eval;
--- AMA import; extended forget) register themselves from astrocyte.cli_admin.
-USAGE = USAGE .. require("astrocyte.cli_admin").register({ commands = commands, standalone = standalone,
+-- AMA import; extended forget) register themselves from astrocyte.cli.admin.
+USAGE = USAGE .. require("astrocyte.cli.admin").register({ commands = commands, standalone = standalone,
   value_opts = VALUE_OPTS, flags = FLAGS, fail = fail, usage_error = usage_error, print_json = print_json })
 
 -- `astrocyte --version`: the framework, the Lua runtime and the C core.
