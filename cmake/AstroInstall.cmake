@@ -71,13 +71,12 @@ endif()
 # --prefix DIR` gets a pc file that points into DIR.
 install(CODE "
   set(ASTRO_PC_IN \"${PROJECT_SOURCE_DIR}/cmake/astrocyte.pc.in\")
-  set(ASTRO_PC_OUT \"${PROJECT_BINARY_DIR}/astrocyte.pc\")
+  set(ASTRO_PC_TMPDIR \"${PROJECT_BINARY_DIR}\")
   set(ASTRO_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
   set(ASTRO_PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
   set(ASTRO_PC_VERSION \"${PROJECT_VERSION}\")
   set(ASTRO_PC_SANITIZE \"${ASTRO_PC_SANITIZE}\")
   include(\"${PROJECT_SOURCE_DIR}/cmake/AstroInstallPc.cmake\")")
-install(FILES ${PROJECT_BINARY_DIR}/astrocyte.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 include(CMakePackageConfigHelpers)
 install(EXPORT astrocyteTargets NAMESPACE astrocyte::

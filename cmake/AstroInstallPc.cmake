@@ -1,16 +1,26 @@
-# Install-time script (see AstroInstall.cmake): writes astrocyte.pc for the
-# prefix being installed to. Inputs: ASTRO_PC_IN, ASTRO_PC_OUT, ASTRO_PC_LIBDIR,
-# ASTRO_PC_INCLUDEDIR (relative to the prefix, or absolute), ASTRO_PC_VERSION,
-# ASTRO_PC_SANITIZE; CMAKE_INSTALL_PREFIX is the prefix of this install.
+# Install-time script (see AstroInstall.cmake): writes and installs
+# astrocyte.pc for the prefix being installed to. Inputs: ASTRO_PC_IN,
+# ASTRO_PC_TMPDIR (build dir), ASTRO_PC_LIBDIR, ASTRO_PC_INCLUDEDIR (relative
+# to the prefix, or absolute), ASTRO_PC_VERSION, ASTRO_PC_SANITIZE;
+# CMAKE_INSTALL_PREFIX is the prefix of this install.
 set(prefix "${CMAKE_INSTALL_PREFIX}")
 set(libdir "${ASTRO_PC_LIBDIR}")
 set(includedir "${ASTRO_PC_INCLUDEDIR}")
+set(pcdir "${ASTRO_PC_LIBDIR}/pkgconfig")
 if(NOT IS_ABSOLUTE "${libdir}")
   set(libdir "\${prefix}/${libdir}")
+  set(pcdir "${CMAKE_INSTALL_PREFIX}/${pcdir}")
 endif()
 if(NOT IS_ABSOLUTE "${includedir}")
   set(includedir "\${prefix}/${includedir}")
 endif()
 set(version "${ASTRO_PC_VERSION}")
 set(sanitize "${ASTRO_PC_SANITIZE}")
-configure_file("${ASTRO_PC_IN}" "${ASTRO_PC_OUT}" @ONLY)
+# One file per destination, so installs of one build to several prefixes at
+# the same time do not overwrite each other's.
+string(MD5 key "$ENV{DESTDIR}|${CMAKE_INSTALL_PREFIX}")
+set(out "${ASTRO_PC_TMPDIR}/astrocyte-${key}.pc")
+configure_file("${ASTRO_PC_IN}" "${out}" @ONLY)
+file(INSTALL "${out}" DESTINATION "${pcdir}" RENAME astrocyte.pc
+     FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+file(REMOVE "${out}")

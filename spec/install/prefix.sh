@@ -92,36 +92,42 @@ if grep -rIlF -e "$src/" -e "$build/" "$P" >"$tmp/refs"; then
 fi
 
 # The interpreter's default path with the configured prefix's entries moved
-# to $P; when the configured layout is not in the default path (a custom
-# prefix), the install dirs are named explicitly instead.
+# to $P, followed by the unchanged default path (system modules such as
+# lua-cjson live there when the prefix is /usr). With prefix /usr/local or /usr
+# the install dirs must be in the default path; with another prefix they are
+# named explicitly.
 default_path() { # interpreter, path|cpath
   env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "$1" -e "io.write(package.$2)"
 }
 moved_path() { # interpreter, path|cpath, install dir, pattern
-  local out="" e
-  IFS=';' read -ra parts <<<"$(default_path "$1" "$2")"
+  local out="" e def
+  def=$(default_path "$1" "$2")
+  IFS=';' read -ra parts <<<"$def"
   for e in "${parts[@]}"; do
-    case "$e" in "$ASTRO_PREFIX0"/*) e="$P${e#"$ASTRO_PREFIX0"}" ;; esac
-    out+="$e;"
+    case "$e" in "$ASTRO_PREFIX0"/*) out+="$P${e#"$ASTRO_PREFIX0"};" ;; esac
   done
   if [[ ";$out" != *";$P/$3/$4;"* ]]; then
+    case "$ASTRO_PREFIX0" in /usr | /usr/local)
+      fail "installed with prefix $ASTRO_PREFIX0, $3 would not be in $1's default $2" ;;
+    esac
     echo "note: $ASTRO_PREFIX0/$3 is not in $1's default $2; naming it explicitly" >&2
     out="$P/$3/$4;$out"
     [ "$2" = path ] && out="$P/$3/?/init.lua;$out"
   fi
-  printf '%s' "${out%;}"
+  printf '%s' "$out$def"
 }
 
 step "Lua 5.4 uses the installed tree"
-LUA_PATH_5_4=$(moved_path "$ASTRO_LUA54" path "$ASTRO_L54" '?.lua') \
-LUA_CPATH_5_4=$(moved_path "$ASTRO_LUA54" cpath "$ASTRO_C54" '?.so') \
-  run "$ASTRO_LUA54" "$src/spec/install/use.lua" "$P" "$tmp/lua54.db" "$ASTRO_VERSION" || fail "Lua 5.4"
+# (assigned on their own, so that a failure in moved_path stops the script)
+lpath=$(moved_path "$ASTRO_LUA54" path "$ASTRO_L54" '?.lua')
+lcpath=$(moved_path "$ASTRO_LUA54" cpath "$ASTRO_C54" '?.so')
+LUA_PATH_5_4=$lpath LUA_CPATH_5_4=$lcpath run "$ASTRO_LUA54" "$src/spec/install/use.lua" "$P" "$tmp/lua54.db" "$ASTRO_VERSION" || fail "Lua 5.4"
 
 if [ -n "${ASTRO_LUAJIT:-}" ]; then
   step "LuaJIT uses the installed tree"
-  LUA_PATH=$(moved_path "$ASTRO_LUAJIT" path "$ASTRO_LJL" '?.lua') \
-  LUA_CPATH=$(moved_path "$ASTRO_LUAJIT" cpath "$ASTRO_LJC" '?.so') \
-    run "$ASTRO_LUAJIT" "$src/spec/install/use.lua" "$P" "$tmp/luajit.db" "$ASTRO_VERSION" || fail "LuaJIT"
+  lpath=$(moved_path "$ASTRO_LUAJIT" path "$ASTRO_LJL" '?.lua')
+  lcpath=$(moved_path "$ASTRO_LUAJIT" cpath "$ASTRO_LJC" '?.so')
+  LUA_PATH=$lpath LUA_CPATH=$lcpath run "$ASTRO_LUAJIT" "$src/spec/install/use.lua" "$P" "$tmp/luajit.db" "$ASTRO_VERSION" || fail "LuaJIT"
 fi
 
 if [ "$ASTRO_INSTALL_C" = ON ]; then
