@@ -164,4 +164,25 @@ function _M.check(provider, group_name)
   return true
 end
 
+-- Helpers for provider authors: what a provider may use from the
+-- framework besides astrocyte.http, astrocyte.util and astrocyte.errors, so
+-- no provider reaches into the pipeline or the policy layer.
+--   spi.principal(s)        canonical principal "kind:id" (bare ⇒ "user:s")
+--   spi.glob(s)             anchored Lua pattern of a "*" glob, nil without "*"
+--   spi.permission_set(l)   {permission = true} of an access-rule permission
+--                           list (recall ... admin, read, write, *) | nil, reason
+--   spi.entity_names(text)  the named entities the offline extractor finds:
+--                           [{name, entity_type, kind}] ("name" for a capitalized run)
+local access = require "astrocyte.policy.access"
+local entities = require "astrocyte.pipeline.entities"
+_M.principal, _M.glob, _M.permission_set = access.principal, access.glob, access.permission_set
+
+function _M.entity_names(text)
+  local out = {}
+  for i, e in ipairs(entities.offline(text)) do
+    out[i] = { name = e.name, entity_type = e.entity_type, kind = e.metadata and e.metadata.kind }
+  end
+  return out
+end
+
 return _M

@@ -55,8 +55,8 @@ function _M:complete(messages, model)
   elseif system:find("Extract the named entities", 1, true) then
     local body = user:match("<content>\n?(.-)\n?</content>") or user
     local names = {}
-    for _, e in ipairs(require("astrocyte.pipeline.entities").offline(body)) do
-      if e.metadata.kind == "name" then
+    for _, e in ipairs(require("astrocyte.spi").entity_names(body)) do
+      if e.kind == "name" then
         names[#names + 1] = { name = e.name, entity_type = "PERSON", aliases = {} }
       end
     end

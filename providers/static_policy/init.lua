@@ -15,7 +15,7 @@
 -- The first rule whose principal and bank_id globs match and whose
 -- permissions cover the permission decides; effect defaults to allow.
 -- check(principal, bank_id, permission, context) → true | false | nil, reason.
-local access = require "astrocyte.policy.access"
+local spi = require "astrocyte.spi"
 local type, ipairs, fmt, tostring = type, ipairs, string.format, tostring
 
 local _M = { name = "static_policy", SPI_VERSION = 1 }
@@ -34,14 +34,14 @@ function _M.new(conf)
     if type(r) ~= "table" or type(r.principal) ~= "string" or type(r.bank_id) ~= "string" then
       return nil, where .. " needs principal and bank_id strings"
     end
-    local perms, why = access.permission_set(r.permissions or { "*" })
+    local perms, why = spi.permission_set(r.permissions or { "*" })
     if not perms then return nil, where .. ": " .. why end
     local effect = r.effect or "allow"
     if effect ~= "allow" and effect ~= "deny" then
       return nil, fmt("%s: effect must be allow or deny, got '%s'", where, tostring(effect))
     end
-    local p = access.principal(r.principal)
-    out[i] = { principal = p, ppat = access.glob(p), bank_id = r.bank_id, bpat = access.glob(r.bank_id),
+    local p = spi.principal(r.principal)
+    out[i] = { principal = p, ppat = spi.glob(p), bank_id = r.bank_id, bpat = spi.glob(r.bank_id),
                perms = perms, allow = effect == "allow", index = i }
   end
   local default = DEFAULTS[conf.default or "none"]
