@@ -205,7 +205,8 @@ void astro_lua_newclass(lua_State *L, const char *tname, const luaL_Reg *methods
     lua_pushstring(L, tname);
     lua_setfield(L, -2, "__name");      /* 5.4 sets it too; LuaJIT does not */
     lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
+    lua_pushstring(L, tname);
+    luaL_setfuncs(L, methods, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__gc");
@@ -236,6 +237,15 @@ static int core_time(lua_State *L)
     return 1;
 }
 
+void astro_lua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods)
+{
+    luaL_getmetatable(L, tname);
+    lua_getfield(L, -1, "__index");
+    lua_pushstring(L, tname);
+    luaL_setfuncs(L, methods, 1);
+    lua_pop(L, 2);
+}
+
 ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L);
 
 /* Builds the module table; each area registers its own functions. */
@@ -245,7 +255,6 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L)
     astro_lua_open_text(L);
     astro_lua_open_vec(L);
     astro_lua_open_index(L);
-    astro_lua_open_hnsw(L);
     astro_lua_open_policy(L);
     astro_lua_open_crypto(L);
     astro_lua_open_fs(L);

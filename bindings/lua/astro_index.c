@@ -1,184 +1,345 @@
 /*
 ** astro_index.c — the search structures of astrocyte.core: the exact flat
-** vector index, the BM25 keyword index and reciprocal rank fusion. Each index
-** userdata owns its core object plus reusable result buffers that grow to the
+** vector index core.flat(dim), the HNSW graph core.hnsw(dim [, opts]) /
+** core.hnsw_load(path) / core.hnsw_load_string(s), the BM25 keyword index
+** core.bm25([opts]) and reciprocal rank fusion core.rrf(lists [, k]).
+**
+** The three indexes are one userdata type, lindex, holding exactly one core
+** object (flat, hnsw or bm25) plus reusable result buffers that grow to the
 ** largest k asked for (k is clamped to the index size, so a huge k never
-** allocates more than the index holds). Search results come back as two
-** 1-based arrays, keys and scores, best first.
+** allocates more than the index holds); one set of methods serves all three,
+** and each method checks its self argument against the class it was
+** registered for (its upvalue, see astro_lua_newclass). An HNSW index also
+** owns one search context (Lua states are single-threaded, so one per index
+** is enough) and serializes to a file or a Lua string, so a store can keep
+** it as a BLOB. Search results come back as two 1-based arrays, keys and
+** scores, best first: (1+cos)/2 for the vector indexes, raw BM25 for bm25.
 */
 #include <stdlib.h>
 #include <string.h>
 
 #include "astro_lua.h"
 #include "astro/vec.h"
+#include "astro/hnsw.h"
 #include "astro/bm25.h"
 #include "astro/fusion.h"
 
-/* ---- astrocyte.flat ---------------------------------------------------- */
+/* ---- the index userdata ------------------------------------------------ */
 
-typedef struct lflat {
-    astro_flat *ix;
-    size_t dim;
-    float *vbuf;        /* one vector, for get() */
-    uint64_t *keys;     /* result buffers, cap entries each */
+typedef struct lindex {
+    astro_flat *flat;       /* exactly one of flat, hnsw, bm25 is set while */
+    astro_hnsw *hnsw;       /* the object lives; none once it is freed      */
+    astro_bm25 *bm25;
+    astro_hnsw_ctx *ctx;    /* hnsw: its search context */
+    float *vbuf;            /* flat: one vector, for get() */
+    size_t dim;             /* flat: its dimension */
+    uint64_t *keys;         /* result buffers, cap entries each */
     float *scores;
     size_t cap;
-} lflat;
+} lindex;
 
-static lflat *check_flat(lua_State *L)
+/* Returns self (argument 1) of a method of the class named by upvalue 1,
+ * raising when it is another type or was freed. */
+static lindex *check_ix(lua_State *L)
 {
-    lflat *f = (lflat *)luaL_checkudata(L, 1, ASTRO_MT_FLAT);
-    if (f->ix == NULL)
-        luaL_error(L, "astrocyte.flat: object is freed");
-    return f;
+    const char *tname = lua_tostring(L, lua_upvalueindex(1));
+    lindex *x = (lindex *)luaL_checkudata(L, 1, tname);
+    if (x->flat == NULL && x->hnsw == NULL && x->bm25 == NULL)
+        luaL_error(L, "%s: object is freed", tname);
+    return x;
 }
 
-/* core.flat(dim) -> index | nil, err */
-static int l_flat(lua_State *L)
+/* Pushes an empty index userdata of class tname (freed safely by __gc if
+ * setup fails). */
+static lindex *push_ix(lua_State *L, const char *tname)
 {
-    size_t dim = astro_lua_checksize(L, 1);
-    astro_err err;
-    lflat *f = (lflat *)lua_newuserdata(L, sizeof *f);
-    memset(f, 0, sizeof *f);
-    luaL_getmetatable(L, ASTRO_MT_FLAT);
+    lindex *x = (lindex *)lua_newuserdata(L, sizeof *x);
+    memset(x, 0, sizeof *x);
+    luaL_getmetatable(L, tname);
     lua_setmetatable(L, -2);
-    if (astro_flat_new(dim, &f->ix, &err) != ASTRO_OK)
-        return astro_lua_fail(L, err.msg);
-    f->dim = astro_flat_dim(f->ix);
-    f->vbuf = (float *)malloc(f->dim * sizeof(float));
-    if (f->vbuf == NULL)
-        return astro_lua_fail(L, "flat: not enough memory");
-    return 1;
+    return x;
 }
 
-/* ix:add(key, vec [, occurred_ms [, retained_ms]]) -> true | nil, err (upsert) */
-static int m_flat_add(lua_State *L)
+static int m_gc(lua_State *L)
 {
-    lflat *f = check_flat(L);
+    lindex *x = (lindex *)lua_touserdata(L, 1);
+    if (x == NULL)
+        return 0;
+    astro_flat_free(x->flat);
+    astro_hnsw_ctx_free(x->ctx);
+    astro_hnsw_free(x->hnsw);
+    astro_bm25_free(x->bm25);
+    free(x->vbuf);
+    free(x->keys);
+    free(x->scores);
+    memset(x, 0, sizeof *x);
+    return 0;
+}
+
+/* ix:add(key, vec|text [, occurred_ms [, retained_ms]]) -> true | nil, err (upsert) */
+static int m_add(lua_State *L)
+{
+    lindex *x = check_ix(L);
     uint64_t key = astro_lua_checkkey(L, 2);
-    size_t dim;
-    const float *v = astro_lua_checkvec(L, 3, &dim);
+    size_t n;
+    const void *v = x->bm25 != NULL ? (const void *)luaL_checklstring(L, 3, &n)
+                                    : (const void *)astro_lua_checkvec(L, 3, &n);
     astro_item_times t;
     astro_err err;
+    int rc;
     t.occurred_at = astro_lua_opttime(L, 4);
     t.retained_at = astro_lua_opttime(L, 5);
-    if (astro_flat_add(f->ix, key, v, dim, &t, &err) != ASTRO_OK)
+    if (x->flat != NULL)
+        rc = astro_flat_add(x->flat, key, (const float *)v, n, &t, &err);
+    else if (x->hnsw != NULL)
+        rc = astro_hnsw_add(x->hnsw, key, (const float *)v, n, &t, &err);
+    else
+        rc = astro_bm25_add(x->bm25, key, (const char *)v, n, &t, &err);
+    if (rc != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
     lua_pushboolean(L, 1);
     return 1;
 }
 
 /* ix:remove(key) -> true if the key was present */
-static int m_flat_remove(lua_State *L)
+static int m_remove(lua_State *L)
 {
-    lflat *f = check_flat(L);
-    lua_pushboolean(L, astro_flat_remove(f->ix, astro_lua_checkkey(L, 2)) == 1);
+    lindex *x = check_ix(L);
+    uint64_t key = astro_lua_checkkey(L, 2);
+    int rc = x->flat != NULL ? astro_flat_remove(x->flat, key)
+           : x->hnsw != NULL ? astro_hnsw_remove(x->hnsw, key)
+                             : astro_bm25_remove(x->bm25, key);
+    lua_pushboolean(L, rc == 1);
     return 1;
 }
 
-static int m_flat_contains(lua_State *L)
+/* ix:contains(key) -> boolean (vector indexes) */
+static int m_contains(lua_State *L)
 {
-    lflat *f = check_flat(L);
-    lua_pushboolean(L, astro_flat_contains(f->ix, astro_lua_checkkey(L, 2)) == 1);
+    lindex *x = check_ix(L);
+    uint64_t key = astro_lua_checkkey(L, 2);
+    int rc = x->flat != NULL ? astro_flat_contains(x->flat, key) : astro_hnsw_contains(x->hnsw, key);
+    lua_pushboolean(L, rc == 1);
     return 1;
 }
 
-static int m_flat_count(lua_State *L)
+static size_t ix_count(const lindex *x)
 {
-    lflat *f = check_flat(L);
-    lua_pushinteger(L, (lua_Integer)astro_flat_count(f->ix));
+    return x->flat != NULL ? astro_flat_count(x->flat)
+         : x->hnsw != NULL ? astro_hnsw_count(x->hnsw)
+                           : astro_bm25_count(x->bm25);
+}
+
+static int m_count(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)ix_count(check_ix(L)));
     return 1;
 }
 
-static int m_flat_dim(lua_State *L)
+static int m_dim(lua_State *L)
 {
-    lflat *f = check_flat(L);
-    lua_pushinteger(L, (lua_Integer)f->dim);
+    lindex *x = check_ix(L);
+    lua_pushinteger(L, (lua_Integer)(x->flat != NULL ? x->dim : astro_hnsw_dim(x->hnsw)));
     return 1;
 }
 
-static int m_flat_bytes(lua_State *L)
+static int m_bytes(lua_State *L)
 {
-    lflat *f = check_flat(L);
-    lua_pushinteger(L, (lua_Integer)astro_flat_bytes(f->ix));
+    lindex *x = check_ix(L);
+    size_t n = x->flat != NULL ? astro_flat_bytes(x->flat)
+             : x->hnsw != NULL ? astro_hnsw_bytes(x->hnsw)
+                               : astro_bm25_bytes(x->bm25);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+/* ix:search(query, k [, filter [, ef]]) -> keys, scores | nil, err. The
+ * query is a packed vector (a text for bm25); ef is HNSW's beam width. */
+static int m_search(lua_State *L)
+{
+    lindex *x = check_ix(L);
+    size_t qlen, k, count, ef = 0;
+    const void *q = x->bm25 != NULL ? (const void *)luaL_checklstring(L, 2, &qlen)
+                                    : (const void *)astro_lua_checkvec(L, 2, &qlen);
+    astro_filter flt;
+    astro_err err;
+    long n;
+    k = astro_lua_checksize(L, 3);
+    astro_lua_checkfilter(L, 4, &flt);
+    if (x->hnsw != NULL && !lua_isnoneornil(L, 5))
+        ef = astro_lua_checksize(L, 5);
+    count = ix_count(x);
+    if (k > count)
+        k = count;
+    astro_lua_reserve(L, &x->keys, &x->scores, &x->cap, k > 0 ? k : 1);
+    if (x->flat != NULL)
+        n = astro_flat_search(x->flat, (const float *)q, qlen, k, &flt, x->keys, x->scores, &err);
+    else if (x->hnsw != NULL)
+        n = astro_hnsw_search(x->hnsw, x->ctx, (const float *)q, qlen, k, ef, &flt, x->keys, x->scores, &err);
+    else
+        n = astro_bm25_search(x->bm25, (const char *)q, qlen, k, &flt, x->keys, x->scores, &err);
+    if (n < 0)
+        return astro_lua_fail(L, err.msg);
+    astro_lua_pushresults(L, x->keys, x->scores, (size_t)n);
+    return 2;
+}
+
+/* The methods the vector indexes share; bm25 has all but contains and dim. */
+static const luaL_Reg vector_methods[] = {
+    {"add", m_add},
+    {"remove", m_remove},
+    {"contains", m_contains},
+    {"count", m_count},
+    {"dim", m_dim},
+    {"bytes", m_bytes},
+    {"search", m_search},
+    {NULL, NULL}
+};
+
+/* ---- astrocyte.flat ---------------------------------------------------- */
+
+/* core.flat(dim) -> index | nil, err */
+static int l_flat(lua_State *L)
+{
+    size_t dim = astro_lua_checksize(L, 1);
+    astro_err err;
+    lindex *x = push_ix(L, ASTRO_MT_FLAT);
+    if (astro_flat_new(dim, &x->flat, &err) != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    x->dim = astro_flat_dim(x->flat);
+    x->vbuf = (float *)malloc(x->dim * sizeof(float));
+    if (x->vbuf == NULL)
+        return astro_lua_fail(L, "flat: not enough memory");
     return 1;
 }
 
 /* ix:get(key) -> packed stored (normalized) vector | nil when absent */
 static int m_flat_get(lua_State *L)
 {
-    lflat *f = check_flat(L);
+    lindex *x = check_ix(L);
     uint64_t key = astro_lua_checkkey(L, 2);
     astro_err err;
-    if (astro_flat_get(f->ix, key, f->vbuf, f->dim, &err) != ASTRO_OK) {
+    if (astro_flat_get(x->flat, key, x->vbuf, x->dim, &err) != ASTRO_OK) {
         lua_pushnil(L);
         return 1;
     }
-    lua_pushlstring(L, (const char *)f->vbuf, f->dim * sizeof(float));
+    lua_pushlstring(L, (const char *)x->vbuf, x->dim * sizeof(float));
     return 1;
 }
 
-/* ix:search(qvec, k [, filter]) -> keys, scores | nil, err */
-static int m_flat_search(lua_State *L)
-{
-    lflat *f = check_flat(L);
-    size_t dim, k, count;
-    const float *q = astro_lua_checkvec(L, 2, &dim);
-    astro_filter flt;
-    astro_err err;
-    long n;
-    k = astro_lua_checksize(L, 3);
-    astro_lua_checkfilter(L, 4, &flt);
-    count = astro_flat_count(f->ix);
-    if (k > count)
-        k = count;
-    astro_lua_reserve(L, &f->keys, &f->scores, &f->cap, k > 0 ? k : 1);
-    n = astro_flat_search(f->ix, q, dim, k, &flt, f->keys, f->scores, &err);
-    if (n < 0)
-        return astro_lua_fail(L, err.msg);
-    astro_lua_pushresults(L, f->keys, f->scores, (size_t)n);
-    return 2;
-}
-
-static int m_flat_gc(lua_State *L)
-{
-    lflat *f = (lflat *)luaL_checkudata(L, 1, ASTRO_MT_FLAT);
-    astro_flat_free(f->ix);
-    free(f->vbuf);
-    free(f->keys);
-    free(f->scores);
-    memset(f, 0, sizeof *f);
-    return 0;
-}
-
 static const luaL_Reg flat_methods[] = {
-    {"add", m_flat_add},
-    {"remove", m_flat_remove},
-    {"contains", m_flat_contains},
-    {"count", m_flat_count},
-    {"dim", m_flat_dim},
-    {"bytes", m_flat_bytes},
     {"get", m_flat_get},
-    {"search", m_flat_search},
+    {NULL, NULL}
+};
+
+/* ---- astrocyte.hnsw ---------------------------------------------------- */
+
+/* Creates the search context of a freshly made graph; 1 or nil, err. */
+static int finish_hnsw(lua_State *L, lindex *x)
+{
+    astro_err err;
+    if (astro_hnsw_ctx_new(x->hnsw, &x->ctx, &err) != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    return 1;
+}
+
+/* Reads the non-negative integer option `name` of the table at idx. */
+static size_t opt_size(lua_State *L, int idx, const char *name, size_t dflt)
+{
+    size_t v = dflt;
+    lua_getfield(L, idx, name);
+    if (!lua_isnil(L, -1)) {
+        lua_Number n = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || n < 0 || n != (lua_Number)(size_t)n) {
+            lua_pushfstring(L, "opts.%s must be a non-negative integer", name);
+            luaL_argerror(L, idx, lua_tostring(L, -1));
+        }
+        v = (size_t)n;
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* core.hnsw(dim [, {M=16, ef_construction=200, ef=64, seed}]) -> index | nil, err */
+static int l_hnsw(lua_State *L)
+{
+    size_t dim = astro_lua_checksize(L, 1);
+    astro_hnsw_opts o;
+    astro_err err;
+    lindex *x;
+    astro_hnsw_opts_init(&o);
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        o.M = opt_size(L, 2, "M", o.M);
+        o.ef_construction = opt_size(L, 2, "ef_construction", o.ef_construction);
+        o.ef_search = opt_size(L, 2, "ef", o.ef_search);
+        o.seed = opt_size(L, 2, "seed", o.seed);
+    }
+    x = push_ix(L, ASTRO_MT_HNSW);
+    if (astro_hnsw_new(dim, &o, &x->hnsw, &err) != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    return finish_hnsw(L, x);
+}
+
+/* core.hnsw_load(path) / core.hnsw_load_string(s) -> index | nil, err
+ * (upvalue 1: true for the string form). */
+static int l_hnsw_load(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    astro_err err;
+    lindex *x = push_ix(L, ASTRO_MT_HNSW);
+    int rc = lua_toboolean(L, lua_upvalueindex(1)) ? astro_hnsw_load_mem(s, len, &x->hnsw, &err)
+                                                   : astro_hnsw_load(s, &x->hnsw, &err);
+    if (rc != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    return finish_hnsw(L, x);
+}
+
+/* ix:repair() -> true | nil, err */
+static int m_hnsw_repair(lua_State *L)
+{
+    lindex *x = check_ix(L);
+    astro_err err;
+    if (astro_hnsw_repair(x->hnsw, &err) != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ix:save(path) -> true | nil, err */
+static int m_hnsw_save(lua_State *L)
+{
+    lindex *x = check_ix(L);
+    const char *path = luaL_checkstring(L, 2);
+    astro_err err;
+    if (astro_hnsw_save(x->hnsw, path, &err) != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ix:save_string() -> string (the bytes astro_hnsw_save would write) */
+static int m_hnsw_save_string(lua_State *L)
+{
+    lindex *x = check_ix(L);
+    size_t n = astro_hnsw_save_size(x->hnsw), len = 0;
+    astro_err err;
+    char *buf = (char *)lua_newuserdata(L, n ? n : 1);   /* GC-owned scratch */
+    if (astro_hnsw_save_mem(x->hnsw, buf, n, &len, &err) != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    lua_pushlstring(L, buf, len);
+    return 1;
+}
+
+static const luaL_Reg hnsw_methods[] = {
+    {"repair", m_hnsw_repair},
+    {"save", m_hnsw_save},
+    {"save_string", m_hnsw_save_string},
     {NULL, NULL}
 };
 
 /* ---- astrocyte.bm25 ---------------------------------------------------- */
-
-typedef struct lbm25 {
-    astro_bm25 *ix;
-    uint64_t *keys;
-    float *scores;
-    size_t cap;
-} lbm25;
-
-static lbm25 *check_bm25(lua_State *L)
-{
-    lbm25 *b = (lbm25 *)luaL_checkudata(L, 1, ASTRO_MT_BM25);
-    if (b->ix == NULL)
-        luaL_error(L, "astrocyte.bm25: object is freed");
-    return b;
-}
 
 /* Reads number option `name` of the table at idx into *out when present. */
 static void opt_number(lua_State *L, int idx, const char *name, double *out)
@@ -199,7 +360,7 @@ static int l_bm25(lua_State *L)
 {
     astro_bm25_opts o;
     astro_err err;
-    lbm25 *b;
+    lindex *x;
     astro_bm25_opts_init(&o);
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
@@ -208,91 +369,18 @@ static int l_bm25(lua_State *L)
         o.tok.stem = astro_lua_optbool(L, 1, "stem", o.tok.stem);
         o.tok.stopwords = astro_lua_optbool(L, 1, "stopwords", o.tok.stopwords);
     }
-    b = (lbm25 *)lua_newuserdata(L, sizeof *b);
-    memset(b, 0, sizeof *b);
-    luaL_getmetatable(L, ASTRO_MT_BM25);
-    lua_setmetatable(L, -2);
-    if (astro_bm25_new(&o, &b->ix, &err) != ASTRO_OK)
+    x = push_ix(L, ASTRO_MT_BM25);
+    if (astro_bm25_new(&o, &x->bm25, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
     return 1;
-}
-
-/* ix:add(key, text [, occurred_ms [, retained_ms]]) -> true | nil, err */
-static int m_bm25_add(lua_State *L)
-{
-    lbm25 *b = check_bm25(L);
-    uint64_t key = astro_lua_checkkey(L, 2);
-    size_t len;
-    const char *s = luaL_checklstring(L, 3, &len);
-    astro_item_times t;
-    astro_err err;
-    t.occurred_at = astro_lua_opttime(L, 4);
-    t.retained_at = astro_lua_opttime(L, 5);
-    if (astro_bm25_add(b->ix, key, s, len, &t, &err) != ASTRO_OK)
-        return astro_lua_fail(L, err.msg);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int m_bm25_remove(lua_State *L)
-{
-    lbm25 *b = check_bm25(L);
-    lua_pushboolean(L, astro_bm25_remove(b->ix, astro_lua_checkkey(L, 2)) == 1);
-    return 1;
-}
-
-static int m_bm25_count(lua_State *L)
-{
-    lbm25 *b = check_bm25(L);
-    lua_pushinteger(L, (lua_Integer)astro_bm25_count(b->ix));
-    return 1;
-}
-
-static int m_bm25_bytes(lua_State *L)
-{
-    lbm25 *b = check_bm25(L);
-    lua_pushinteger(L, (lua_Integer)astro_bm25_bytes(b->ix));
-    return 1;
-}
-
-/* ix:search(query, k [, filter]) -> keys, scores (raw BM25) | nil, err */
-static int m_bm25_search(lua_State *L)
-{
-    lbm25 *b = check_bm25(L);
-    size_t qlen, k, count;
-    const char *q = luaL_checklstring(L, 2, &qlen);
-    astro_filter flt;
-    astro_err err;
-    long n;
-    k = astro_lua_checksize(L, 3);
-    astro_lua_checkfilter(L, 4, &flt);
-    count = astro_bm25_count(b->ix);
-    if (k > count)
-        k = count;
-    astro_lua_reserve(L, &b->keys, &b->scores, &b->cap, k > 0 ? k : 1);
-    n = astro_bm25_search(b->ix, q, qlen, k, &flt, b->keys, b->scores, &err);
-    if (n < 0)
-        return astro_lua_fail(L, err.msg);
-    astro_lua_pushresults(L, b->keys, b->scores, (size_t)n);
-    return 2;
-}
-
-static int m_bm25_gc(lua_State *L)
-{
-    lbm25 *b = (lbm25 *)luaL_checkudata(L, 1, ASTRO_MT_BM25);
-    astro_bm25_free(b->ix);
-    free(b->keys);
-    free(b->scores);
-    memset(b, 0, sizeof *b);
-    return 0;
 }
 
 static const luaL_Reg bm25_methods[] = {
-    {"add", m_bm25_add},
-    {"remove", m_bm25_remove},
-    {"count", m_bm25_count},
-    {"bytes", m_bm25_bytes},
-    {"search", m_bm25_search},
+    {"add", m_add},
+    {"remove", m_remove},
+    {"count", m_count},
+    {"bytes", m_bytes},
+    {"search", m_search},
     {NULL, NULL}
 };
 
@@ -387,6 +475,7 @@ static int l_rrf(lua_State *L)
 
 static const luaL_Reg index_funcs[] = {
     {"flat", l_flat},
+    {"hnsw", l_hnsw},
     {"bm25", l_bm25},
     {"rrf", l_rrf},
     {NULL, NULL}
@@ -394,7 +483,16 @@ static const luaL_Reg index_funcs[] = {
 
 void astro_lua_open_index(lua_State *L)
 {
-    astro_lua_newclass(L, ASTRO_MT_FLAT, flat_methods, m_flat_gc);
-    astro_lua_newclass(L, ASTRO_MT_BM25, bm25_methods, m_bm25_gc);
+    astro_lua_newclass(L, ASTRO_MT_FLAT, vector_methods, m_gc);
+    astro_lua_addmethods(L, ASTRO_MT_FLAT, flat_methods);
+    astro_lua_newclass(L, ASTRO_MT_HNSW, vector_methods, m_gc);
+    astro_lua_addmethods(L, ASTRO_MT_HNSW, hnsw_methods);
+    astro_lua_newclass(L, ASTRO_MT_BM25, bm25_methods, m_gc);
     luaL_setfuncs(L, index_funcs, 0);
+    lua_pushboolean(L, 0);
+    lua_pushcclosure(L, l_hnsw_load, 1);
+    lua_setfield(L, -2, "hnsw_load");
+    lua_pushboolean(L, 1);
+    lua_pushcclosure(L, l_hnsw_load, 1);
+    lua_setfield(L, -2, "hnsw_load_string");
 }

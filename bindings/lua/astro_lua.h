@@ -1,6 +1,6 @@
 /*
 ** astro_lua.h — internal header shared by the source files of the Lua module
-** astrocyte.core (astro_core.c, astro_text.c, astro_vec.c, astro_index.c).
+** astrocyte.core (astro_core.c, astro_text.c, astro_vec.c, astro_index.c, ...).
 ** It declares the argument helpers every area uses (keys, timestamps, packed
 ** vectors, search filters, nil-plus-message returns) and each area's open
 ** function. Nothing here is visible outside the module: the build compiles
@@ -24,6 +24,7 @@
 #define ASTRO_MT_KEYSET   "astrocyte.keyset"
 #define ASTRO_MT_FLAT     "astrocyte.flat"
 #define ASTRO_MT_BM25     "astrocyte.bm25"
+#define ASTRO_MT_HNSW     "astrocyte.hnsw"
 #define ASTRO_MT_TKCACHE  "astrocyte.tokenizer_cache"
 
 /* The growable bitmap behind astrocyte.keyset; `view` is what filters see. */
@@ -74,15 +75,19 @@ void astro_lua_pushresults(lua_State *L, const uint64_t *keys, const float *scor
 void astro_lua_reserve(lua_State *L, uint64_t **keys, float **scores, size_t *cap,
                        size_t n);
 
-/* Creates the metatable tname with methods, __gc and __tostring, and pops it. */
+/* Creates the metatable tname with methods, __gc and __tostring, and pops it.
+ * Every method gets tname as its upvalue 1, so one C function can serve
+ * several classes and still check its self argument (astro_index.c). */
 void astro_lua_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
                         lua_CFunction gc);
+
+/* Adds methods (with the same upvalue) to the existing class tname. */
+void astro_lua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods);
 
 /* Per-area registration: each adds its functions to the module table on top. */
 void astro_lua_open_text(lua_State *L);
 void astro_lua_open_vec(lua_State *L);
 void astro_lua_open_index(lua_State *L);
-void astro_lua_open_hnsw(lua_State *L);
 void astro_lua_open_policy(lua_State *L);
 void astro_lua_open_crypto(lua_State *L);
 void astro_lua_open_fs(lua_State *L);

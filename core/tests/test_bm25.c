@@ -10,15 +10,7 @@
 #include <string.h>
 
 #include "astro/bm25.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 /* Returns one term's BM25 contribution. */
 static double bm(double tf, double dl, double df, double n, double avgdl, double k1, double b) {

@@ -8,15 +8,7 @@
 #include <string.h>
 
 #include "astro/text.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 /* Returns 1 if span i of out equals the literal want. */
 static int span_is(const char *s, const astro_span *sp, const char *want) {

@@ -8,15 +8,7 @@
 #include <string.h>
 
 #include "astro/dialogue.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 /* Writes piece p of s as "prefix text" into buf; returns buf. */
 static const char *piece(const char *s, const astro_dialogue_piece *p, char *buf, size_t cap) {

@@ -11,15 +11,7 @@
 
 #include "astro/embed.h"
 #include "astro/vec.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 #define D 384
 #define EMBED_FINGERPRINT 0x0d4754a7014da05dULL

@@ -11,15 +11,7 @@
 #include <string.h>
 
 #include "astro/fusion.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 /* RRF equals the reference formula computed independently, for 3 lists of
  * overlapping keys with different weights and k values. */

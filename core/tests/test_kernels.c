@@ -12,24 +12,7 @@
 #include <string.h>
 
 #include "astro/kernels.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
-
-/* Returns the next value of a fixed-seed xorshift64* generator in [-1, 1). */
-static float rnd(uint64_t *s) {
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    uint64_t r = *s * 2685821657736338717ULL;
-    return (float)((double)(r >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
+#include "check.h"
 
 /* Returns 1 when got is within a relative float tolerance of want, scaled by
  * the sum of absolute products (the conditioning of the sum). */

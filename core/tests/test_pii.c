@@ -10,15 +10,7 @@
 #include <string.h>
 
 #include "astro/pii.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 /* Formats the matches of text as "type[matched] type[matched]" into buf. */
 static const char *scan(const astro_pii *sc, const char *text, char *buf, size_t cap) {

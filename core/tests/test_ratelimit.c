@@ -9,15 +9,7 @@
 #include <string.h>
 
 #include "astro/ratelimit.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 #define K(s) s, strlen(s)
 

@@ -8,15 +8,7 @@
 #include <string.h>
 
 #include "astro/sha256.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 /* Returns 1 when the hex of SHA-256(msg) equals want. */
 static int sha_is(const void *msg, size_t len, const char *want)

@@ -8,15 +8,7 @@
 
 #include "astro/text.h"
 #include "../src/internal.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 typedef struct collect {
     char text[1024];   /* terms joined by single spaces */

@@ -7,15 +7,7 @@
 #include <string.h>
 
 #include "astro/text.h"
-
-static int failures;
-#define CHECK(id, cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 /* Returns astro_utf8_valid on a NUL-terminated literal, reporting the offset. */
 static int valid(const char *s, size_t *off) { return astro_utf8_valid(s, strlen(s), off); }
