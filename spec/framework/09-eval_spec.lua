@@ -53,6 +53,37 @@ describe("eval locomo", function()
     assert.truthy(txt:find("\nall  overall         11 ", 1, true))
   end)
 
+  it("ablates: fusion, each channel alone, fusion minus each channel", function()
+    local r = run({ ablation = true })
+    local names = {}
+    for i, row in ipairs(r.ablation) do
+      names[i] = row.name
+      check_summary(row.overall, row.name)
+      assert.equal(11, row.overall.count)
+      assert.is_number(row.p50_ms)
+      assert.is_true(row.p50_ms >= 0)
+    end
+    assert.equal("fused", names[1])
+    local set = {}
+    for _, n in ipairs(names) do set[n] = true end
+    for _, ch in ipairs({ "semantic", "keyword", "graph", "temporal" }) do
+      assert.is_true(set[ch .. " only"], ch .. " only")
+      assert.is_true(set["fused - " .. ch], "fused - " .. ch)
+    end
+    -- the fused row is what a plain run recalls
+    local plain = run()
+    assert.equal(plain.overall.recall_at_10, r.overall.recall_at_10)
+    -- each channel alone ranks by that channel only
+    local kw
+    for _, row in ipairs(r.ablation) do if row.name == "keyword only" then kw = row end end
+    assert.equal(0, kw.weights.semantic)
+    assert.is_true(kw.weights.keyword > 0)
+    local txt = locomo.format_ablation(r)
+    assert.truthy(txt:find("\nfused ", 1, true), txt)
+    assert.truthy(txt:find("\nkeyword only ", 1, true), txt)
+    assert.truthy(txt:find("p50 ms", 1, true), txt)
+  end)
+
   it("parses LoCoMo dates and scores answers like the reference judge", function()
     assert.equal("2023-05-08T13:56:00Z", locomo.parse_date("1:56 pm on 8 May, 2023"))
     assert.equal("2023-05-08T00:05:00Z", locomo.parse_date("12:05 am on 8 May, 2023"))
@@ -83,5 +114,10 @@ describe("eval locomo", function()
     out = p:read("*a")
     p:close()
     assert.truthy(out:match("^LoCoMo evaluation: 2 samples, 5 sessions, 22 turns, 11 questions"), out)
+    p = io.popen(cmd .. " --ablation 2>&1")
+    out = p:read("*a")
+    p:close()
+    assert.truthy(out:match("^LoCoMo ablation: 2 samples, 22 turns, 11 questions"), out)
+    assert.truthy(out:find("\nfused - keyword ", 1, true), out)
   end)
 end)

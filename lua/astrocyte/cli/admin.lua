@@ -11,9 +11,11 @@
 --                                                header ([--on-conflict skip|overwrite|error]);
 --                                                plain JSONL keeps the original import
 --   forget ... [--soft] [--after ISO] [--compliance --reason R] [--principal P]
---   eval locomo FILE.json [--bank-prefix P] [--granularity turn|session]
+--   eval locomo FILE.json [--bank-prefix P] [--granularity turn|session] [--ablation]
 --                                                LoCoMo-format evaluation (in-memory
---                                                engine unless --db/--config is given)
+--                                                engine unless --db/--config is given);
+--                                                --ablation: recall per channel alone,
+--                                                fused, and fused minus each channel
 -- Exit codes and error output follow astrocyte.cli.
 local astrocyte = require "astrocyte"
 local util = require "astrocyte.util"
@@ -33,12 +35,13 @@ admin commands:
   export BANK FILE [--embeddings]             export a bank as an AMA archive (JSONL)
   import FILE [--on-conflict skip|overwrite|error]  AMA archives are detected by header
   forget ... [--soft] [--after ISO] [--compliance --reason R] [--principal P]
-  eval locomo FILE.json [--bank-prefix P] [--granularity turn|session]
-                                              evidence recall@k and answer F1 on LoCoMo data
+  eval locomo FILE.json [--bank-prefix P] [--granularity turn|session] [--ablation]
+                                              evidence recall@k and answer F1 on LoCoMo data;
+                                              --ablation: each channel alone, fused, fused minus each
 ]]
 
 local VALUE_OPTS = { "reason", "set-by", "now", "limit", "threshold", "on-conflict", "after", "principal", "bank-prefix", "granularity" }
-local FLAGS = { "dry-run", "embeddings", "soft", "compliance" }
+local FLAGS = { "dry-run", "embeddings", "soft", "compliance", "ablation" }
 
 local function split_list(s)
   if s == nil then return nil end
@@ -189,7 +192,7 @@ function _M.register(ctx)
   -- eval runs on its own engine: in-memory unless --db or --config is given.
   function standalone.eval(opts, pos)
     if pos[1] ~= "locomo" or #pos ~= 2 then
-      return usage_error("usage: astrocyte eval locomo FILE.json [--json] [--bank-prefix P] [--granularity turn|session]")
+      return usage_error("usage: astrocyte eval locomo FILE.json [--json] [--bank-prefix P] [--granularity turn|session] [--ablation]")
     end
     local locomo = require "astrocyte.eval.locomo"
     local data, derr = locomo.load(pos[2])
@@ -198,10 +201,13 @@ function _M.register(ctx)
     if opts.db or opts.config then eng, err = astrocyte.open(opts.config, { db = opts.db })
     else eng, err = astrocyte.open({ vector_store = "in_memory" }) end
     if not eng then return fail(err) end
-    local report; report, err = locomo.run(eng, data, { bank_prefix = opts["bank-prefix"], granularity = opts.granularity })
+    local report; report, err = locomo.run(eng, data, { bank_prefix = opts["bank-prefix"], granularity = opts.granularity,
+                                                        ablation = opts.ablation })
     eng:close()
     if not report then return fail(err) end
-    if opts.json then print_json(report) else io.stdout:write(locomo.format_table(report)) end
+    if opts.json then print_json(report)
+    elseif report.ablation then io.stdout:write(locomo.format_ablation(report))
+    else io.stdout:write(locomo.format_table(report)) end
     return 0
   end
 

@@ -231,8 +231,56 @@ local function summary(acc, name)
            recall_at_20 = ev > 0 and round(acc.r[3] / ev) or 0, f1 = acc.count > 0 and round(acc.f1 / acc.count) or 0 }
 end
 
+-- Evidence recall at each of KS for hits against evidence turns ev.
+local function recall_at_ks(hits, ev)
+  local rk = {}
+  for ki, k in ipairs(_M.KS) do
+    local covered = 0
+    for _, tv in ipairs(ev) do
+      for hi = 1, math.min(k, #hits) do
+        if covers(hits[hi], tv) then covered = covered + 1; break end
+      end
+    end
+    rk[ki] = covered / #ev
+  end
+  return rk
+end
+
+local function median(list)
+  if #list == 0 then return 0 end
+  table.sort(list)
+  return list[math.max(1, math.ceil(#list * 0.5))]
+end
+
+-- The ablation variants for the channel weights w (name → weight): fusion,
+-- each channel with a weight > 0 alone, fusion minus each of them.
+local function variants_of(w)
+  local names = {}
+  for name, v in pairs(w) do if v > 0 then names[#names + 1] = name end end
+  table.sort(names)
+  local out = { { name = "fused", weights = util.copy(w) } }
+  for _, n in ipairs(names) do
+    local only = {}
+    for k in pairs(w) do only[k] = 0 end
+    only[n] = w[n]
+    out[#out + 1] = { name = n .. " only", weights = only, channel = n }
+  end
+  for _, n in ipairs(names) do
+    local minus = util.copy(w)
+    minus[n] = 0
+    out[#out + 1] = { name = "fused - " .. n, weights = minus }
+  end
+  return out
+end
+
 -- Runs the evaluation on engine eng. opts: {bank_prefix = "locomo-",
--- granularity = "turn"|"session", seed = 1, details = false}. Returns the
+-- granularity = "turn"|"session", seed = 1, details = false, ablation =
+-- false}. With ablation, every question is recalled once per variant
+-- (fusion, each channel alone, fusion minus each channel; the engine's
+-- pipeline.weights are swapped between calls, so the engine must be the
+-- harness's own) and reflect is skipped; report.ablation lists the variants
+-- with their recall per category and the p50 latency (the channel's own
+-- strategy time for "X only", the whole recall otherwise). Returns the
 -- report or nil, err.
 function _M.run(eng, data, opts)
   opts = opts or {}
@@ -241,10 +289,20 @@ function _M.run(eng, data, opts)
   if granularity ~= "turn" and granularity ~= "session" then
     return nil, errors.validation(fmt("granularity must be 'turn' or 'session', got '%s'", tostring(granularity)), { field = "granularity" })
   end
+  local pcfg = eng.cfg and eng.cfg.pipeline
+  local variants
+  if opts.ablation then
+    if not (pcfg and type(pcfg.weights) == "table") then
+      return nil, errors.validation("ablation needs an engine with a pipeline (pipeline.weights)", { field = "ablation" })
+    end
+    variants = variants_of(pcfg.weights)
+    for _, v in ipairs(variants) do v.accs, v.overall, v.lat = {}, new_acc(), {} end
+  end
   util.new_id()                          -- make util seed itself first, then fix the sequence
   math.randomseed(opts.seed or 1)
   local accs, overall, details = {}, new_acc(), {}
   local nsessions, nturns = 0, 0
+  local base_weights = pcfg and pcfg.weights
   local ok, res, err = pcall(function()
     for i, sample in ipairs(data) do
       local ing, ierr = ingest(eng, sample, bank_of(prefix, sample, i), granularity)
@@ -254,48 +312,100 @@ function _M.run(eng, data, opts)
         local cat = tonumber(q.category)
         if cat then cat = floor(cat) end
         if cat and _M.CATEGORIES[cat] and type(q.question) == "string" and q.answer ~= nil then
-          local rec, rerr = eng:recall(q.question, { bank_id = ing.bank, max_results = 20, query_reference_date = ing.ref_date })
-          if not rec then return nil, rerr end
-          local ev, rk = {}, nil
+          local ev = {}
           for _, id in ipairs(evidence_of(q)) do if ing.turns[id] then ev[#ev + 1] = ing.turns[id] end end
-          if #ev > 0 then
-            rk = {}
-            for ki, k in ipairs(_M.KS) do
-              local covered = 0
-              for _, tv in ipairs(ev) do
-                for hi = 1, math.min(k, #rec.hits) do
-                  if covers(rec.hits[hi], tv) then covered = covered + 1; break end
-                end
-              end
-              rk[ki] = covered / #ev
+          local ropts = { bank_id = ing.bank, max_results = 20, query_reference_date = ing.ref_date }
+          if variants then
+            for _, v in ipairs(variants) do
+              pcfg.weights = v.weights
+              pcfg._bank_cache = nil
+              local rec, rerr = eng:recall(q.question, ropts)
+              pcfg.weights = base_weights
+              if not rec then return nil, rerr end
+              local tm = rec.trace and rec.trace.strategy_timings_ms
+              local ms = v.channel and tm and tm[v.channel] or (rec.trace and rec.trace.latency_ms)
+              if ms then v.lat[#v.lat + 1] = ms end
+              local rk = #ev > 0 and recall_at_ks(rec.hits, ev) or nil
+              v.accs[cat] = v.accs[cat] or new_acc()
+              add(v.accs[cat], rk, 0)
+              add(v.overall, rk, 0)
             end
-          end
-          local ans; ans, rerr = eng:reflect(q.question, { bank_id = ing.bank, query_reference_date = ing.ref_date })
-          if not ans then return nil, rerr end
-          local f1 = _M.score_answer(ans.answer, q.answer, cat)
-          accs[cat] = accs[cat] or new_acc()
-          add(accs[cat], rk, f1)
-          add(overall, rk, f1)
-          if opts.details then
-            details[#details + 1] = { sample_id = sample.sample_id, category = cat, question = q.question,
-              gold = tostring(q.answer), answer = ans.answer, f1 = round(f1),
-              recall_at_5 = rk and round(rk[1]), recall_at_10 = rk and round(rk[2]), recall_at_20 = rk and round(rk[3]) }
+          else
+            local rec, rerr = eng:recall(q.question, ropts)
+            if not rec then return nil, rerr end
+            local rk = #ev > 0 and recall_at_ks(rec.hits, ev) or nil
+            local ans; ans, rerr = eng:reflect(q.question, { bank_id = ing.bank, query_reference_date = ing.ref_date })
+            if not ans then return nil, rerr end
+            local f1 = _M.score_answer(ans.answer, q.answer, cat)
+            accs[cat] = accs[cat] or new_acc()
+            add(accs[cat], rk, f1)
+            add(overall, rk, f1)
+            if opts.details then
+              details[#details + 1] = { sample_id = sample.sample_id, category = cat, question = q.question,
+                gold = tostring(q.answer), answer = ans.answer, f1 = round(f1),
+                recall_at_5 = rk and round(rk[1]), recall_at_10 = rk and round(rk[2]), recall_at_20 = rk and round(rk[3]) }
+            end
           end
         end
       end
     end
     return true
   end)
+  if pcfg then pcfg.weights = base_weights end
   math.randomseed(os.time() + floor(os.clock() * 1e6))
   if not ok then return nil, errors.wrap("InternalError", res) end
   if not res then return nil, err end
-  local cats = {}
-  for c = 1, 4 do
-    if accs[c] then cats[tostring(c)] = summary(accs[c], _M.CATEGORIES[c]) end
+  local function cats_of(a)
+    local cats = {}
+    for c = 1, 4 do
+      if a[c] then cats[tostring(c)] = summary(a[c], _M.CATEGORIES[c]) end
+    end
+    return cats
   end
-  return { samples = #data, sessions = nsessions, turns = nturns, questions = overall.count, granularity = granularity,
-           max_results = 20, ks = _M.KS, categories = cats, overall = summary(overall, "overall"),
-           details = opts.details and details or nil }
+  local report = { samples = #data, sessions = nsessions, turns = nturns, granularity = granularity,
+                   max_results = 20, ks = _M.KS, details = opts.details and details or nil }
+  if variants then
+    local rows = {}
+    for i, v in ipairs(variants) do
+      rows[i] = { name = v.name, weights = v.weights, categories = cats_of(v.accs), overall = summary(v.overall, "overall"),
+                  p50_ms = round(median(v.lat)) }
+    end
+    report.ablation = rows
+    report.questions = variants[1].overall.count
+    report.categories, report.overall = rows[1].categories, rows[1].overall
+  else
+    report.questions = overall.count
+    report.categories, report.overall = cats_of(accs), summary(overall, "overall")
+  end
+  return report
+end
+
+-- The ablation rows as a text table: R@5/10/20 overall and per category,
+-- and the p50 latency.
+function _M.format_ablation(r)
+  local out = { fmt("LoCoMo ablation: %d samples, %d turns, %d questions (categories 1-4), %s granularity\n\n",
+                    r.samples, r.turns, r.questions, r.granularity) }
+  local head = { fmt("%-20s", "variant") }
+  local groups = { "all" }
+  for c = 1, 4 do groups[#groups + 1] = tostring(c) end
+  for _, g in ipairs(groups) do
+    local label = g == "all" and "all" or ("c" .. g)
+    head[#head + 1] = fmt(" | %-5s@5 %6s %6s", label, "@10", "@20")
+  end
+  head[#head + 1] = fmt(" | %8s\n", "p50 ms")
+  out[#out + 1] = concat(head)
+  for _, row in ipairs(r.ablation) do
+    local line = { fmt("%-20s", row.name) }
+    for _, g in ipairs(groups) do
+      local s = g == "all" and row.overall or row.categories[g]
+      if s then line[#line + 1] = fmt(" | %8.3f %6.3f %6.3f", s.recall_at_5, s.recall_at_10, s.recall_at_20)
+      else line[#line + 1] = fmt(" | %8s %6s %6s", "-", "-", "-") end
+    end
+    line[#line + 1] = fmt(" | %8.2f\n", row.p50_ms)
+    out[#out + 1] = concat(line)
+  end
+  out[#out + 1] = "categories: 1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop\n"
+  return concat(out)
 end
 
 -- The report as a text table.
