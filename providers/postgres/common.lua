@@ -118,6 +118,73 @@ function _M.health(ctx, what)
 end
 
 ---------------------------------------------------------------------------
+-- The store classes (graph, wiki, mental model, source) share their shape.
+---------------------------------------------------------------------------
+
+local Store = {}
+
+-- class(label, what, key_path) → a store class whose new(conf, key_path)
+-- opens a context, with health(), close() and the query helpers below.
+-- label names the store in errors ("postgres <label>: ..."), what in
+-- health messages.
+function _M.class(label, what, key_path)
+  local C = setmetatable({ SPI_VERSION = 1, name = "postgres", _label = label }, { __index = Store })
+  local mt = { __index = C }
+  function C.new(conf, kp)
+    local ctx, err = _M.open(conf, kp or key_path)
+    if not ctx then return nil, err end
+    return setmetatable({ ctx = ctx, S = ctx.S }, mt)
+  end
+  function C:health() return _M.health(self.ctx, what) end
+  return C
+end
+
+function Store:close() return _M.close(self.ctx) end
+
+-- The error text of a failed call `what` on bank.
+function Store:_err(what, bank, err)
+  return fmt("postgres %s: %s for bank '%s' failed: %s", self._label, what, tostring(bank), tostring(err))
+end
+
+-- bank_id if it is a non-empty string, else nil, err.
+function Store:_bank(bank_id)
+  if type(bank_id) ~= "string" or bank_id == "" then
+    return nil, fmt("postgres %s: bank_id must be a non-empty string", self._label)
+  end
+  return bank_id
+end
+
+-- Runs sql; every row through of(row), or nil, err (naming what and bank).
+function Store:_rows(sql, params, of, what, bank)
+  local res, err = self.ctx.pool:query(sql, params)
+  if not res then return nil, self:_err(what, bank, err) end
+  local out = {}
+  for i, r in ipairs(res.rows) do out[i] = of(r) end
+  return out
+end
+
+-- Runs sql; the first row through of(row), nil when none, or nil, err.
+function Store:_one(sql, params, of, what, bank)
+  local rows, err = self:_rows(sql, params, of, what, bank)
+  if not rows then return nil, err end
+  return rows[1]
+end
+
+-- Inside transaction q: the next revision of row (bank_id, key) of table
+-- S.<tbl> (key column key_col), after archiving its current row into
+-- S.<tbl_revisions> (columns cols); 1 for a new row. Returns it or nil, err.
+function _M.next_revision(q, S, tbl, key_col, cols, bank_id, key)
+  local cur, cerr = q(fmt("SELECT revision FROM %s.%s WHERE bank_id = $1 AND %s = $2 FOR UPDATE", S, tbl, key_col),
+    { bank_id, key })
+  if not cur then return nil, cerr end
+  if not cur.rows[1] then return 1 end
+  local a, aerr = q(fmt("INSERT INTO %s.%s_revisions (%s) SELECT %s FROM %s.%s WHERE bank_id = $1 AND %s = $2 ON CONFLICT DO NOTHING",
+    S, tbl:gsub("s$", ""), cols, cols, S, tbl, key_col), { bank_id, key })
+  if not a then return nil, aerr end
+  return cur.rows[1].revision + 1
+end
+
+---------------------------------------------------------------------------
 -- Parameters, JSON, time.
 ---------------------------------------------------------------------------
 

@@ -9,26 +9,12 @@
 local util = require "astrocyte.util"
 local types = require "astrocyte.types"
 local common = require "astrocyte.providers.postgres.common"
-local type, ipairs, pairs, fmt, tostring, sqrt = type, ipairs, pairs, string.format, tostring, math.sqrt
+local type, ipairs, pairs, fmt, sqrt = type, ipairs, pairs, string.format, math.sqrt
 local lower, sort = string.lower, table.sort
 
-local _M = { SPI_VERSION = 1, name = "postgres" }
-local mt = { __index = _M }
-
-function _M.new(conf, key_path)
-  local ctx, err = common.open(conf, key_path or "graph_store_config")
-  if not ctx then return nil, err end
-  return setmetatable({ ctx = ctx, S = ctx.S }, mt)
-end
-
-local function perr(what, bank, err)
-  return fmt("postgres graph: %s for bank '%s' failed: %s", what, tostring(bank), tostring(err))
-end
-
-local function bank_arg(bank_id)
-  if type(bank_id) ~= "string" or bank_id == "" then return nil, "postgres graph: bank_id must be a non-empty string" end
-  return bank_id
-end
+local _M = common.class("graph", "graph store", "graph_store_config")
+local function perr(what, bank, err) return _M._err(_M, what, bank, err) end
+local function bank_arg(bank_id) return _M._bank(_M, bank_id) end
 
 -- Trigram set of s (pg_trgm rules: lower case, alphanumeric words).
 local function trigrams(s)
@@ -347,14 +333,6 @@ function _M:find_memory_links(seed_ids, bank_id, opts)
                created_at = common.iso(r.created_at), metadata = common.jdecode(r.metadata) }
   end
   return out
-end
-
-function _M:health()
-  return common.health(self.ctx, "graph store")
-end
-
-function _M:close()
-  return common.close(self.ctx)
 end
 
 return _M

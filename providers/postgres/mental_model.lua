@@ -17,18 +17,7 @@ local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
 local type, ipairs, fmt, tostring = type, ipairs, string.format, tostring
 
-local _M = { SPI_VERSION = 1, name = "postgres" }
-local mt = { __index = _M }
-
-function _M.new(conf, key_path)
-  local ctx, err = common.open(conf, key_path or "mental_model_store_config")
-  if not ctx then return nil, err end
-  return setmetatable({ ctx = ctx, S = ctx.S }, mt)
-end
-
-local function perr(what, bank, err)
-  return fmt("postgres mental_model: %s for bank '%s' failed: %s", what, tostring(bank), tostring(err))
-end
+local _M = common.class("mental_model", "mental model store", "mental_model_store_config")
 
 local COLS = "bank_id, model_id, title, content, scope, source_ids, revision, refreshed_at, kind, structured_doc, source_timestamps, deleted"
 local SELECT = "model_id, bank_id, title, content, scope, source_ids::text AS source_ids, revision, "
@@ -43,7 +32,7 @@ end
 
 -- MentalModelStore.upsert: stores the model as a new revision; returns it.
 function _M:upsert(model, bank_id)
-  if type(bank_id) ~= "string" or bank_id == "" then return nil, "postgres mental_model: bank_id must be a non-empty string" end
+  local _, berr = self:_bank(bank_id); if berr then return nil, berr end
   if type(model) ~= "table" then return nil, "postgres mental_model: model must be a table" end
   local input = util.copy(model)
   input.bank_id, input.revision = bank_id, nil
@@ -57,16 +46,8 @@ function _M:upsert(model, bank_id)
   end
   local S = self.S
   local rev, err = self.ctx.pool:tx(function(q)
-    local cur, cerr = q(fmt("SELECT revision FROM %s.mental_models WHERE bank_id = $1 AND model_id = $2 FOR UPDATE", S),
-      { bank_id, dto.model_id })
-    if not cur then return nil, cerr end
-    local r = 1
-    if cur.rows[1] then
-      r = cur.rows[1].revision + 1
-      local a, aerr = q(fmt("INSERT INTO %s.mental_model_revisions (%s) SELECT %s FROM %s.mental_models WHERE bank_id = $1 AND model_id = $2 ON CONFLICT DO NOTHING",
-        S, COLS, COLS, S), { bank_id, dto.model_id })
-      if not a then return nil, aerr end
-    end
+    local r, rerr = common.next_revision(q, S, "mental_models", "model_id", COLS, bank_id, dto.model_id)
+    if not r then return nil, rerr end
     local w, werr = q(fmt([[INSERT INTO %s.mental_models (%s) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, now(), $8,
         $9::jsonb, $10::jsonb, false)
       ON CONFLICT (bank_id, model_id) DO UPDATE SET title = excluded.title, content = excluded.content,
@@ -78,16 +59,14 @@ function _M:upsert(model, bank_id)
     if not w then return nil, werr end
     return r
   end)
-  if not rev then return nil, perr("upsert", bank_id, err) end
+  if not rev then return nil, self:_err("upsert", bank_id, err) end
   return rev
 end
 
 -- MentalModelStore.get: the current revision, or nil if missing/deleted.
 function _M:get(model_id, bank_id)
-  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.mental_models WHERE bank_id = $1 AND model_id = $2 AND NOT deleted",
-    SELECT, self.S), { bank_id, model_id })
-  if not res then return nil, perr("get", bank_id, err) end
-  return res.rows[1] and model_of(res.rows[1]) or nil
+  return self:_one(fmt("SELECT %s FROM %s.mental_models WHERE bank_id = $1 AND model_id = $2 AND NOT deleted",
+    SELECT, self.S), { bank_id, model_id }, model_of, "get", bank_id)
 end
 
 -- MentalModelStore.list(bank_id, opts): current revisions; opts = {scope?, kind?}.
@@ -97,18 +76,15 @@ function _M:list(bank_id, opts)
   local where = "bank_id = $1 AND NOT deleted"
   if opts.scope ~= nil then where = where .. " AND scope = " .. p:add(opts.scope) end
   if opts.kind ~= nil then where = where .. " AND kind = " .. p:add(opts.kind) end
-  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.mental_models WHERE %s ORDER BY model_id", SELECT, self.S, where), p)
-  if not res then return nil, perr("list", bank_id, err) end
-  local out = {}
-  for i, r in ipairs(res.rows) do out[i] = model_of(r) end
-  return out
+  return self:_rows(fmt("SELECT %s FROM %s.mental_models WHERE %s ORDER BY model_id", SELECT, self.S, where), p,
+    model_of, "list", bank_id)
 end
 
 -- MentalModelStore.delete: soft delete; false if absent or already deleted.
 function _M:delete(model_id, bank_id)
   local res, err = self.ctx.pool:query(fmt("UPDATE %s.mental_models SET deleted = true WHERE bank_id = $1 AND model_id = $2 AND NOT deleted",
     self.S), { bank_id, model_id })
-  if not res then return nil, perr("delete", bank_id, err) end
+  if not res then return nil, self:_err("delete", bank_id, err) end
   return res.cmd_tuples > 0
 end
 
@@ -158,20 +134,8 @@ end
 
 -- Extension: archived revisions of a model, oldest first.
 function _M:list_revisions(model_id, bank_id)
-  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.mental_model_revisions WHERE bank_id = $1 AND model_id = $2 ORDER BY revision",
-    SELECT, self.S), { bank_id, model_id })
-  if not res then return nil, perr("list_revisions", bank_id, err) end
-  local out = {}
-  for i, r in ipairs(res.rows) do out[i] = model_of(r) end
-  return out
-end
-
-function _M:health()
-  return common.health(self.ctx, "mental model store")
-end
-
-function _M:close()
-  return common.close(self.ctx)
+  return self:_rows(fmt("SELECT %s FROM %s.mental_model_revisions WHERE bank_id = $1 AND model_id = $2 ORDER BY revision",
+    SELECT, self.S), { bank_id, model_id }, model_of, "list_revisions", bank_id)
 end
 
 return _M

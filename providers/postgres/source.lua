@@ -6,20 +6,9 @@
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
-local type, ipairs, fmt, tostring = type, ipairs, string.format, tostring
+local type, ipairs, fmt = type, ipairs, string.format
 
-local _M = { SPI_VERSION = 1, name = "postgres" }
-local mt = { __index = _M }
-
-function _M.new(conf, key_path)
-  local ctx, err = common.open(conf, key_path or "source_store_config")
-  if not ctx then return nil, err end
-  return setmetatable({ ctx = ctx, S = ctx.S }, mt)
-end
-
-local function perr(what, bank, err)
-  return fmt("postgres source: %s for bank '%s' failed: %s", what, tostring(bank), tostring(err))
-end
+local _M = common.class("source", "source store", "source_store_config")
 
 local DOC = "id, bank_id, title, source_uri, content_hash, content_type, metadata::text AS metadata, " .. common.ms("created_at")
 local CHUNK = "id, bank_id, document_id, chunk_index, text, content_hash, metadata::text AS metadata, " .. common.ms("created_at")
@@ -59,35 +48,25 @@ function _M:store_document(doc)
     if not w then return nil, werr end
     return dto.id
   end, { idempotent = true })
-  if not id then return nil, perr("store_document", bank, err) end
+  if not id then return nil, self:_err("store_document", bank, err) end
   return id
 end
 
-local function one(self, sql, params, of, what, bank)
-  local res, err = self.ctx.pool:query(sql, params)
-  if not res then return nil, perr(what, bank, err) end
-  return res.rows[1] and of(res.rows[1]) or nil
-end
-
 function _M:get_document(document_id, bank_id)
-  return one(self, fmt("SELECT %s FROM %s.source_documents WHERE bank_id = $1 AND id = $2 AND NOT deleted", DOC, self.S),
+  return self:_one(fmt("SELECT %s FROM %s.source_documents WHERE bank_id = $1 AND id = $2 AND NOT deleted", DOC, self.S),
     { bank_id, document_id }, doc_of, "get_document", bank_id)
 end
 
 function _M:find_document_by_hash(content_hash, bank_id)
-  return one(self, fmt("SELECT %s FROM %s.source_documents WHERE bank_id = $1 AND content_hash = $2 AND NOT deleted ORDER BY seq LIMIT 1",
+  return self:_one(fmt("SELECT %s FROM %s.source_documents WHERE bank_id = $1 AND content_hash = $2 AND NOT deleted ORDER BY seq LIMIT 1",
     DOC, self.S), { bank_id, content_hash }, doc_of, "find_document_by_hash", bank_id)
 end
 
 -- SourceStore.list_documents(bank_id, opts): newest first; opts = {limit = 100}.
 function _M:list_documents(bank_id, opts)
   local limit = opts and opts.limit or 100
-  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.source_documents WHERE bank_id = $1 AND NOT deleted ORDER BY created_at DESC, seq DESC LIMIT $2",
-    DOC, self.S), { bank_id, math.floor(limit) })
-  if not res then return nil, perr("list_documents", bank_id, err) end
-  local out = {}
-  for i, r in ipairs(res.rows) do out[i] = doc_of(r) end
-  return out
+  return self:_rows(fmt("SELECT %s FROM %s.source_documents WHERE bank_id = $1 AND NOT deleted ORDER BY created_at DESC, seq DESC LIMIT $2",
+    DOC, self.S), { bank_id, math.floor(limit) }, doc_of, "list_documents", bank_id)
 end
 
 -- SourceStore.delete_document: soft delete cascading to chunks; false if
@@ -103,7 +82,7 @@ function _M:delete_document(document_id, bank_id)
     if not c then return nil, cerr end
     return d.cmd_tuples
   end, { idempotent = true })
-  if not n then return nil, perr("delete_document", bank_id, err) end
+  if not n then return nil, self:_err("delete_document", bank_id, err) end
   return n > 0
 end
 
@@ -143,36 +122,24 @@ function _M:store_chunks(chunks)
     end
     return out
   end, { idempotent = true })
-  if not ids then return nil, perr("store_chunks", list[1].bank_id, err) end
+  if not ids then return nil, self:_err("store_chunks", list[1].bank_id, err) end
   return ids
 end
 
 function _M:get_chunk(chunk_id, bank_id)
-  return one(self, fmt("SELECT %s FROM %s.source_chunks WHERE bank_id = $1 AND id = $2 AND NOT deleted", CHUNK, self.S),
+  return self:_one(fmt("SELECT %s FROM %s.source_chunks WHERE bank_id = $1 AND id = $2 AND NOT deleted", CHUNK, self.S),
     { bank_id, chunk_id }, chunk_of, "get_chunk", bank_id)
 end
 
 -- SourceStore.list_chunks: the document's live chunks by chunk_index.
 function _M:list_chunks(document_id, bank_id)
-  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.source_chunks WHERE bank_id = $1 AND document_id = $2 AND NOT deleted ORDER BY chunk_index, id",
-    CHUNK, self.S), { bank_id, document_id })
-  if not res then return nil, perr("list_chunks", bank_id, err) end
-  local out = {}
-  for i, r in ipairs(res.rows) do out[i] = chunk_of(r) end
-  return out
+  return self:_rows(fmt("SELECT %s FROM %s.source_chunks WHERE bank_id = $1 AND document_id = $2 AND NOT deleted ORDER BY chunk_index, id",
+    CHUNK, self.S), { bank_id, document_id }, chunk_of, "list_chunks", bank_id)
 end
 
 function _M:find_chunk_by_hash(content_hash, bank_id)
-  return one(self, fmt("SELECT %s FROM %s.source_chunks WHERE bank_id = $1 AND content_hash = $2 AND NOT deleted LIMIT 1", CHUNK, self.S),
+  return self:_one(fmt("SELECT %s FROM %s.source_chunks WHERE bank_id = $1 AND content_hash = $2 AND NOT deleted LIMIT 1", CHUNK, self.S),
     { bank_id, content_hash }, chunk_of, "find_chunk_by_hash", bank_id)
-end
-
-function _M:health()
-  return common.health(self.ctx, "source store")
-end
-
-function _M:close()
-  return common.close(self.ctx)
 end
 
 return _M

@@ -7,20 +7,9 @@
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
-local type, ipairs, fmt, tostring = type, ipairs, string.format, tostring
+local type, fmt = type, string.format
 
-local _M = { SPI_VERSION = 1, name = "postgres" }
-local mt = { __index = _M }
-
-function _M.new(conf, key_path)
-  local ctx, err = common.open(conf, key_path or "wiki_store_config")
-  if not ctx then return nil, err end
-  return setmetatable({ ctx = ctx, S = ctx.S }, mt)
-end
-
-local function perr(what, bank, err)
-  return fmt("postgres wiki: %s for bank '%s' failed: %s", what, tostring(bank), tostring(err))
-end
+local _M = common.class("wiki", "wiki store", "wiki_store_config")
 
 local COLS = "bank_id, page_id, kind, title, content, scope, source_ids, cross_links, revision, revised_at, tags, metadata"
 local SELECT = "page_id, bank_id, kind, title, content, scope, source_ids::text AS source_ids, "
@@ -36,7 +25,7 @@ end
 -- WikiStore.upsert_page: returns the page_id; the store assigns revision
 -- (1, then previous + 1) and revised_at (now unless given).
 function _M:upsert_page(page, bank_id)
-  if type(bank_id) ~= "string" or bank_id == "" then return nil, "postgres wiki: bank_id must be a non-empty string" end
+  local _, berr = self:_bank(bank_id); if berr then return nil, berr end
   if type(page) ~= "table" then return nil, "postgres wiki: page must be a table" end
   local input = util.copy(page)
   input.bank_id = bank_id
@@ -45,16 +34,8 @@ function _M:upsert_page(page, bank_id)
   local revised = page.revised_at and common.time_param(dto.revised_at, "revised_at") or util.iso(util.now_ms())
   local S = self.S
   local ok, err = self.ctx.pool:tx(function(q)
-    local cur, cerr = q(fmt("SELECT revision FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2 FOR UPDATE", S),
-      { bank_id, dto.page_id })
-    if not cur then return nil, cerr end
-    local rev = 1
-    if cur.rows[1] then
-      rev = cur.rows[1].revision + 1
-      local a, aerr = q(fmt("INSERT INTO %s.wiki_page_revisions (%s) SELECT %s FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2 ON CONFLICT DO NOTHING",
-        S, COLS, COLS, S), { bank_id, dto.page_id })
-      if not a then return nil, aerr end
-    end
+    local rev, rerr = common.next_revision(q, S, "wiki_pages", "page_id", COLS, bank_id, dto.page_id)
+    if not rev then return nil, rerr end
     local w, werr = q(fmt([[INSERT INTO %s.wiki_pages (%s) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9,
         $10::timestamptz, $11::jsonb, $12::jsonb)
       ON CONFLICT (bank_id, page_id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
@@ -67,16 +48,14 @@ function _M:upsert_page(page, bank_id)
     if not w then return nil, werr end
     return true
   end)
-  if not ok then return nil, perr("upsert_page", bank_id, err) end
+  if not ok then return nil, self:_err("upsert_page", bank_id, err) end
   return dto.page_id
 end
 
 -- WikiStore.get_page: the current revision, or nil.
 function _M:get_page(page_id, bank_id)
-  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2", SELECT, self.S),
-    { bank_id, page_id })
-  if not res then return nil, perr("get_page", bank_id, err) end
-  return res.rows[1] and page_of(res.rows[1]) or nil
+  return self:_one(fmt("SELECT %s FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2", SELECT, self.S),
+    { bank_id, page_id }, page_of, "get_page", bank_id)
 end
 
 -- WikiStore.list_pages: current revisions, exact scope / kind filters.
@@ -85,11 +64,8 @@ function _M:list_pages(bank_id, scope, kind)
   local where = "bank_id = $1"
   if scope ~= nil then where = where .. " AND scope = " .. p:add(scope) end
   if kind ~= nil then where = where .. " AND kind = " .. p:add(kind) end
-  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.wiki_pages WHERE %s ORDER BY page_id", SELECT, self.S, where), p)
-  if not res then return nil, perr("list_pages", bank_id, err) end
-  local out = {}
-  for i, r in ipairs(res.rows) do out[i] = page_of(r) end
-  return out
+  return self:_rows(fmt("SELECT %s FROM %s.wiki_pages WHERE %s ORDER BY page_id", SELECT, self.S, where), p,
+    page_of, "list_pages", bank_id)
 end
 
 -- WikiStore.delete_page: true if the page existed; drops its archive too.
@@ -102,26 +78,14 @@ function _M:delete_page(page_id, bank_id)
     if not d then return nil, derr end
     return d.cmd_tuples
   end)
-  if not n then return nil, perr("delete_page", bank_id, err) end
+  if not n then return nil, self:_err("delete_page", bank_id, err) end
   return n > 0
 end
 
 -- Extension: archived revisions of a page, oldest first.
 function _M:list_revisions(page_id, bank_id)
-  local res, err = self.ctx.pool:query(fmt("SELECT %s FROM %s.wiki_page_revisions WHERE bank_id = $1 AND page_id = $2 ORDER BY revision",
-    SELECT, self.S), { bank_id, page_id })
-  if not res then return nil, perr("list_revisions", bank_id, err) end
-  local out = {}
-  for i, r in ipairs(res.rows) do out[i] = page_of(r) end
-  return out
-end
-
-function _M:health()
-  return common.health(self.ctx, "wiki store")
-end
-
-function _M:close()
-  return common.close(self.ctx)
+  return self:_rows(fmt("SELECT %s FROM %s.wiki_page_revisions WHERE bank_id = $1 AND page_id = $2 ORDER BY revision",
+    SELECT, self.S), { bank_id, page_id }, page_of, "list_revisions", bank_id)
 end
 
 return _M
