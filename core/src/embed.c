@@ -2,7 +2,7 @@
 ** embed.c — the deterministic hashing embedder: a stand-in for a neural model
 ** that needs no weights and gives the same bits everywhere.
 **
-** Words come from the shared tokenizer (stem=1, stopwords=1), so "runs" and
+** Words come from the shared tokenizer (light stemmer, stopwords), so "runs" and
 ** "running" share the word feature "run". Each distinct word w with frequency
 ** tf gets weight d = 1 + ln(tf); it adds d to one signed bucket for the word
 ** and 0.25*d to one bucket per code point trigram of "^w$" (a word of fewer than
@@ -55,7 +55,7 @@ int astro_embedder_new(size_t dim, astro_embedder **out, astro_err *err) {
     astro_embedder *e = calloc(1, sizeof *e);
     if (!e) return astro_err_set(err, ASTRO_ENOMEM, "embed: out of memory");
     e->dim = dim;
-    astro_tokenizer_opts to = { 1, 1, 64 };
+    astro_tokenizer_opts to = { ASTRO_STEM_LIGHT, 1, 64 };
     int rc = astro_tokenizer_new(&to, &e->tk, err);
     if (rc) {
         free(e);

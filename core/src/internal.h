@@ -80,6 +80,9 @@ extern const char *const astro__stopwords[];
 extern const size_t astro__nstopwords;
 /* Returns 1 if w[0..n) (already lowercase) is a stopword. */
 int astro__is_stopword(const char *w, size_t n);
+/* Porter-stems the lowercase ASCII word w[0..n) in place; returns the new
+ * length (stem.c). */
+size_t astro__porter_stem(char *w, size_t n);
 
 /* ---- SIMD kernel tables (kernels_x86.c) ---------------------------------- */
 #if defined(__x86_64__) || defined(__i386__)

@@ -10,9 +10,13 @@
 ** folded for ASCII, Latin-1 Supplement, Latin Extended-A, Greek (final sigma
 ** folds to sigma) and Cyrillic; other scripts pass through unchanged, and a
 ** byte that does not decode is kept as a word byte. Stopwords are checked on
-** the folded word before stemming. The optional stemmer is a deliberately tiny,
-** deterministic suffix stripper for ASCII words longer than 3 bytes; exactly
-** one rule applies, first match wins:
+** the folded word before stemming; the list is the usual English function
+** words plus the fragments contractions and possessives split into ("s", "t",
+** "ll", "ve", "re", "don", "didn" ...). The stemmer (ASCII words only) is
+** Porter's algorithm (stem.c, stem = ASTRO_STEM_PORTER): "camping", "camped",
+** "camps" -> "camp"; or, with stem = ASTRO_STEM_LIGHT, the light suffix
+** stripper the hashing embedder was built on (kept so its vectors stay
+** bit-identical); exactly one rule applies, first match wins:
 **   -ies  -> -y      (word longer than 4)        flies   -> fly
 **   -sses -> -ss                                  classes -> class
 **   -es   -> ""      after s, x, z, ch, sh        boxes   -> box
@@ -21,7 +25,8 @@
 **   -ed   -> ""      stem >= 3, then undouble     stopped -> stop
 **   -ly   -> ""      stem >= 3                    quickly -> quick
 ** "Undouble" drops the last letter of a doubled final consonant other than
-** l, s, z (so "falling" -> "fall", "missed" -> "miss").
+** l, s, z (so "falling" -> "fall", "missed" -> "miss"). Words longer than
+** max_term_bytes + 18 bytes are only truncated, not stemmed.
 ** Terms longer than max_term_bytes are truncated at a UTF-8 boundary; a term
 ** that would become empty that way is skipped.
 */
@@ -32,26 +37,27 @@
 #include "internal.h"
 
 const char *const astro__stopwords[] = {
-    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and",
-    "any", "are", "as", "at", "be", "because", "been", "before", "being", "below",
-    "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down",
-    "during", "each", "few", "for", "from", "further", "had", "has", "have", "having",
-    "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if",
-    "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my",
-    "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or",
-    "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should",
-    "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves",
-    "then", "there", "these", "they", "this", "those", "through", "to", "too", "under",
-    "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
-    "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
-    "yourself", "yourselves",
+    "a", "about", "above", "after", "again", "against", "ain", "all", "also", "am", "an",
+    "and", "any", "are", "aren", "as", "at", "be", "because", "been", "before", "being",
+    "below", "between", "both", "but", "by", "can", "could", "couldn", "d", "did", "didn",
+    "do", "does", "doesn", "doing", "don", "down", "during", "each", "few", "for", "from",
+    "further", "had", "hadn", "has", "hasn", "have", "haven", "having", "he", "her", "here",
+    "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "isn",
+    "it", "its", "itself", "just", "ll", "m", "me", "mightn", "more", "most", "mustn", "my",
+    "myself", "needn", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or",
+    "other", "our", "ours", "ourselves", "out", "over", "own", "re", "s", "same", "shan",
+    "she", "should", "shouldn", "so", "some", "such", "t", "than", "that", "the", "their",
+    "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those",
+    "through", "to", "too", "under", "until", "up", "ve", "very", "was", "wasn", "we",
+    "were", "weren", "what", "when", "where", "which", "while", "who", "whom", "why",
+    "will", "with", "would", "wouldn", "you", "your", "yours", "yourself", "yourselves",
 };
 const size_t astro__nstopwords = sizeof astro__stopwords / sizeof astro__stopwords[0];
 
 /* Longest stopword; longer words skip the lookup. */
 #define STOPWORD_MAX 10
-/* Extra bytes kept beyond max_term_bytes: the stemmer removes at most 4, so
- * for longer words stemming cannot change the kept prefix. */
+/* Extra bytes kept beyond max_term_bytes, so that a word a little longer
+ * than a term is still stemmed whole before it is truncated. */
 #define STEM_SLACK 8
 
 struct astro_tokenizer {
@@ -78,13 +84,17 @@ int astro__is_stopword(const char *w, size_t n) {
     return 0;
 }
 
-/* Creates a tokenizer; opts NULL means stem=1, stopwords=1, 64-byte terms. */
+/* Creates a tokenizer; opts NULL means Porter stemming, stopwords, 64-byte terms. */
 int astro_tokenizer_new(const astro_tokenizer_opts *opts, astro_tokenizer **out, astro_err *err) {
     if (!out) return astro_err_set(err, ASTRO_EINVAL, "tokenizer: out is NULL");
     *out = NULL;
     astro_tokenizer *tk = malloc(sizeof *tk);
     if (!tk) return astro_err_set(err, ASTRO_ENOMEM, "tokenizer: out of memory");
-    tk->stem = opts ? (opts->stem != 0) : 1;
+    tk->stem = opts ? opts->stem : ASTRO_STEM_PORTER;
+    if (tk->stem < 0 || tk->stem > ASTRO_STEM_LIGHT) {
+        free(tk);
+        return astro_err_set(err, ASTRO_EINVAL, "tokenizer: unknown stem mode %d", opts->stem);
+    }
     tk->stopwords = opts ? (opts->stopwords != 0) : 1;
     tk->max_term = (opts && opts->max_term_bytes) ? opts->max_term_bytes : 64;
     if (tk->max_term > (1u << 20)) {
@@ -216,8 +226,8 @@ static size_t undouble(const char *w, size_t n) {
     return n;
 }
 
-/* Applies the suffix rules from the file comment; returns the new length
- * (w is modified in place only for -ies -> -y). */
+/* The light stemmer (stem = ASTRO_STEM_LIGHT, see the file comment);
+ * returns the new length (w is modified in place only for -ies -> -y). */
 static size_t stem_ascii(char *w, size_t n) {
     if (n <= 3) return n;
     if (n > 4 && ends_with(w, n, "ies")) {
@@ -292,7 +302,7 @@ size_t astro_tokenize(astro_tokenizer *tk, const char *s, size_t len, astro_toke
         /* A word longer than keep_max is only truncated: stemming it could not
          * change the first max_term bytes. keep_max >= STOPWORD_MAX, so the
          * stopword test above always sees the whole word. */
-        if (tk->stem && ascii && wlen == n) n = stem_ascii(tk->buf, n);
+        if (tk->stem && ascii && wlen == n) n = tk->stem == ASTRO_STEM_LIGHT ? stem_ascii(tk->buf, n) : astro__porter_stem(tk->buf, n);
         if (n > tk->max_term) {
             n = tk->max_term;
             /* Back off to a code point start so the term stays valid UTF-8. */

@@ -43,12 +43,14 @@ describe("astrocyte.core", function()
   describe("tokenize()", function()
     it("stems and drops stopwords by default", function()
       assert.same({ "cat", "jump" }, core.tokenize("The cats are jumping"))
+      assert.same({ "camp", "camp", "camp", "gener" }, core.tokenize("Camping camped camps generalizations"))
+      assert.same({ "carolin", "dog", "bark" }, core.tokenize("Caroline's dog didn't bark"))
     end)
 
     it("honours stem and stopwords options", function()
       assert.same({ "the", "cats", "are", "jumping" },
                   core.tokenize("The cats are jumping", { stem = false, stopwords = false }))
-      assert.same({ "the", "cat", "are", "jump" },
+      assert.same({ "the", "cat", "ar", "jump" },     -- Porter: are -> ar
                   core.tokenize("The cats are jumping", { stopwords = false }))
       assert.same({ "cats", "jumping" },
                   core.tokenize("The cats are jumping", { stem = false }))

@@ -31,16 +31,21 @@ typedef struct astro_token {
     size_t src_len;
 } astro_token;
 
+/* Stemming modes (astro_tokenizer_opts.stem). */
+#define ASTRO_STEM_NONE 0
+#define ASTRO_STEM_PORTER 1   /* Porter's algorithm on ASCII words */
+#define ASTRO_STEM_LIGHT 2    /* the light -s/-es/-ies/-ing/-ed/-ly stripper */
+
 typedef struct astro_tokenizer_opts {
-    int stem;             /* light English suffix stripping (s, es, ies, ing, ed) */
+    int stem;             /* ASTRO_STEM_NONE, _PORTER or _LIGHT */
     int stopwords;        /* drop a built-in English stopword list */
     size_t max_term_bytes;/* longer terms are truncated; 0 = 64 */
 } astro_tokenizer_opts;
 
 typedef struct astro_tokenizer astro_tokenizer;
 
-/* Creates a tokenizer with reusable scratch space. opts may be NULL (stem=1,
- * stopwords=1). */
+/* Creates a tokenizer with reusable scratch space. opts may be NULL (Porter
+ * stemming, stopwords). An unknown stem mode is ASTRO_EINVAL. */
 int astro_tokenizer_new(const astro_tokenizer_opts *opts, astro_tokenizer **out, astro_err *err);
 void astro_tokenizer_free(astro_tokenizer *tk);
 
