@@ -353,6 +353,25 @@ function _M.validate(name, v)
   return true
 end
 
+-- types.list(name, list, what, label [, keep]) → the validated `name` DTOs
+-- of array list, or nil and "<label>: <what> must be an array" /
+-- "<label>: <what>[i]: <reason>" (the stores' error text). keep: carry each
+-- input's id and string text over to its DTO (graph store rows).
+function _M.list(name, list, what, label, keep)
+  if type(list) ~= "table" then return nil, fmt("%s: %s must be an array", label, what) end
+  local out = {}
+  for i, v in ipairs(list) do
+    local dto, verr = _M[name](v)
+    if not dto then return nil, fmt("%s: %s[%d]: %s", label, what, i, verr.message) end
+    if keep then
+      dto.id = v.id
+      if type(v.text) == "string" then dto.text = v.text end
+    end
+    out[i] = dto
+  end
+  return out
+end
+
 -- Returns a new `name` DTO from t (defaults filled, times canonical), or nil
 -- and a ValidationError.
 function _M.new(name, t)

@@ -35,19 +35,13 @@ end
 -- Name similarity (difflib ratio over name and aliases), shared with the
 -- sqlite graph store; _M.ratio stays for callers of the old export.
 _M.ratio = similarity.ratio
-local similarity_of = similarity.entity
 local contains = similarity.contains
 
 -- GraphStore.store_entities: upserts; returns ids in input order.
 function _M:store_entities(entities, bank_id)
   local _, err = bank_arg(bank_id); if err then return nil, err end
-  if type(entities) ~= "table" then return nil, "in_memory graph: entities must be an array" end
-  local list = {}
-  for i, e in ipairs(entities) do
-    local dto, verr = types.Entity(e)
-    if not dto then return nil, fmt("in_memory graph: entities[%d]: %s", i, verr.message) end
-    list[i] = dto
-  end
+  local list; list, err = types.list("Entity", entities, "entities", "in_memory graph")
+  if not list then return nil, err end
   local b = bank(self, bank_id)
   local ids = {}
   for i, e in ipairs(list) do
@@ -239,39 +233,23 @@ function _M:find_entity_candidates(name, bank_id, threshold, limit)
   return out
 end
 
-local cosine = similarity.cosine
-
 -- GraphStore.find_entity_candidates_scored(name, bank_id, opts):
 -- opts = { name_embedding?, trigram_threshold = 0.3, limit = 10 }.
 -- Returns EntityCandidateMatch list, best name similarity first.
 function _M:find_entity_candidates_scored(name, bank_id, opts)
   opts = opts or {}
-  local threshold, limit = opts.trigram_threshold or 0.3, opts.limit or 10
   local b = self.banks[bank_id]
   if not b or type(name) ~= "string" or name == "" then return {} end
-  local out = {}
-  for _, id in ipairs(b.order) do
-    local e = b.entities[id]
-    local s = similarity_of(name, e)
-    if s >= threshold then
-      local co = {}
-      for _, n in ipairs(neighbours(b, id)) do
-        if b.entities[n] then co[#co + 1] = b.entities[n].name end
-      end
-      out[#out + 1] = {
-        entity = util.deepcopy(e), name_similarity = s,
-        embedding_similarity = opts.name_embedding and e.embedding and cosine(opts.name_embedding, e.embedding) or nil,
-        co_occurring_names = co, mention_count = e.mention_count or 1,
-      }
+  local list = {}
+  for i, id in ipairs(b.order) do list[i] = b.entities[id] end
+  local out = similarity.scored(name, list, opts.trigram_threshold or 0.3, opts.limit or 10, opts.name_embedding)
+  for _, m in ipairs(out) do
+    local co = {}
+    for _, n in ipairs(neighbours(b, m.entity.id)) do
+      if b.entities[n] then co[#co + 1] = b.entities[n].name end
     end
+    m.co_occurring_names, m.entity = co, util.deepcopy(m.entity)
   end
-  sort(out, function(x, y)
-    if x.name_similarity ~= y.name_similarity then return x.name_similarity > y.name_similarity end
-    local ex, ey = x.embedding_similarity or -2, y.embedding_similarity or -2
-    if ex ~= ey then return ex > ey end
-    return x.entity.id < y.entity.id
-  end)
-  for i = #out, limit + 1, -1 do out[i] = nil end
   return out
 end
 
@@ -279,13 +257,8 @@ end
 -- deduplicated on (source, target, link_type); returns ids in input order.
 function _M:store_memory_links(links, bank_id)
   local _, err = bank_arg(bank_id); if err then return nil, err end
-  if type(links) ~= "table" then return nil, "in_memory graph: links must be an array" end
-  local list = {}
-  for i, l in ipairs(links) do
-    local dto, verr = types.MemoryLink(l)
-    if not dto then return nil, fmt("in_memory graph: links[%d]: %s", i, verr.message) end
-    list[i] = dto
-  end
+  local list; list, err = types.list("MemoryLink", links, "links", "in_memory graph")
+  if not list then return nil, err end
   local b = bank(self, bank_id)
   local ids = {}
   for i, l in ipairs(list) do

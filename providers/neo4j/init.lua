@@ -146,15 +146,8 @@ end
 
 -- Validated DTO copies of `list` (kind `name`); keeps id and text extensions.
 local function dtos(name, list, what)
-  if type(list) ~= "table" then return nil, errors.validation(fmt("neo4j: %s must be an array", what)) end
-  local out = {}
-  for i, v in ipairs(list) do
-    local dto, verr = types[name](v)
-    if not dto then return nil, errors.validation(fmt("neo4j: %s[%d]: %s", what, i, verr.message)) end
-    dto.id = v.id
-    if type(v.text) == "string" then dto.text = v.text end
-    out[i] = dto
-  end
+  local out, err = types.list(name, list, what, "neo4j", true)
+  if not out then return nil, errors.validation(err) end
   return out
 end
 
@@ -278,22 +271,10 @@ function _M:find_entity_candidates_scored(name, bank_id, opts)
   if type(bank_id) ~= "string" or type(name) ~= "string" or name == "" then return {} end
   local all, err = self:scan_entities("find_entity_candidates_scored", name, bank_id)
   if not all then return nil, err end
-  local qemb = shared.vector(opts.name_embedding)
-  local out = {}
-  for _, c in ipairs(all) do
-    local s = similarity.entity(name, c.e)
-    if s >= threshold then
-      out[#out + 1] = { entity = c.e, name_similarity = s, mention_count = c.e.mention_count or 1, last_seen = c.updated_at,
-                        embedding_similarity = qemb and c.e.embedding and similarity.cosine(qemb, c.e.embedding) or nil }
-    end
-  end
-  sort(out, function(x, y)
-    if x.name_similarity ~= y.name_similarity then return x.name_similarity > y.name_similarity end
-    local ex, ey = x.embedding_similarity or -2, y.embedding_similarity or -2
-    if ex ~= ey then return ex > ey end
-    return x.entity.id < y.entity.id
-  end)
-  for i = #out, limit + 1, -1 do out[i] = nil end
+  local list, seen = {}, {}
+  for i, c in ipairs(all) do list[i] = c.e; seen[c.e] = c.updated_at end
+  local out = similarity.scored(name, list, threshold, limit, shared.vector(opts.name_embedding))
+  for _, m in ipairs(out) do m.last_seen = seen[m.entity] end
   if #out == 0 then return out end
   local ids, by = {}, {}
   for i, m in ipairs(out) do ids[i] = m.entity.id; by[m.entity.id] = m; m.co_occurring_names = {} end

@@ -9,45 +9,17 @@
 local util = require "astrocyte.util"
 local types = require "astrocyte.types"
 local common = require "astrocyte.providers.postgres.common"
-local type, ipairs, pairs, fmt, sqrt = type, ipairs, pairs, string.format, math.sqrt
+local similarity = require "astrocyte.store.similarity"
+local type, ipairs, fmt = type, ipairs, string.format
 local lower, sort = string.lower, table.sort
 
 local _M = common.class("graph", "graph store", "graph_store_config")
 local function perr(what, bank, err) return _M._err(_M, what, bank, err) end
 local function bank_arg(bank_id) return _M._bank(_M, bank_id) end
 
--- Trigram set of s (pg_trgm rules: lower case, alphanumeric words).
-local function trigrams(s)
-  local set, n = {}, 0
-  for word in lower(s):gmatch("[%w\128-\255]+") do
-    local w = "  " .. word .. " "
-    for i = 1, #w - 2 do
-      local g = w:sub(i, i + 2)
-      if not set[g] then set[g] = true; n = n + 1 end
-    end
-  end
-  return set, n
-end
-
--- Trigram similarity of a and b in [0,1].
-function _M.similarity(a, b)
-  local sa, na = trigrams(a)
-  local sb, nb = trigrams(b)
-  if na == 0 and nb == 0 then return lower(a) == lower(b) and 1.0 or 0.0 end
-  local common_n = 0
-  for g in pairs(sa) do if sb[g] then common_n = common_n + 1 end end
-  local union = na + nb - common_n
-  return union > 0 and common_n / union or 0
-end
-
-local function best_similarity(name, e)
-  local best = _M.similarity(name, e.name)
-  for _, al in ipairs(e.aliases or {}) do
-    local s = _M.similarity(name, al)
-    if s > best then best = s end
-  end
-  return best
-end
+-- Trigram similarity as pg_trgm computes it, over name and aliases.
+_M.similarity = similarity.trigram
+local function best_similarity(name, e) return similarity.entity(name, e, similarity.trigram) end
 
 local ENTITY_COLS = "id, name, entity_type, aliases::text AS aliases, metadata::text AS metadata, embedding::text AS embedding, mention_count"
 
@@ -60,11 +32,10 @@ end
 -- GraphStore.store_entities: upserts (keyed by (bank_id, id)); ids in input order.
 function _M:store_entities(entities, bank_id)
   local _, err = bank_arg(bank_id); if err then return nil, err end
-  if type(entities) ~= "table" then return nil, "postgres graph: entities must be an array" end
+  local list; list, err = types.list("Entity", entities, "entities", "postgres graph")
+  if not list then return nil, err end
   local rows, ids = {}, {}
-  for i, e in ipairs(entities) do
-    local dto, verr = types.Entity(e)
-    if not dto then return nil, fmt("postgres graph: entities[%d]: %s", i, verr.message) end
+  for i, dto in ipairs(list) do
     rows[i] = { bank_id, dto.id, dto.name, dto.entity_type, common.jlist(dto.aliases), common.jmap(dto.metadata),
                 dto.embedding and common.jlist(dto.embedding) or nil, dto.mention_count, n = 8 }
     ids[i] = dto.id
@@ -226,16 +197,6 @@ function _M:find_entity_candidates(name, bank_id, threshold, limit)
   return out
 end
 
-local function cosine(a, b)
-  if type(a) ~= "table" or type(b) ~= "table" or #a ~= #b or #a == 0 then return nil end
-  local dot, na, nb = 0, 0, 0
-  for i = 1, #a do dot = dot + a[i] * b[i]; na = na + a[i] * a[i]; nb = nb + b[i] * b[i] end
-  if na == 0 or nb == 0 then return nil end
-  local c = dot / sqrt(na * nb)
-  if c > 1 then c = 1 elseif c < -1 then c = -1 end
-  return c
-end
-
 -- GraphStore.find_entity_candidates_scored(name, bank_id, opts): opts =
 -- {name_embedding?, trigram_threshold = 0.3, limit = 10}; best first.
 function _M:find_entity_candidates_scored(name, bank_id, opts)
@@ -244,21 +205,8 @@ function _M:find_entity_candidates_scored(name, bank_id, opts)
   if type(name) ~= "string" or name == "" then return {} end
   local list, err = self:_entities(bank_id)
   if not list then return nil, err end
-  local out = {}
-  for _, e in ipairs(list) do
-    local s = best_similarity(name, e)
-    if s >= threshold then
-      out[#out + 1] = { entity = e, name_similarity = s, co_occurring_names = {}, mention_count = e.mention_count or 1,
-        embedding_similarity = opts.name_embedding and e.embedding and cosine(opts.name_embedding, e.embedding) or nil }
-    end
-  end
-  sort(out, function(x, y)
-    if x.name_similarity ~= y.name_similarity then return x.name_similarity > y.name_similarity end
-    local ex, ey = x.embedding_similarity or -2, y.embedding_similarity or -2
-    if ex ~= ey then return ex > ey end
-    return x.entity.id < y.entity.id
-  end)
-  for i = #out, limit + 1, -1 do out[i] = nil end
+  local out = similarity.scored(name, list, threshold, limit, opts.name_embedding, similarity.trigram)
+  for _, m in ipairs(out) do m.co_occurring_names = {} end
   if #out > 0 then
     local ids = {}
     for i, m in ipairs(out) do ids[i] = m.entity.id end
@@ -282,11 +230,10 @@ end
 -- target, link_type); ids in input order.
 function _M:store_memory_links(links, bank_id)
   local _, err = bank_arg(bank_id); if err then return nil, err end
-  if type(links) ~= "table" then return nil, "postgres graph: links must be an array" end
+  local list; list, err = types.list("MemoryLink", links, "links", "postgres graph")
+  if not list then return nil, err end
   local rows = {}
-  for i, l in ipairs(links) do
-    local dto, verr = types.MemoryLink(l)
-    if not dto then return nil, fmt("postgres graph: links[%d]: %s", i, verr.message) end
+  for i, dto in ipairs(list) do
     rows[i] = { bank_id, util.new_id(), dto.source_memory_id, dto.target_memory_id, dto.link_type, dto.evidence,
                 dto.confidence, dto.weight, common.time_param(dto.created_at, "created_at") or util.iso(util.now_ms()),
                 common.jmap(dto.metadata), n = 10 }

@@ -16,7 +16,7 @@ local DB = require "astrocyte.providers.sqlite.graph_db"
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
 local similarity = require "astrocyte.store.similarity"
-local type, pairs, ipairs, fmt, min, tostring = type, pairs, ipairs, string.format, math.min, tostring
+local type, pairs, ipairs, min, tostring = type, pairs, ipairs, math.min, tostring
 local lower, sort = string.lower, table.sort
 local marks, chunks, encode_map, decode = DB.marks, DB.chunks, DB.encode_map, DB.decode
 
@@ -32,16 +32,7 @@ end
 
 -- Validates an array of DTOs of kind `name`; returns the copies.
 local function dtos(name, list, what)
-  if type(list) ~= "table" then return nil, fmt("sqlite graph: %s must be an array", what) end
-  local out = {}
-  for i, v in ipairs(list) do
-    local dto, verr = types[name](v)
-    if not dto then return nil, fmt("sqlite graph: %s[%d]: %s", what, i, verr.message) end
-    dto.id = v.id
-    if type(v.text) == "string" then dto.text = v.text end
-    out[i] = dto
-  end
-  return out
+  return types.list(name, list, what, "sqlite graph", true)
 end
 
 ---------------------------------------------------------------------------
@@ -194,24 +185,7 @@ function _M:find_entity_candidates_scored(name, bank_id, opts)
   return self:tx("find_entity_candidates_scored", false, function()
     local all, err = self:all_entities(bank_id)
     if not all then return nil, err end
-    local out = {}
-    for _, e in ipairs(all) do
-      local s = similarity.entity(name, e)
-      if s >= threshold then
-        out[#out + 1] = {
-          entity = e, name_similarity = s,
-          embedding_similarity = opts.name_embedding and e.embedding and similarity.cosine(opts.name_embedding, e.embedding) or nil,
-          mention_count = e.mention_count or 1,
-        }
-      end
-    end
-    sort(out, function(x, y)
-      if x.name_similarity ~= y.name_similarity then return x.name_similarity > y.name_similarity end
-      local ex, ey = x.embedding_similarity or -2, y.embedding_similarity or -2
-      if ex ~= ey then return ex > ey end
-      return x.entity.id < y.entity.id
-    end)
-    for i = #out, limit + 1, -1 do out[i] = nil end
+    local out = similarity.scored(name, all, threshold, limit, opts.name_embedding)
     for _, m in ipairs(out) do
       local names, nerr = self:linked_names(bank_id, m.entity.id)
       if not names then return nil, nerr end

@@ -1,10 +1,12 @@
--- astrocyte.similarity: the name and vector similarities the graph stores
--- share (spi.md §1.2 find_entity_candidates / _scored). ratio() is difflib's
--- SequenceMatcher ratio (2·matches / total length, case-insensitive), the
--- reference's stand-in for trigram similarity; entity() takes the best ratio
--- over an entity's name and aliases; cosine() compares two embeddings.
+-- astrocyte.store.similarity: the name and vector similarities the graph
+-- stores share (spi.md §1.2 find_entity_candidates / _scored). ratio() is
+-- difflib's SequenceMatcher ratio (2·matches / total length,
+-- case-insensitive), the reference's stand-in for trigram similarity;
+-- trigram() is pg_trgm's; entity() takes the best of either over an
+-- entity's name and aliases; cosine() compares two embeddings; scored()
+-- ranks the candidates of find_entity_candidates_scored.
 -- Pure Lua, runs on Lua 5.4 and LuaJIT.
-local lower, sqrt, ipairs = string.lower, math.sqrt, ipairs
+local lower, sqrt, ipairs, pairs, sort = string.lower, math.sqrt, ipairs, pairs, table.sort
 
 local _M = {}
 
@@ -38,11 +40,39 @@ function _M.ratio(a, b)
   return 2 * matches(a, 1, #a, b, 1, #b) / total
 end
 
--- Best ratio of `name` against e.name and every string in e.aliases.
-function _M.entity(name, e)
-  local best = _M.ratio(name, e.name)
+-- Trigram set of s (pg_trgm rules: lower case, alphanumeric words padded
+-- with two spaces before and one after) and its size.
+local function trigrams(s)
+  local set, n = {}, 0
+  for word in lower(s):gmatch("[%w\128-\255]+") do
+    local w = "  " .. word .. " "
+    for i = 1, #w - 2 do
+      local g = w:sub(i, i + 2)
+      if not set[g] then set[g] = true; n = n + 1 end
+    end
+  end
+  return set, n
+end
+
+-- Trigram similarity of a and b in [0,1] (Jaccard of the trigram sets, as
+-- pg_trgm computes it).
+function _M.trigram(a, b)
+  local sa, na = trigrams(a)
+  local sb, nb = trigrams(b)
+  if na == 0 and nb == 0 then return lower(a) == lower(b) and 1.0 or 0.0 end
+  local common_n = 0
+  for g in pairs(sa) do if sb[g] then common_n = common_n + 1 end end
+  local union = na + nb - common_n
+  return union > 0 and common_n / union or 0
+end
+
+-- Best similarity (sim, default ratio) of `name` against e.name and every
+-- string in e.aliases.
+function _M.entity(name, e, sim)
+  sim = sim or _M.ratio
+  local best = sim(name, e.name)
   for _, al in ipairs(e.aliases or {}) do
-    local r = _M.ratio(name, al)
+    local r = sim(name, al)
     if r > best then best = r end
   end
   return best
@@ -89,6 +119,30 @@ function _M.cosine(a, b)
   local c = dot / sqrt(na * nb)
   if c > 1 then c = 1 elseif c < -1 then c = -1 end
   return c
+end
+
+-- The scored candidates of find_entity_candidates_scored among entities:
+-- {entity, name_similarity, embedding_similarity (when qemb and the
+-- entity's embedding exist), mention_count} for name similarity (sim,
+-- default ratio) >= threshold; best name similarity first, then embedding
+-- similarity, then id; at most limit.
+function _M.scored(name, entities, threshold, limit, qemb, sim)
+  local out = {}
+  for _, e in ipairs(entities) do
+    local s = _M.entity(name, e, sim)
+    if s >= threshold then
+      out[#out + 1] = { entity = e, name_similarity = s, mention_count = e.mention_count or 1,
+                        embedding_similarity = qemb and e.embedding and _M.cosine(qemb, e.embedding) or nil }
+    end
+  end
+  sort(out, function(x, y)
+    if x.name_similarity ~= y.name_similarity then return x.name_similarity > y.name_similarity end
+    local ex, ey = x.embedding_similarity or -2, y.embedding_similarity or -2
+    if ex ~= ey then return ex > ey end
+    return x.entity.id < y.entity.id
+  end)
+  for i = #out, limit + 1, -1 do out[i] = nil end
+  return out
 end
 
 return _M
