@@ -210,6 +210,23 @@ static void deliver(wdisp *d, CURL *h, const wjob *j)
     pthread_mutex_unlock(&d->mu);
 }
 
+void wq_take(wdisp *d, wjob *j)
+{
+    *j = d->ring[d->head];
+    memset(&d->ring[d->head], 0, sizeof(wjob));
+    d->head = (d->head + 1) % d->cap;
+    d->count--;
+    d->inflight = 1;
+}
+
+void wq_done(wdisp *d)
+{
+    pthread_mutex_lock(&d->mu);
+    d->inflight = 0;
+    pthread_cond_broadcast(&d->idle);
+    pthread_mutex_unlock(&d->mu);
+}
+
 /* The worker: pops jobs in order until closing. */
 static void *worker(void *ud)
 {
@@ -224,20 +241,12 @@ static void *worker(void *ud)
             pthread_mutex_unlock(&d->mu);
             break;
         }
-        j = d->ring[d->head];
-        memset(&d->ring[d->head], 0, sizeof(wjob));
-        d->head = (d->head + 1) % d->cap;
-        d->count--;
-        d->inflight = 1;
+        wq_take(d, &j);
         pthread_mutex_unlock(&d->mu);
 
         deliver(d, h, &j);
         wq_job_free(&j);
-
-        pthread_mutex_lock(&d->mu);
-        d->inflight = 0;
-        pthread_cond_broadcast(&d->idle);
-        pthread_mutex_unlock(&d->mu);
+        wq_done(d);
     }
     if (h)
         curl_easy_cleanup(h);

@@ -72,6 +72,13 @@ int wq_start(wdisp *d, size_t cap);
 /* Appends *j (ownership moves to the queue on WQ_OK only). */
 int wq_push(wdisp *d, wjob *j);
 
+/* Moves the oldest job into *j and marks it in flight. The caller holds
+ * d->mu and has checked d->count > 0 (the worker's pop). */
+void wq_take(wdisp *d, wjob *j);
+
+/* Marks the job taken by wq_take finished and wakes wq_flush (takes d->mu). */
+void wq_done(wdisp *d);
+
 /* Waits up to ms for the ring to empty with nothing in flight; returns 1
  * when drained. */
 int wq_flush(wdisp *d, long ms);
