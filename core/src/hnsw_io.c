@@ -8,8 +8,9 @@
 ** offset, key, times; the free list; the upper-level pool; and a trailing
 ** u64 checksum (FNV-1a over 64-bit words in four lanes) of everything before
 ** it. Slots are written verbatim, free ones included, so save -> load -> save
-** is bit-exact and the RNG state carries over. Load checks sizes, checksum and
-** every id and count before trusting the data; anything off is ASTRO_EFORMAT.
+** is bit-exact and the RNG state carries over. Load checks sizes, checksum,
+** every id and count, and that no two slots share upper-level blocks or a
+** free-list entry, before trusting the data; anything off is ASTRO_EFORMAT.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,29 +105,57 @@ static int list_ok(const astro_hnsw *ix, uint32_t u, int lv) {
     return 1;
 }
 
-/* Checks the structure of a freshly read graph; returns 1 if consistent. */
-static int graph_ok(const astro_hnsw *ix) {
-    size_t live = 0, del = 0, fr = 0;
-    for (uint32_t u = 0; u < ix->n; u++) {
-        uint8_t s = ix->state[u];
-        if (s > HN_FREE) return 0;
-        live += s == HN_LIVE, del += s == HN_DELETED, fr += s == HN_FREE;
-        if (ix->level[u] > HN_MAX_LEVEL || ix->ulev[u] > HN_MAX_LEVEL) return 0;
-        if ((size_t)ix->upper_off[u] + (size_t)ix->ulev[u] * (1 + ix->M) > ix->upper_n) return 0;
-        if (s == HN_FREE) continue;
-        if (ix->level[u] > ix->ulev[u]) return 0;
-        for (int lv = 0; lv <= ix->level[u]; lv++)
-            if (!list_ok(ix, u, lv)) return 0;
-    }
-    if (live != ix->nlive || del != ix->ndeleted || fr != ix->nfree) return 0;
-    for (size_t i = 0; i < ix->nfree; i++)
-        if (ix->freelist[i] >= ix->n || ix->state[ix->freelist[i]] != HN_FREE) return 0;
-    if (live + del > 0) {
-        if (ix->ep >= ix->n || ix->state[ix->ep] == HN_FREE || ix->level[ix->ep] != ix->maxlevel) return 0;
-    } else if (ix->maxlevel != -1) {
-        return 0;
+/* Marks bits [a, b) of map; returns 0 if one was already set. */
+static int claim(unsigned char *map, size_t a, size_t b) {
+    for (size_t i = a; i < b; i++) {
+        if (map[i >> 3] & (1u << (i & 7))) return 0;
+        map[i >> 3] |= (unsigned char)(1u << (i & 7));
     }
     return 1;
+}
+
+/* Checks the structure of a freshly read graph; returns 1 if consistent,
+ * 0 if not, -1 when out of memory. Besides ids and counts, the upper-level
+ * blocks of all slots (free ones keep theirs for reuse) must not overlap,
+ * and the free list must not repeat a slot: a shared block or a slot handed
+ * out twice would let later inserts write one node's links into another's
+ * list, and a search then reads past the blocks of a node. */
+static int graph_ok(const astro_hnsw *ix) {
+    size_t live = 0, del = 0, fr = 0;
+    int ok = 0;
+    unsigned char *blocks = calloc(ix->upper_n / 8 + 1, 1);
+    unsigned char *listed = calloc(ix->n / 8 + 1, 1);
+    if (!blocks || !listed) {
+        ok = -1;
+        goto done;
+    }
+    for (uint32_t u = 0; u < ix->n; u++) {
+        uint8_t s = ix->state[u];
+        if (s > HN_FREE) goto done;
+        live += s == HN_LIVE, del += s == HN_DELETED, fr += s == HN_FREE;
+        if (ix->level[u] > HN_MAX_LEVEL || ix->ulev[u] > HN_MAX_LEVEL) goto done;
+        size_t a = ix->upper_off[u], b = a + (size_t)ix->ulev[u] * (1 + ix->M);
+        if (b > ix->upper_n || !claim(blocks, a, b)) goto done;
+        if (s == HN_FREE) continue;
+        if (ix->level[u] > ix->ulev[u]) goto done;
+        for (int lv = 0; lv <= ix->level[u]; lv++)
+            if (!list_ok(ix, u, lv)) goto done;
+    }
+    if (live != ix->nlive || del != ix->ndeleted || fr != ix->nfree) goto done;
+    for (size_t i = 0; i < ix->nfree; i++) {
+        uint32_t f = ix->freelist[i];
+        if (f >= ix->n || ix->state[f] != HN_FREE || !claim(listed, f, (size_t)f + 1)) goto done;
+    }
+    if (live + del > 0) {
+        if (ix->ep >= ix->n || ix->state[ix->ep] == HN_FREE || ix->level[ix->ep] != ix->maxlevel) goto done;
+    } else if (ix->maxlevel != -1) {
+        goto done;
+    }
+    ok = 1;
+done:
+    free(blocks);
+    free(listed);
+    return ok;
 }
 
 /* Rebuilds an index from a buffer; see hnsw.h. */
@@ -188,7 +217,9 @@ int astro_hnsw_load_mem(const void *buf, size_t len, astro_hnsw **out, astro_err
     }
     if (nfree) get(&p, ix->freelist, nfree * sizeof(uint32_t));
     if (upper_n) get(&p, ix->upper, upper_n * sizeof(uint32_t));
-    if (!graph_ok(ix)) goto fail_format;
+    int gok = graph_ok(ix);
+    if (gok < 0) goto fail_nomem;
+    if (gok == 0) goto fail_format;
     if (astro__idxmap_reserve(&ix->map, ix->nlive, ix->keys)) goto fail_nomem;
     for (uint32_t u = 0; u < ix->n; u++) {
         if (ix->state[u] != HN_LIVE) continue;

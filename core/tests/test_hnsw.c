@@ -3,7 +3,8 @@
 ** with a fixed seed (against the exact flat index), recall kept after
 ** deleting 30%, after repair and after re-inserting, bit-exact save/load
 ** round trips (memory and file) with identical search results, corrupt data
-** rejected with ASTRO_EFORMAT, keyset and time filters, NaN and dim errors.
+** rejected with ASTRO_EFORMAT (also crafted snapshots with shared upper
+** blocks or a repeated free-list slot), keyset and time filters, NaN and dim errors.
 */
 #include <math.h>
 #include <stdint.h>
@@ -161,6 +162,89 @@ static void test_io(astro_hnsw *ix) {
     free(a), free(b);
 }
 
+/* ---- crafted snapshots (found by fuzz/fuzz_hnsw_load.c) ---- */
+
+#define IO_HEAD (8 + 4 + 4 + 8 * 12)
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Rewrites the trailing checksum of a snapshot (hnsw_io.c's function). */
+static void fix_checksum(unsigned char *p, size_t len) {
+    size_t n = len - 8, i = 0;
+    uint64_t off = 0xcbf29ce484222325ULL, h[4] = { off, off ^ 1, off ^ 2, off ^ 3 };
+    for (; i + 32 <= n; i += 32)
+        for (int l = 0; l < 4; l++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * l, 8);
+            h[l] = (h[l] ^ w) * 0x100000001b3ULL;
+        }
+    uint64_t r = h[0] ^ mix64(h[1]) ^ mix64(h[2] + 7) ^ mix64(h[3] + 13);
+    for (; i < n; i++) r = (r ^ p[i]) * 0x100000001b3ULL;
+    r = mix64(r ^ n);
+    memcpy(p + n, &r, 8);
+}
+
+/* A snapshot whose slots share upper-level blocks, or whose free list names
+ * a slot twice, passed every other check: inserts then wrote one node's
+ * links into another node's list and searches read past a node's blocks.
+ * Both must be ASTRO_EFORMAT. */
+static void test_crafted(void) {
+    astro_err err;
+    astro_hnsw_opts o;
+    astro_hnsw_opts_init(&o);
+    o.M = 2;
+    o.seed = 3;
+    astro_hnsw *ix = NULL;
+    CHECK("hnsw-5.0", astro_hnsw_new(2, &o, &ix, &err) == ASTRO_OK);
+    for (int i = 0; i < 64; i++) {
+        float v[2] = { data[i][0], data[i][1] };
+        astro_hnsw_add(ix, (uint64_t)i, v, 2, NULL, &err);
+    }
+    size_t n = astro_hnsw_save_size(ix), len = 0;
+    unsigned char *a = malloc(n);
+    CHECK("hnsw-5.1", a && astro_hnsw_save_mem(ix, a, n, &len, &err) == ASTRO_OK);
+    /* slot layout: 2 floats, 1 + 2M links, level, ulev, state, upper offset, key, times */
+    size_t slot = 2 * 4 + (1 + 4) * 4 + 3 + 4 + 8 + 16, first = SIZE_MAX, second = SIZE_MAX;
+    for (size_t i = 0; i < 64 && second == SIZE_MAX; i++) {
+        unsigned char ulev = a[IO_HEAD + i * slot + 2 * 4 + 5 * 4 + 1];
+        if (ulev == 0) continue;
+        if (first == SIZE_MAX) first = i;
+        else second = i;
+    }
+    CHECK("hnsw-5.2", second != SIZE_MAX);
+    if (second != SIZE_MAX) {
+        size_t at = 2 * 4 + 5 * 4 + 3;
+        memcpy(a + IO_HEAD + second * slot + at, a + IO_HEAD + first * slot + at, 4);
+        fix_checksum(a, n);
+        astro_hnsw *bad = NULL;
+        CHECK("hnsw-5.3", astro_hnsw_load_mem(a, n, &bad, &err) == ASTRO_EFORMAT && bad == NULL);
+    }
+    free(a);
+    /* two free slots, the free list naming the first twice */
+    astro_hnsw_remove(ix, 10);
+    astro_hnsw_remove(ix, 20);
+    CHECK("hnsw-5.4", astro_hnsw_repair(ix, &err) == ASTRO_OK);
+    n = astro_hnsw_save_size(ix);
+    a = malloc(n);
+    CHECK("hnsw-5.5", a && astro_hnsw_save_mem(ix, a, n, &len, &err) == ASTRO_OK);
+    astro_hnsw *good = NULL;
+    CHECK("hnsw-5.6", astro_hnsw_load_mem(a, n, &good, &err) == ASTRO_OK);
+    astro_hnsw_free(good);
+    size_t fl = IO_HEAD + 64 * slot;
+    memcpy(a + fl + 4, a + fl, 4);
+    fix_checksum(a, n);
+    astro_hnsw *bad = NULL;
+    CHECK("hnsw-5.7", astro_hnsw_load_mem(a, n, &bad, &err) == ASTRO_EFORMAT && bad == NULL);
+    free(a);
+    astro_hnsw_free(ix);
+}
+
 /* Keyset and time filters, error paths. */
 static void test_filters(const astro_hnsw *ix) {
     astro_err err;
@@ -199,6 +283,7 @@ int main(void) {
     test_filters(ix);
     test_recall(ix);
     test_io(ix);
+    test_crafted();
     astro_hnsw_free(ix);
     printf("hnsw: %s\n", failures ? "FAIL" : "ok");
     return failures ? 1 : 0;
