@@ -95,6 +95,17 @@ done:
     return ASTRO_OK;
 }
 
+/* Min-max normalizes x into [0, 1] over the finite range [lo, hi] of its
+ * list (lo > hi when the list has no finite score): +inf is 1, -inf is 0, a
+ * list whose finite scores are all equal maps them to 1. Infinities stay
+ * out of the range, which would otherwise be infinite and make every score
+ * NaN. */
+static double normalize(float x, double lo, double hi) {
+    if (x == INFINITY) return 1.0;
+    if (x == -INFINITY) return 0.0;
+    return hi > lo ? ((double)x - lo) / (hi - lo) : 1.0;
+}
+
 /* Fuses scored lists; see fusion.h. */
 int astro_score_fuse(const astro_scored *lists, size_t nlists, uint64_t *out_keys,
                      double *out_scores, size_t cap, size_t *n_out, astro_err *err) {
@@ -126,9 +137,10 @@ int astro_score_fuse(const astro_scored *lists, size_t nlists, uint64_t *out_key
     for (size_t i = 0; i < nlists; i++) {
         double w = lists[i].weight;
         if (w == 0 || lists[i].n == 0) continue;
-        double lo = lists[i].scores[0], hi = lo;
-        for (size_t r = 1; r < lists[i].n; r++) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t r = 0; r < lists[i].n; r++) {
             double x = lists[i].scores[r];
+            if (!isfinite(x)) continue;
             lo = x < lo ? x : lo;
             hi = x > hi ? x : hi;
         }
@@ -144,7 +156,7 @@ int astro_score_fuse(const astro_scored *lists, size_t nlists, uint64_t *out_key
             } else {
                 u = map.slots[pos];
             }
-            double norm = hi > lo ? ((double)lists[i].scores[r] - lo) / (hi - lo) : 1.0;
+            double norm = normalize(lists[i].scores[r], lo, hi);
             acc[u].score += w * norm;
         }
     }

@@ -55,6 +55,17 @@ static void score_fusion(void) {
     CHECK("fuse-1.3", astro_score_fuse(e, 1, keys, sc, 8, &n, NULL) == ASTRO_OK && n == 2 && sc[0] == 1 && sc[1] == 1);
     l[1].weight = -1;
     CHECK("fuse-1.4", astro_score_fuse(l, 2, keys, sc, 8, &n, NULL) == ASTRO_EINVAL);
+    /* Infinite scores (found by fuzz/fuzz_fusion.c): they made the range
+     * infinite and every normalized score NaN, which also broke the sort.
+     * +inf normalizes to 1, -inf to 0, the rest over the finite range. */
+    const uint64_t ki[] = { 1, 2, 3, 4, 5 };
+    const float si[] = { 1.0f, INFINITY, -INFINITY, 5.0f, 2.0f }, sinf[] = { INFINITY, INFINITY };
+    astro_scored inf[1] = { { ki, si, 5, 1.0 } };
+    CHECK("fuse-2.0", astro_score_fuse(inf, 1, keys, sc, 8, &n, NULL) == ASTRO_OK && n == 5);
+    CHECK("fuse-2.1", keys[0] == 2 && keys[1] == 4 && keys[2] == 5 && keys[3] == 1 && keys[4] == 3);
+    CHECK("fuse-2.2", sc[0] == 1.0 && sc[1] == 1.0 && fabs(sc[2] - 0.25) < 1e-12 && sc[3] == 0.0 && sc[4] == 0.0);
+    astro_scored same[1] = { { ki, sinf, 2, 1.0 } };
+    CHECK("fuse-2.3", astro_score_fuse(same, 1, keys, sc, 8, &n, NULL) == ASTRO_OK && n == 2 && sc[0] == 1 && sc[1] == 1);
 }
 
 /* MMR: lambda 1 is plain relevance order; lower lambda skips near-duplicates. */

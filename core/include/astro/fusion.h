@@ -41,7 +41,8 @@ typedef struct astro_scored {
  * (a list whose scores are all equal maps them to 1), a key's fused score is
  * sum over lists of weight * normalized score (0 where absent). Output order
  * and tie-breaking, weights, n_out and errors as for astro_rrf_fuse; NaN
- * scores are rejected. */
+ * scores are rejected. Infinite scores normalize to 1 (+inf) and 0 (-inf)
+ * and take no part in the min-max range of the others. */
 int astro_score_fuse(const astro_scored *lists, size_t nlists, uint64_t *out_keys,
                      double *out_scores, size_t cap, size_t *n_out, astro_err *err);
 
