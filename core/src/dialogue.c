@@ -64,7 +64,9 @@ static int split_turn(dctx *c, size_t a, size_t b, size_t lab, astro_err *err) {
     size_t label_chars = lab ? astro_utf8_count(c->s + a, lab) + 1 : 0;
     astro_chunk_opts o;
     o.strategy = ASTRO_CHUNK_SENTENCE;
-    o.max_chars = c->max_chars > label_chars + 16 ? c->max_chars - label_chars : 16;
+    /* Pieces of max_chars minus the label, but with room for 16 characters
+     * beside a long label; without a label, exactly max_chars. */
+    o.max_chars = !lab ? c->max_chars : c->max_chars > label_chars + 16 ? c->max_chars - label_chars : 16;
     o.overlap = c->overlap < o.max_chars ? c->overlap : o.max_chars / 4;
     size_t total = 0;
     int rc = astro_chunk(c->s + body, b - body, &o, NULL, 0, &total, err);

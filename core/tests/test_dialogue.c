@@ -1,8 +1,8 @@
 /*
 ** test_dialogue.c — dialogue chunking: whole turns packed within the limit,
 ** continuation lines kept with their turn, over-long turns split by sentence
-** with the speaker label on every piece, the no-speaker sentence fallback,
-** and option validation.
+** with the speaker label on every piece (an unlabelled one within the
+** limit), the no-speaker sentence fallback, and option validation.
 */
 #include <stdio.h>
 #include <string.h>
@@ -74,6 +74,16 @@ int main(void) {
     /* dialogue-8: cap smaller than the count still reports the total */
     CHECK("dialogue-8.0", astro_chunk_dialogue(d4, strlen(d4), 50, 5, out, 1, &n, &err) == ASTRO_OK && n == 4);
     CHECK("dialogue-8.1", astro_chunk_dialogue(d4, strlen(d4), 50, 5, NULL, 0, &n, &err) == ASTRO_OK && n == 4);
+
+    /* dialogue-9 (found by fuzz/fuzz_dialogue.c): an over-long unlabelled
+     * turn before the first speaker was cut into pieces of 16 characters
+     * (the floor meant for room beside a label) although max_chars is 10 */
+    const char *d9 = "untitled preamble line that runs long\nBob: hi\nAmy: hello. Bye.";
+    CHECK("dialogue-9.0", astro_chunk_dialogue(d9, strlen(d9), 10, 0, out, 64, &n, &err) == ASTRO_OK && n > 3);
+    int fits = 1;
+    for (size_t i = 0; i < n && i < 64; i++) fits &= out[i].prefix_len > 0 || out[i].len <= 10;
+    CHECK("dialogue-9.1", fits);
+    CHECK("dialogue-9.2", out[0].prefix_len == 0 && out[0].off == 0 && out[0].len >= 8 && memcmp(d9, "untitled", 8) == 0);
 
     if (failures) fprintf(stderr, "test_dialogue: %d failure(s)\n", failures);
     return failures ? 1 : 0;
