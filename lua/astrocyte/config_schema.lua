@@ -72,6 +72,8 @@ S.root = {
     semantic_min_score = "number", temporal_half_life_days = "number", temporal_scan_cap = "integer",
     final_rerank_mode = { "string", one_of = { "heuristic", "llm_pairwise" } }, final_rerank_top_n = "integer",
     weights = { semantic = "number", keyword = "number", graph = "number", temporal = "number" },
+    dialogue_context_turns = "integer", chunk_context_chars = "integer", context_in_embedding = "boolean",
+    session_diversity_penalty = "number",
   },
   reflect = { max_sentences = "integer", max_results = "integer" },
   vector_index = { hnsw_threshold = "integer", M = "integer", ef_construction = "integer", ef_search = "integer" },

@@ -129,7 +129,8 @@ end
 
 -- Calls fn(row) for every row (ordered by key); stops on the first error.
 function Backend:each_row(fn)
-  local st, err = self.db:prepare("SELECT key, bank_id, vector, text, tags, occurred_at, retained_at FROM memories WHERE archived_at IS NULL ORDER BY key")
+  local st, err = self.db:prepare("SELECT key, bank_id, vector, text, tags, occurred_at, retained_at, " ..
+    "json_extract(metadata, '$._context') AS context FROM memories WHERE archived_at IS NULL ORDER BY key")
   if not st then return nil, serr(self, "loading", err) end
   while true do
     local has, e = st:step()

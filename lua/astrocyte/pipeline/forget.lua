@@ -3,6 +3,7 @@
 -- when it has one, else paging list_vectors), in batches of 500; the graph
 -- store's memory associations are dropped too when it can.
 local errors = require "astrocyte.errors"
+local retain = require "astrocyte.pipeline.retain"
 local rowmatch = require "astrocyte.store.rowmatch"
 local util = require "astrocyte.util"
 local ipairs, min = ipairs, math.min
@@ -41,6 +42,8 @@ end
 function _M.run(eng, o)
   local vs = eng.vector_store
   local ids = o.memory_ids
+  -- A forgotten turn must not live on as the context of the next one.
+  retain.reset_context(eng)
   if not ids then
     local err
     ids, err = _M.select_ids(eng, o.bank_id, { tags = o.tags, before = o.before_ms })

@@ -41,7 +41,7 @@ function _M.recall(eng, o, cfg_for_bank)
     o.final_rerank_mode, o.final_rerank_top_n, o.llm = "llm_pairwise", pc.final_rerank_top_n or 30, eng.llm
   end
   local function finish(g)
-    return recall.finish(o, g, pc.rrf_k, t0)
+    return recall.finish(o, g, pc.rrf_k, t0, pc)
   end
   local res
   if o.banks then

@@ -13,7 +13,7 @@ local intent = require "astrocyte.pipeline.intent"
 local rerank = require "astrocyte.pipeline.rerank"
 local temporal = require "astrocyte.pipeline.temporal"
 local util = require "astrocyte.util"
-local ipairs, min, type = ipairs, math.min, type
+local ipairs, pairs, min, type = ipairs, pairs, math.min, type
 
 local _M = {}
 
@@ -22,11 +22,20 @@ local function try(store, method, bank, ...)
   return errors.call(store, method, { bank_id = bank }, ...)
 end
 
+-- Metadata as a hit shows it: without the indexed context retain stored
+-- (metadata._context is searchable, not part of the memory).
+local function hit_metadata(md)
+  if type(md) ~= "table" or md._context == nil then return md end
+  local out = {}
+  for k, v in pairs(md) do if k ~= "_context" then out[k] = v end end
+  return out
+end
+
 -- Normalizes any store hit into a MemoryHit.
 local function memory_hit(h, bank)
   return {
     memory_id = h.memory_id or h.id or h.document_id, text = h.text, score = h.score or 0,
-    bank_id = h.bank_id or bank, tags = h.tags, metadata = h.metadata,
+    bank_id = h.bank_id or bank, tags = h.tags, metadata = hit_metadata(h.metadata),
     occurred_at = h.occurred_at, retained_at = h.retained_at, fact_type = h.fact_type,
     memory_layer = h.memory_layer, chunk_id = h.chunk_id,
   }
@@ -269,8 +278,9 @@ local function break_ties(lists)
   end
 end
 
--- Fuses gathered lists, reranks and trims. Returns RecallResult or nil, err.
-function _M.finish(o, g, k, t0)
+-- Fuses gathered lists, reranks and trims; p is the pipeline config (for
+-- session_diversity_penalty). Returns RecallResult or nil, err.
+function _M.finish(o, g, k, t0, p)
   break_ties(g.lists)
   local total = 0
   for _, l in ipairs(g.lists) do total = total + #l.hits end
@@ -283,7 +293,7 @@ function _M.finish(o, g, k, t0)
   if o.final_rerank_mode == "llm_pairwise" and o.llm then
     hits, llm_reranked = rerank.llm(o.query, hits, o.llm, o.final_rerank_top_n)
   end
-  rerank.diversity(o.query, hits)
+  rerank.diversity(o.query, hits, p and p.session_diversity_penalty)
   local trimmed = {}
   for i = 1, min(#hits, o.max_results) do trimmed[i] = hits[i] end
   return {

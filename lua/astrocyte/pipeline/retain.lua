@@ -106,6 +106,92 @@ local function store_graph(eng, bank, items, per_chunk_entities)
   return write()
 end
 
+-- The last turns retained per (engine, bank, session), newest last, so a
+-- turn retained on its own still gets the turns before it as context. Kept
+-- per engine (weak keys) and bounded; after a restart a session's first new
+-- turn starts without context.
+local TAILS = setmetatable({}, { __mode = "k" })
+local MAX_SESSIONS = 4096
+
+local function tails_of(eng)
+  local t = TAILS[eng]
+  if not t then t = { n = 0, map = {} }; TAILS[eng] = t end
+  return t
+end
+
+-- Forgets the remembered session tails of an engine (after a forget).
+function _M.reset_context(eng)
+  TAILS[eng] = nil
+end
+
+-- The last `n` characters of s, cut forward to a word start.
+local function tail_chars(s, n)
+  if #s <= n then return s end
+  local t = s:sub(-n)
+  return (t:gsub("^%S*%s+", "", 1))
+end
+
+-- The heading a document chunk sits under: the last Markdown heading line
+-- ("# ...") of the text before it, or nil.
+local function last_heading(text, into)
+  local h = into
+  for line in text:gmatch("[^\n]+") do
+    if line:find("^%s*#+%s+%S") then h = util.trim(line) end
+  end
+  return h
+end
+
+-- Context strings for chunks (indexed with each, never returned as its
+-- text): a dialogue chunk gets the `dialogue_context_turns` turns before it
+-- (earlier chunks of this call, then earlier retains into the same bank with
+-- the same metadata.session_id); another chunk gets the heading above it and
+-- the last `chunk_context_chars` characters of the chunk before it. Returns
+-- an array (entries may be nil).
+local function contexts(eng, r, chunks, dialogue, p)
+  local out = {}
+  if dialogue then
+    local nturns = p.dialogue_context_turns or 0
+    if nturns <= 0 then return out end
+    local sid = r.metadata and r.metadata.session_id
+    local key, tails, prev = nil, nil, {}
+    if sid ~= nil then
+      key = r.bank_id .. "\0" .. tostring(sid)
+      tails = tails_of(eng)
+      for _, t in ipairs(tails.map[key] or {}) do prev[#prev + 1] = t end
+    end
+    for i, c in ipairs(chunks) do
+      if #prev > 0 then
+        local parts = {}
+        for j = math.max(1, #prev - nturns + 1), #prev do parts[#parts + 1] = prev[j] end
+        out[i] = table.concat(parts, "\n")
+      end
+      prev[#prev + 1] = c
+      if #prev > nturns then table.remove(prev, 1) end
+    end
+    if key then
+      if not tails.map[key] then
+        tails.n = tails.n + 1
+        if tails.n > MAX_SESSIONS then tails.map, tails.n = {}, 1 end
+      end
+      tails.map[key] = prev
+    end
+    return out
+  end
+  local nchars = p.chunk_context_chars or 0
+  if #chunks < 2 or nchars <= 0 then return out end
+  local heading
+  for i, c in ipairs(chunks) do
+    if i > 1 then
+      local parts = {}
+      if heading and not c:find(heading, 1, true) then parts[1] = heading end
+      parts[#parts + 1] = tail_chars(chunks[i - 1], nchars)
+      out[i] = table.concat(parts, "\n")
+    end
+    heading = last_heading(c, heading)
+  end
+  return out
+end
+
 -- Retains validated request r = {content, bank_id, tags, metadata,
 -- occurred_ms, fact_type, content_type, extraction_profile}, under the bank's
 -- effective config bcfg. Returns RetainResult or nil, err.
@@ -121,7 +207,13 @@ function _M.run(eng, r, bcfg)
   if #chunks == 0 then
     return nil, errors.validation("content has no text after chunking", { field = "content", bank_id = r.bank_id })
   end
-  local vecs, eerr = embed.embed(eng, chunks)
+  local ctx = contexts(eng, r, chunks, strategy == "dialogue", p)
+  local to_embed = chunks
+  if p.context_in_embedding then
+    to_embed = {}
+    for i, c in ipairs(chunks) do to_embed[i] = ctx[i] and (c .. "\n" .. ctx[i]) or c end
+  end
+  local vecs, eerr = embed.embed(eng, to_embed)
   if not vecs then return nil, eerr end
 
   -- Near-duplicate check per chunk (signal_quality.dedup).
@@ -150,6 +242,7 @@ function _M.run(eng, r, bcfg)
     local md = util.copy(r.metadata) or {}
     md._created_at = md._created_at or util.iso(now)
     if #chunks > 1 then md._chunk_index = i - 1; md._chunk_count = #chunks end
+    if ctx[i] then md._context = ctx[i] end
     items[n] = {
       id = util.new_id(), bank_id = r.bank_id, vector = vecs[i], text = chunks[i],
       metadata = md, tags = r.tags, fact_type = r.fact_type or prof.fact_type or "world",
