@@ -12,6 +12,7 @@
 local core = require "astrocyte.core"
 local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
+local vector = require "astrocyte.store.vector"
 local migrations = require "astrocyte.providers.postgres.migrations"
 local type, ipairs, fmt, tostring, concat = type, ipairs, string.format, tostring, table.concat
 
@@ -51,27 +52,8 @@ end
 -- Converts a vector (numbers or packed float32) into pgvector text after
 -- checking the dimension; returns text, dims or nil, err.
 function _M:vector_text(v, where)
-  local packed
-  if type(v) == "string" then
-    if #v % 4 ~= 0 then return nil, where .. ": packed vector length is not a multiple of 4" end
-    packed = v
-  elseif type(v) == "table" then
-    for i = 1, #v do
-      if type(v[i]) ~= "number" or v[i] ~= v[i] or v[i] == math.huge or v[i] == -math.huge then
-        return nil, fmt("%s: vector[%d] is not a finite number", where, i)
-      end
-    end
-    packed = core.vec_pack(v)
-  else
-    return nil, where .. ": vector must be an array of numbers"
-  end
-  local d = #packed / 4
-  if d == 0 then return nil, where .. ": vector is empty" end
-  if self.dims and d ~= self.dims then
-    return nil, fmt("%s: dimension mismatch: expected %d, got %d", where, self.dims, d)
-  end
-  local ok, err = core.vec_normalize(packed)
-  if not ok then return nil, where .. ": " .. tostring(err) end
+  local packed, d = vector.pack(v, self.dims, where, true)
+  if not packed then return nil, d end
   return pq.vector_literal(packed), d
 end
 

@@ -13,6 +13,7 @@
 -- log) pass straight through to the backend, which persists them.
 local core = require "astrocyte.core"
 local memindex = require "astrocyte.store.memindex"
+local vector = require "astrocyte.store.vector"
 local util = require "astrocyte.util"
 local type, pairs, ipairs, fmt, max = type, pairs, ipairs, string.format, math.max
 
@@ -110,29 +111,11 @@ function _M:_sync()
 end
 
 -- Converts a DTO vector (array of numbers or a packed float32 string) to a
--- packed string; returns nil, err on a bad element or a dimension mismatch.
+-- normalized packed string; returns nil, err on a bad element or a
+-- dimension mismatch (astrocyte.store.vector).
 function _M:pack_vector(v, where)
-  local packed
-  if type(v) == "string" then
-    packed = v
-    if #v % 4 ~= 0 then return nil, where .. ": packed vector length is not a multiple of 4" end
-  elseif type(v) == "table" then
-    for i = 1, #v do
-      if type(v[i]) ~= "number" then
-        return nil, fmt("%s: vector[%d] is not a number", where, i)
-      end
-    end
-    packed = core.vec_pack(v)
-  else
-    return nil, where .. ": vector must be an array of numbers"
-  end
-  local d = #packed / 4
-  if d == 0 then return nil, where .. ": vector is empty" end
-  if self.dims and d ~= self.dims then
-    return nil, fmt("%s: dimension mismatch: expected %d, got %d", where, self.dims, d)
-  end
-  local ok, err = core.vec_normalize(packed)
-  if not ok then return nil, where .. ": " .. err end
+  local packed, err = vector.pack(v, self.dims, where)
+  if not packed then return nil, err end
   return packed
 end
 
