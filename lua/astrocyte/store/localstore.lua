@@ -20,6 +20,19 @@ local type, pairs, ipairs, fmt, max = type, pairs, ipairs, string.format, math.m
 local _M = { SPI_VERSION = 1 }
 local mt = { __index = _M }
 
+-- The text the keyword index sees for a row: its text plus the context
+-- retain attached to it (metadata._context: the turns before a dialogue turn,
+-- the heading and end of the chunk before a document chunk), which is
+-- searchable but never part of the hit. Rows loaded in bulk carry it as
+-- r.context.
+local function index_text(r)
+  local c = r.context
+  if c == nil and type(r.metadata) == "table" then c = r.metadata._context end
+  if type(c) == "string" and c ~= "" then return r.text .. "\n" .. c end
+  return r.text
+end
+_M.index_text = index_text
+
 local function new_index(conf)
   return memindex.new({ bm25 = conf.bm25, vector_index = conf.vector_index })
 end
@@ -27,7 +40,7 @@ end
 -- Adds every persisted row of backend to index; true or nil, err.
 local function load_rows(backend, index)
   return backend:each_row(function(r)
-    return index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+    return index:add(r.bank_id, r.key, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
   end)
 end
 
@@ -103,7 +116,7 @@ function _M:_sync()
     for bank_id in pairs(banks_of[key]) do self.index:remove(bank_id, key) end
     local r = rows[key]
     if r and r.archived_at == nil then
-      local ok, ierr = self.index:add(r.bank_id, key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+      local ok, ierr = self.index:add(r.bank_id, key, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
       if not ok then return nil, self.name .. ": index update failed: " .. tostring(ierr) end
     end
   end
@@ -182,7 +195,7 @@ function _M:_commit(rows)
       -- inside write_batch: index once the transaction commits
       self._deferred[#self._deferred + 1] = { "add", r }
     else
-      local ok, ierr = self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+      local ok, ierr = self.index:add(r.bank_id, r.key, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
       if not ok then return nil, self.name .. ": index update failed: " .. tostring(ierr) end
     end
     ids[i] = r.id
@@ -397,7 +410,7 @@ function _M:restore(ids, bank_id)
   if not rows then return nil, err end
   for _, k in ipairs(keys) do
     local r = rows[k]
-    local ok, ierr = self.index:add(bank_id, k, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+    local ok, ierr = self.index:add(bank_id, k, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
     if not ok then return nil, self.name .. ": index update failed: " .. tostring(ierr) end
   end
   return #keys
@@ -448,7 +461,7 @@ function _M:write_batch(fn)
   if res == nil then return nil, err end
   for _, d in ipairs(deferred) do
     local r = d[2]
-    self.index:add(r.bank_id, r.key, r.vector, r.text, r.tags, r.occurred_at, r.retained_at)
+    self.index:add(r.bank_id, r.key, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
   end
   return res
 end
