@@ -60,6 +60,10 @@ local function defaults()
       -- at or above the best channel at R@5/10/20 on both seeds.
       rrf_k = 5, semantic_overfetch = 5, semantic_min_score = 0.1,
       temporal_half_life_days = 7.0, temporal_scan_cap = 500,
+      -- The temporal channel's weight when the query names a time window
+      -- ("on 3 June, 2023", "in May 2023", "last week"): the memories of that
+      -- window, keyword matches first.
+      temporal_window_weight = 1.0,
       -- Base channel weights (multiplied by the query intent's), measured
       -- with `astrocyte eval locomo --ablation` on the LoCoMo dev split
       -- (../shared/data/locomo-dev.json, hashing embedder): the keyword
@@ -146,6 +150,29 @@ local function strip_nulls(v, null)
   return v
 end
 
+-- lyaml returns an alias as the very table of its anchor, so an alias
+-- inside its own anchor makes a cycle (every walk of the config would
+-- overflow the stack) and nested aliases multiply the tree ("billion
+-- laughs"). Returns nil or the reason the parsed YAML v cannot be used.
+local MAX_YAML_NODES = 100000
+local function alias_problem(v)
+  local onpath, left = {}, MAX_YAML_NODES
+  local function walk(x)
+    if type(x) ~= "table" then return nil end
+    if onpath[x] then return "an alias refers to the node that contains it" end
+    left = left - 1
+    if left < 0 then return fmt("more than %d nodes once aliases are expanded", MAX_YAML_NODES) end
+    onpath[x] = true
+    for k, y in pairs(x) do
+      local why = walk(k) or walk(y)
+      if why then return why end
+    end
+    onpath[x] = nil
+    return nil
+  end
+  return walk(v)
+end
+
 -- Reads and parses a YAML or JSON file. Returns the table or nil, ConfigError.
 function _M.read_file(path, what)
   what = what or "config file"
@@ -173,6 +200,8 @@ function _M.read_file(path, what)
       end
       return nil, errors.config(fmt("%s: %s", path, tostring(res)), { path = path })
     end
+    local why = alias_problem(res)
+    if why then return nil, errors.config(fmt("%s: %s", path, why), { path = path }) end
     data = strip_nulls(res, lyaml.null)
   end
   if data == nil then data = {} end

@@ -73,7 +73,7 @@ S.root = {
     final_rerank_mode = { "string", one_of = { "heuristic", "llm_pairwise" } }, final_rerank_top_n = "integer",
     weights = { semantic = "number", keyword = "number", graph = "number", temporal = "number" },
     dialogue_context_turns = "integer", chunk_context_chars = "integer", context_in_embedding = "boolean",
-    session_diversity_penalty = "number",
+    session_diversity_penalty = "number", temporal_window_weight = "number",
   },
   reflect = { max_sentences = "integer", max_results = "integer" },
   vector_index = { hnsw_threshold = "integer", M = "integer", ef_construction = "integer", ef_search = "integer" },

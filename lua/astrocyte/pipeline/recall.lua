@@ -115,14 +115,38 @@ local function graph_strategy(eng, bank, o, limit)
   return complete_and_filter(eng, bank, out, o)
 end
 
+-- The memories inside a time window (on occurred_at): the keyword matches
+-- there by BM25, then the rest of the window by vector similarity.
+local function window_hits(eng, bank, o, limit, qvec, window)
+  local f = filters_of(o, window)
+  local out, seen = {}, {}
+  if eng.document_store then
+    local kw = try(eng.document_store, "search_fulltext", bank, o.query, bank, limit, f) or {}
+    for _, h in ipairs(kw) do
+      local id = h.id or h.document_id
+      if not seen[id] then seen[id] = true; out[#out + 1] = h end
+    end
+  end
+  if qvec and #out < limit then
+    local sem, err = try(eng.vector_store, "search_similar", bank, qvec, bank, limit, f)
+    if not sem and #out == 0 then return nil, err end
+    for _, h in ipairs(sem or {}) do
+      if not seen[h.id] and #out < limit then seen[h.id] = true; out[#out + 1] = h end
+    end
+  end
+  -- Rank order is what fusion reads; scores restate it.
+  for i, h in ipairs(out) do h.score = 1 / i end
+  return out
+end
+
 -- The temporal strategy: with a time expression in the query, the memories
--- inside that window ranked by similarity; otherwise, for temporal intents,
--- the most recent memories by 7-day half-life decay from the reference date.
+-- inside that window (keyword matches first, then by similarity); otherwise,
+-- for temporal intents, the most recent memories by 7-day half-life decay
+-- from the reference date.
 local function temporal_strategy(eng, bank, o, limit, qvec, window, is_temporal)
   local vs = eng.vector_store
-  if window then
-    return try(vs, "search_similar", bank, qvec, bank, limit, filters_of(o, window))
-  end
+  if window then return window_hits(eng, bank, o, limit, qvec, window) end
+  if not qvec then return false end
   if not is_temporal or type(vs.list_recent) ~= "function" then return false end
   local cap = eng.cfg.pipeline.temporal_scan_cap or 500
   local items, err = try(vs, "list_recent", bank, bank, cap)
@@ -212,7 +236,12 @@ function _M.gather(eng, o, qvec, bcfg)
   if (weights.graph or 0) > 0 and eng.graph_store then
     tasks[#tasks + 1] = { name = "graph", fn = function() return graph_strategy(eng, o.bank_id, o, limit) end }
   end
-  if (weights.temporal or 0) > 0 and qvec then
+  -- A time window named in the query is a strong constraint: its channel
+  -- weighs at least pipeline.temporal_window_weight.
+  if window and (weights.temporal or 0) > 0 then
+    weights.temporal = math.max(weights.temporal, p.temporal_window_weight or 0)
+  end
+  if (weights.temporal or 0) > 0 and (qvec or window) then
     tasks[#tasks + 1] = { name = "temporal", fn = function()
       return temporal_strategy(eng, o.bank_id, o, limit, qvec, window, query_intent == "TEMPORAL")
     end }

@@ -1,6 +1,7 @@
 -- astrocyte.pipeline.temporal: time in queries. window() turns an expression
 -- relative to a reference date ("yesterday", "last week", "in May 2024",
--- "3 days ago", "last Friday", an ISO date) into a [from, to) window in ms;
+-- "3 days ago", "last Friday", an ISO date, "13 October 2023", "October 13,
+-- 2023") into a [from, to) window in ms;
 -- decay() is the reference's recency score 2^(-age_days / half_life).
 local util = require "astrocyte.util"
 local floor, lower, find, match, tonumber = math.floor, string.lower, string.find, string.match, tonumber
@@ -80,6 +81,16 @@ function _M.window(query, ref_ms)
   if iy then
     local d = util.parse_iso(iy .. "-" .. im .. "-" .. id)
     if d then return { from = d, to = d + DAY, phrase = iy .. "-" .. im .. "-" .. id } end
+  end
+  -- A calendar day written out: "13 October 2023", "October 13th, 2023".
+  for word, mnum in pairs(MONTHS) do
+    local d, yr = match(q, "%f[%d](%d%d?)%a*%s+" .. word .. "%f[%A]%s*,?%s*(%d%d%d%d)%f[%D]")
+    if not d then yr = nil; d, yr = match(q, "%f[%a]" .. word .. "%f[%A]%s+(%d%d?)%a*%s*,?%s*(%d%d%d%d)%f[%D]") end
+    d = tonumber(d)
+    if d and d >= 1 and d <= 31 then
+      local ms = util.parse_iso(string.format("%04d-%02d-%02d", tonumber(yr), mnum, d))
+      if ms then return { from = ms, to = ms + DAY, phrase = string.format("%04d-%02d-%02d", tonumber(yr), mnum, d) } end
+    end
   end
   for word, mnum in pairs(MONTHS) do
     local yr = match(q, "%f[%a]" .. word .. "%f[%A]%s*,?%s*(%d%d%d%d)")
