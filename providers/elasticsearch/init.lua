@@ -52,8 +52,7 @@ function _M.new(conf)
 end
 
 local function call(self, method, path, body, allow, idempotent)
-  return self.http:json { method = method, url = self.base .. path, headers = self.headers, json = body,
-                          allow = allow, idempotent = idempotent == nil and true or idempotent }
+  return shared.call(self, method, path, body, idempotent == nil and true or idempotent, allow)
 end
 
 local function doc_id(bank, id) return bank .. "/" .. id end

@@ -12,7 +12,7 @@
 -- false, so the core's fallback_strategy applies.
 local shared = require "astrocyte.providers.shared"
 local errors = require "astrocyte.errors"
-local type, ipairs, pairs, fmt, min, max = type, ipairs, pairs, string.format, math.min, math.max
+local type, ipairs, fmt, min, max = type, ipairs, string.format, math.min, math.max
 local nn = shared.nn
 
 local _M = { SPI_VERSION = 1, name = "mem0" }
@@ -48,10 +48,8 @@ function _M.new(conf)
                         headers = headers, org_id = conf.org_id, project_id = conf.project_id }, mt)
 end
 
-local function call(self, method, path, body, idempotent, allow)
-  return self.http:json { method = method, url = self.base .. path, headers = self.headers, json = body,
-                          idempotent = idempotent, allow = allow }
-end
+local call = shared.call
+local FIELDS = { "tags", "occurred_at", "fact_type", "source" }
 
 -- The list in a Mem0 response: a bare array (platform v1) or {results = [...]}.
 local function results(res)
@@ -69,10 +67,7 @@ local function scope(self, bank_id, t)
 end
 
 function _M:capabilities()
-  return { supports_reflect = false, supports_forget = true, supports_semantic_search = true,
-           supports_keyword_search = false, supports_graph_search = false, supports_temporal_search = false,
-           supports_dispositions = false, supports_consolidation = false, supports_entities = false,
-           supports_tags = true, supports_metadata = true, supports_compile = false }
+  return shared.engine_capabilities { supports_forget = true }
 end
 
 function _M:health()
@@ -83,19 +78,12 @@ end
 
 -- EngineProvider.retain(RetainRequest) → RetainResult.
 function _M:retain(req)
-  if type(req) ~= "table" or type(req.content) ~= "string" or type(req.bank_id) ~= "string" then
-    return nil, errors.validation("mem0: retain needs content and bank_id strings")
-  end
-  local md = {}
-  for k, v in pairs(req.metadata or {}) do md[k] = v end
-  md.astrocyte_tags = req.tags
-  md.astrocyte_occurred_at = req.occurred_at
-  md.astrocyte_fact_type = req.fact_type
-  md.astrocyte_source = req.source
+  local _, err = shared.request(req, "mem0: retain needs content and bank_id strings", "content", "bank_id")
+  if err then return nil, err end
   local body = scope(self, req.bank_id, {
-    messages = { { role = "user", content = req.content } }, metadata = shared.object(md), infer = false,
+    messages = { { role = "user", content = req.content } }, metadata = shared.pack_metadata(req, FIELDS), infer = false,
   })
-  local res, err = call(self, "POST", self.routes.add, body, false)
+  local res; res, err = call(self, "POST", self.routes.add, body, false)
   if not res then return nil, err end
   local first = results(res)[1]
   local id = type(first) == "table" and nn(first.id)
@@ -107,22 +95,16 @@ end
 
 -- MemoryHit from a Mem0 memory; metadata keys astrocyte_* go back to fields.
 local function hit_of(m, bank_id)
-  local md = shared.clean(nn(m.metadata)) or {}
-  local hit = {
+  return shared.unpack_metadata(m.metadata, {
     text = nn(m.memory) or (nn(m.data) and nn(m.data.memory)) or "", memory_id = nn(m.id), bank_id = bank_id,
-    score = min(1, max(0, nn(m.score) or 0)), tags = md.astrocyte_tags, occurred_at = md.astrocyte_occurred_at,
-    fact_type = md.astrocyte_fact_type, source = md.astrocyte_source, retained_at = nn(m.created_at),
-  }
-  md.astrocyte_tags, md.astrocyte_occurred_at, md.astrocyte_fact_type, md.astrocyte_source = nil, nil, nil, nil
-  hit.metadata = next(md) and md or nil
-  return hit
+    score = min(1, max(0, nn(m.score) or 0)), retained_at = nn(m.created_at),
+  }, FIELDS)
 end
 
 -- EngineProvider.recall(RecallRequest) → RecallResult.
 function _M:recall(req)
-  if type(req) ~= "table" or type(req.query) ~= "string" or type(req.bank_id) ~= "string" then
-    return nil, errors.validation("mem0: recall needs query and bank_id strings")
-  end
+  local _, rerr = shared.request(req, "mem0: recall needs query and bank_id strings", "query", "bank_id")
+  if rerr then return nil, rerr end
   local want = req.max_results or 10
   local filtering = (req.tags and #req.tags > 0) or (req.fact_types and #req.fact_types > 0)
   local body = scope(self, req.bank_id, { query = req.query, top_k = filtering and want * 5 or want })
@@ -138,9 +120,8 @@ end
 
 -- EngineProvider.forget(ForgetRequest) → ForgetResult.
 function _M:forget(req)
-  if type(req) ~= "table" or type(req.bank_id) ~= "string" then
-    return nil, errors.validation("mem0: forget needs a bank_id")
-  end
+  local _, rerr = shared.request(req, "mem0: forget needs a bank_id", "bank_id")
+  if rerr then return nil, rerr end
   local q = "?" .. self.bank_as .. "=" .. shared.urlencode(req.bank_id)
   if req.scope == "all" then
     local listed, err = call(self, "GET", self.routes.list .. q, nil, true)

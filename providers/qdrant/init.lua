@@ -40,10 +40,7 @@ function _M.new(conf)
                         headers = conf.api_key and { ["api-key"] = conf.api_key } or {}, ready = {} }, mt)
 end
 
-local function call(self, method, path, body, idempotent, allow)
-  return self.http:json { method = method, url = self.base .. path, headers = self.headers, json = body,
-                          idempotent = idempotent, allow = allow }
-end
+local call = shared.call
 
 local function coll_name(self, dims) return fmt("%s_%d", self.prefix, dims) end
 

@@ -230,6 +230,66 @@ local function has_any(list, wanted)
   return false
 end
 
+-- The JSON call of a REST provider object self {base, headers, http}:
+-- method path (under self.base) with body as JSON → decoded body | nil, err.
+function _M.call(self, method, path, body, idempotent, allow)
+  return self.http:json { method = method, url = self.base .. path, headers = self.headers, json = body,
+                          idempotent = idempotent, allow = allow }
+end
+
+-- The EngineCapabilities of a REST engine provider: semantic search, tags
+-- and metadata, plus what `extra` turns on.
+function _M.engine_capabilities(extra)
+  local caps = { supports_reflect = false, supports_forget = false, supports_semantic_search = true,
+                 supports_keyword_search = false, supports_graph_search = false, supports_temporal_search = false,
+                 supports_dispositions = false, supports_consolidation = false, supports_entities = false,
+                 supports_tags = true, supports_metadata = true, supports_compile = false }
+  for k, v in pairs(extra or {}) do caps[k] = v end
+  return caps
+end
+
+-- req if it is a table whose fields (names after msg) are strings, else
+-- nil, ValidationError msg.
+function _M.request(req, msg, ...)
+  local ok = type(req) == "table"
+  for i = 1, select("#", ...) do
+    if not ok then break end
+    ok = type(req[(select(i, ...))]) == "string"
+  end
+  if not ok then return nil, errors.validation(msg) end
+  return req
+end
+
+-- The RetainRequest fields an engine provider keeps in its store's
+-- metadata: the request's metadata plus astrocyte_<field> for each of
+-- fields (values from req, or from extra).
+function _M.pack_metadata(req, fields, extra)
+  local md = {}
+  for k, v in pairs(req.metadata or {}) do md[k] = v end
+  for _, f in ipairs(fields) do
+    local v = extra and extra[f]
+    if v == nil then v = req[f] end
+    md["astrocyte_" .. f] = v
+  end
+  return _M.object(md)
+end
+
+-- Moves the astrocyte_<field> keys of stored metadata raw back onto hit
+-- (fields; "id" goes to memory_id) unless hit has them, and the rest into
+-- hit.metadata (nil when empty). Returns hit.
+function _M.unpack_metadata(raw, hit, fields)
+  local md = _M.clean(_M.nn(raw)) or {}
+  for _, f in ipairs(fields) do
+    local k, hk = "astrocyte_" .. f, f == "id" and "memory_id" or f
+    if hit[hk] == nil then hit[hk] = md[k] end
+    md[k] = nil
+  end
+  hit.metadata = next(md) and md or nil
+  return hit
+end
+
+-- RecallResult of an engine provider from its candidate hits: tags and
+-- fact_types filtered here, best max_results by score.
 function _M.engine_recall_result(name, candidates, req)
   local want = req.max_results or 10
   local hits, total = {}, 0

@@ -13,7 +13,7 @@
 local shared = require "astrocyte.providers.shared"
 local errors = require "astrocyte.errors"
 local util = require "astrocyte.util"
-local type, ipairs, pairs, min, max = type, ipairs, pairs, math.min, math.max
+local ipairs, min, max = ipairs, math.min, math.max
 local nn = shared.nn
 
 local _M = { SPI_VERSION = 1, name = "zep" }
@@ -32,10 +32,8 @@ function _M.new(conf)
                         headers = conf.api_key and { Authorization = "Api-Key " .. conf.api_key } or {} }, mt)
 end
 
-local function call(self, method, path, body, idempotent, allow)
-  return self.http:json { method = method, url = self.base .. path, headers = self.headers, json = body,
-                          idempotent = idempotent, allow = allow }
-end
+local call = shared.call
+local FIELDS = { "id", "tags", "occurred_at", "fact_type" }
 
 local function session_of(self, bank) return self.prefix .. bank end
 
@@ -56,10 +54,7 @@ local function ensure(self, bank)
 end
 
 function _M:capabilities()
-  return { supports_reflect = false, supports_forget = false, supports_semantic_search = true,
-           supports_keyword_search = false, supports_graph_search = false, supports_temporal_search = false,
-           supports_dispositions = false, supports_consolidation = false, supports_entities = false,
-           supports_tags = true, supports_metadata = true, supports_compile = false }
+  return shared.engine_capabilities()
 end
 
 function _M:health()
@@ -73,27 +68,22 @@ end
 
 -- EngineProvider.retain(RetainRequest) → RetainResult.
 function _M:retain(req)
-  if type(req) ~= "table" or type(req.content) ~= "string" or type(req.bank_id) ~= "string" then
-    return nil, errors.validation("zep: retain needs content and bank_id strings")
-  end
-  local sid, err = ensure(self, req.bank_id)
+  local _, err = shared.request(req, "zep: retain needs content and bank_id strings", "content", "bank_id")
+  if err then return nil, err end
+  local sid; sid, err = ensure(self, req.bank_id)
   if not sid then return nil, err end
   local id = util.new_id()
-  local md = {}
-  for k, v in pairs(req.metadata or {}) do md[k] = v end
-  md.astrocyte_id, md.astrocyte_tags, md.astrocyte_occurred_at, md.astrocyte_fact_type =
-    id, req.tags, req.occurred_at, req.fact_type
+  local md = shared.pack_metadata(req, FIELDS, { id = id })
   local ok; ok, err = call(self, "POST", "/api/v2/sessions/" .. shared.urlencode(sid) .. "/memory",
-    { messages = { { role_type = "user", role = "astrocyte", content = req.content, metadata = shared.object(md) } } }, false)
+    { messages = { { role_type = "user", role = "astrocyte", content = req.content, metadata = md } } }, false)
   if not ok then return nil, err end
   return { stored = true, memory_id = id, retention_action = "add" }
 end
 
 -- EngineProvider.recall(RecallRequest) → RecallResult.
 function _M:recall(req)
-  if type(req) ~= "table" or type(req.query) ~= "string" or type(req.bank_id) ~= "string" then
-    return nil, errors.validation("zep: recall needs query and bank_id strings")
-  end
+  local _, rerr = shared.request(req, "zep: recall needs query and bank_id strings", "query", "bank_id")
+  if rerr then return nil, rerr end
   local want = req.max_results or 10
   local filtering = (req.tags and #req.tags > 0) or (req.fact_types and #req.fact_types > 0)
   local res, err = call(self, "POST", "/api/v2/sessions/search?limit=" .. (filtering and want * 5 or want),
@@ -102,13 +92,9 @@ function _M:recall(req)
   local candidates = {}
   for _, r in ipairs(nn(res.results) or {}) do
     local m = nn(r.message) or {}
-    local md = shared.clean(nn(m.metadata)) or {}
-    local h = { text = nn(m.content) or "", score = min(1, max(0, nn(r.score) or 0)), bank_id = req.bank_id,
-                memory_id = md.astrocyte_id or nn(m.uuid), tags = md.astrocyte_tags,
-                occurred_at = md.astrocyte_occurred_at, fact_type = md.astrocyte_fact_type,
-                retained_at = nn(m.created_at) }
-    md.astrocyte_id, md.astrocyte_tags, md.astrocyte_occurred_at, md.astrocyte_fact_type = nil, nil, nil, nil
-    h.metadata = next(md) and md or nil
+    local h = shared.unpack_metadata(m.metadata, { text = nn(m.content) or "", score = min(1, max(0, nn(r.score) or 0)),
+      bank_id = req.bank_id, retained_at = nn(m.created_at) }, FIELDS)
+    h.memory_id = h.memory_id or nn(m.uuid)
     candidates[#candidates + 1] = h
   end
   return shared.engine_recall_result("zep", candidates, req)
@@ -117,9 +103,8 @@ end
 -- forget(scope = "all") clears the bank's session; anything selective is
 -- CapabilityNotSupported (Zep v2 deletes memory per session only).
 function _M:forget(req)
-  if type(req) ~= "table" or type(req.bank_id) ~= "string" then
-    return nil, errors.validation("zep: forget needs a bank_id")
-  end
+  local _, rerr = shared.request(req, "zep: forget needs a bank_id", "bank_id")
+  if rerr then return nil, rerr end
   if req.scope ~= "all" then
     return nil, errors.new("CapabilityNotSupported", "zep: only forget(scope = 'all') is supported (whole session)",
                            { provider = "zep", capability = "forget" })
