@@ -85,7 +85,7 @@ function _M.window(query, ref_ms)
   -- A calendar day written out: "13 October 2023", "October 13th, 2023".
   for word, mnum in pairs(MONTHS) do
     local d, yr = match(q, "%f[%d](%d%d?)%a*%s+" .. word .. "%f[%A]%s*,?%s*(%d%d%d%d)%f[%D]")
-    if not d then yr = nil; d, yr = match(q, "%f[%a]" .. word .. "%f[%A]%s+(%d%d?)%a*%s*,?%s*(%d%d%d%d)%f[%D]") end
+    if not d then d, yr = match(q, "%f[%a]" .. word .. "%f[%A]%s+(%d%d?)%a*%s*,?%s*(%d%d%d%d)%f[%D]") end
     d = tonumber(d)
     if d and d >= 1 and d <= 31 then
       local ms = util.parse_iso(string.format("%04d-%02d-%02d", tonumber(yr), mnum, d))
