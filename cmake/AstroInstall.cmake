@@ -3,8 +3,9 @@
 #     links copied as real directories) into the Lua 5.4 tree and, with
 #     ASTRO_LUAJIT, the LuaJIT (5.1) tree;
 #   - bin/astrocyte, a launcher that finds those trees relative to itself;
-#   - with ASTRO_INSTALL_C: astrocyte.pc and the CMake package
-#     (find_package(astrocyte) -> astrocyte::astrocyte, astrocyte::astrocyte_static).
+#   - with ASTRO_INSTALL_C: astrocyte.pc, astrocyte-host.pc and the CMake
+#     package (find_package(astrocyte) -> astrocyte::astrocyte,
+#     astrocyte::astrocyte_static, astrocyte::host).
 
 # The Lua tree is copied by directory at install time (whatever files are
 # there then), never from a file list, so moving Lua files needs no edit here.
@@ -71,6 +72,16 @@ endif()
 # --prefix DIR` gets a pc file that points into DIR.
 install(CODE "
   set(ASTRO_PC_IN \"${PROJECT_SOURCE_DIR}/cmake/astrocyte.pc.in\")
+  set(ASTRO_PC_TMPDIR \"${PROJECT_BINARY_DIR}\")
+  set(ASTRO_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
+  set(ASTRO_PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+  set(ASTRO_PC_VERSION \"${PROJECT_VERSION}\")
+  set(ASTRO_PC_SANITIZE \"${ASTRO_PC_SANITIZE}\")
+  include(\"${PROJECT_SOURCE_DIR}/cmake/AstroInstallPc.cmake\")")
+# astrocyte-host.pc: the C host API (astrocyte.h, libastrocyte_host).
+install(CODE "
+  set(ASTRO_PC_IN \"${PROJECT_SOURCE_DIR}/cmake/astrocyte-host.pc.in\")
+  set(ASTRO_PC_NAME astrocyte-host)
   set(ASTRO_PC_TMPDIR \"${PROJECT_BINARY_DIR}\")
   set(ASTRO_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
   set(ASTRO_PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")

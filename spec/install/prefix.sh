@@ -10,6 +10,9 @@
 #     temp prefix: what a real install there finds with no LUA_PATH set;
 #   - use.c built with `pkg-config --cflags --libs astrocyte`, and a CMake
 #     project using find_package(astrocyte) (shared and static targets);
+#   - the C host API: astrocyte.h, libastrocyte_host, astrocyte-host.pc, and
+#     examples/game_server built with find_package (astrocyte::host) and run
+#     for a few ticks on the installed Lua tree;
 #   - the installed CLI retains and recalls, also through a symlink, on
 #     LuaJIT, and after the whole prefix is moved elsewhere.
 # Environment (set by spec/install/CMakeLists.txt): ASTRO_SOURCE_DIR,
@@ -20,7 +23,7 @@
 # ASTRO_PRELOAD (sanitizer runtimes the interpreters need, or empty).
 set -euo pipefail
 src=$ASTRO_SOURCE_DIR build=$ASTRO_BUILD_DIR
-unset LUA_PATH LUA_PATH_5_4 LUA_CPATH LUA_CPATH_5_4 LUA_INIT LUA_INIT_5_4 PKG_CONFIG_PATH CMAKE_PREFIX_PATH
+unset LUA_PATH LUA_PATH_5_4 LUA_CPATH LUA_CPATH_5_4 LUA_INIT LUA_INIT_5_4 PKG_CONFIG_PATH CMAKE_PREFIX_PATH ASTRO_LUA_PATH
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
@@ -158,6 +161,23 @@ if [ "$ASTRO_INSTALL_C" = ON ]; then
   [[ "$deps" != *libastrocyte* ]] || fail "use_static links libastrocyte dynamically: $deps"
   consumer/use_shared || fail "use.c (astrocyte::astrocyte)"
   consumer/use_static || fail "use.c (astrocyte::astrocyte_static)"
+
+  step "C host API: examples/game_server built with find_package(astrocyte), run on the installed tree"
+  for f in "$ASTRO_LIBDIR/libastrocyte_host.so" "$ASTRO_LIBDIR/pkgconfig/astrocyte-host.pc"; do
+    [ -e "$P/$f" ] || fail "$f missing"
+  done
+  cmp -s "$src/bindings/host/astrocyte.h" "$P/$ASTRO_INCLUDEDIR/astrocyte.h" || fail "astrocyte.h missing or different"
+  v=$(PKG_CONFIG_PATH="$P/$ASTRO_LIBDIR/pkgconfig" "$ASTRO_PKG_CONFIG" --modversion astrocyte-host)
+  [ "$v" = "$ASTRO_VERSION" ] || fail "pkg-config --modversion astrocyte-host: $v"
+  "$ASTRO_CMAKE" -S "$src/examples/game_server" -B game_server -DCMAKE_PREFIX_PATH="$P" \
+    -DCMAKE_C_COMPILER="$ASTRO_CC" -DCMAKE_BUILD_TYPE=Release >game_server.log 2>&1 &&
+  "$ASTRO_CMAKE" --build game_server >>game_server.log 2>&1 || { cat game_server.log >&2; fail "building examples/game_server"; }
+  deps=$(ldd game_server/game_server)
+  [[ "$deps" == *"=> $P/$ASTRO_LIBDIR/libastrocyte_host.so"* ]] || fail "game_server does not load the installed libastrocyte_host.so: $deps"
+  # A few ticks: NPCs retain and recall through submit/poll; it exits 1
+  # unless both happened with no failure.
+  out=$(env -u ASTRO_LUA_PATH game_server/game_server --db "$tmp/game.db" --ticks 30) || fail "game_server: $out"
+  echo "$out"
 fi
 
 # The installed CLI: retain, then recall returns the memory.
