@@ -93,6 +93,22 @@ describe("recall context", function()
         eng:close()
       end)
 
+      it("cuts a forgotten turn out of its neighbours' context", function()
+        local eng = open(store, { weights = KW })
+        turns(eng, "b", "s1", CHAT)
+        local first = assert(eng:recall("Rockies", { bank_id = "b", max_results = 5 })).hits
+        assert.equal(3, #first)                      -- turn 1 and the two after it
+        local id
+        for _, h in ipairs(first) do if h.text == CHAT[1] then id = h.memory_id end end
+        assert(eng:forget({ bank_id = "b", memory_ids = { id } }))
+        assert.same({}, texts(assert(eng:recall("Rockies", { bank_id = "b", max_results = 5 }))))
+        -- the neighbours keep the rest of their context: turn 3 still has turn 2
+        local got = texts(assert(eng:recall("brother", { bank_id = "b", max_results = 5 })))
+        table.sort(got)
+        assert.same({ CHAT[3], CHAT[2] }, got)
+        eng:close()
+      end)
+
       it("gives a document chunk its heading and the end of the chunk before", function()
         local eng = open(store, { chunk_context_chars = 60 })
         local doc = "# Greenhouse tomatoes\n\n" .. string.rep("Water the seedlings every morning before work. ", 12) ..

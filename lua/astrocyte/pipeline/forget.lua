@@ -37,6 +37,32 @@ function _M.select_ids(eng, bank, sel)
   return ids
 end
 
+-- Cuts forgotten texts out of the indexed context of the memories that
+-- quote them (metadata._context, written by retain for the turns after a
+-- dialogue turn), so a forgotten turn is not found through its neighbours.
+-- gone: { {text, session_id} }. The neighbours are found by a keyword search
+-- for the forgotten text in its session; they are rewritten through the
+-- document store, which keeps their vectors.
+local function scrub_contexts(eng, bank, gone)
+  local ds = eng.document_store
+  if not ds or type(ds.store_document) ~= "function" then return end
+  for _, g in ipairs(gone) do
+    local f = g.session_id ~= nil and { session_id = g.session_id } or nil
+    local hits = call(ds, "search_fulltext", bank, g.text, bank, 20, f) or {}
+    for _, h in ipairs(hits) do
+      local c = h.metadata and h.metadata._context
+      local a, b = nil, nil
+      if type(c) == "string" then a, b = c:find(g.text, 1, true) end
+      if a then
+        local md = util.copy(h.metadata)
+        local rest = (c:sub(1, a - 1) .. "\n" .. c:sub(b + 1)):gsub("\n\n+", "\n"):gsub("^\n", ""):gsub("\n$", "")
+        md._context = rest ~= "" and rest or nil
+        call(ds, "store_document", bank, { id = h.id or h.document_id, text = h.text, metadata = md, tags = h.tags }, bank)
+      end
+    end
+  end
+end
+
 -- Forgets per validated options o = {bank_id, memory_ids?, tags?, before_ms?,
 -- scope?}. Returns ForgetResult or nil, err.
 function _M.run(eng, o)
@@ -48,6 +74,18 @@ function _M.run(eng, o)
     local err
     ids, err = _M.select_ids(eng, o.bank_id, { tags = o.tags, before = o.before_ms })
     if not ids then return nil, err end
+  end
+  -- The texts of dialogue turns about to go, to scrub them from their
+  -- neighbours' context afterwards (not needed when the whole bank goes).
+  local gone = {}
+  if o.scope ~= "all" and #ids > 0 and type(vs.get_items) == "function" then
+    local items = call(vs, "get_items", o.bank_id, ids, o.bank_id) or {}
+    for _, id in ipairs(ids) do
+      local it = items[id]
+      if it and it.text and it.metadata and it.metadata.session_id ~= nil then
+        gone[#gone + 1] = { text = it.text, session_id = it.metadata.session_id }
+      end
+    end
   end
   local deleted = 0
   for start = 1, #ids, 500 do
@@ -61,6 +99,7 @@ function _M.run(eng, o)
     local gs = eng.graph_store
     if gs and gs.unlink_memories then call(gs, "unlink_memories", o.bank_id, batch, o.bank_id) end
   end
+  if #gone > 0 then scrub_contexts(eng, o.bank_id, gone) end
   return { deleted_count = deleted, archived_count = 0 }
 end
 
