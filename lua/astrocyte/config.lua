@@ -122,9 +122,13 @@ local function substitute(t, path, src, warnings)
 end
 
 -- Deep merge: maps merge recursively, anything else (lists too) replaces.
+-- An empty table over a map is an empty map ("pipeline: {}", or a section
+-- whose keys are all ~), which changes nothing: replacing the defaults
+-- with it left cfg.pipeline without its keys and load raised.
 function _M.merge(base, over)
   for k, v in pairs(over) do
-    if type(v) == "table" and type(base[k]) == "table" and not util.is_array(v) and not util.is_array(base[k]) then
+    if type(v) == "table" and type(base[k]) == "table" and (next(v) == nil or not util.is_array(v))
+        and not util.is_array(base[k]) then
       _M.merge(base[k], v)
     else
       base[k] = util.deepcopy(v)
