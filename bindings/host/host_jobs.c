@@ -96,27 +96,33 @@ int host_jobs_start(astro_engine *e, astro_error *err)
     int k;
     for (k = 0; k < e->nworkers; k++) {
         worker_arg *w = malloc(sizeof *w);
-        if (!w || (w->e = e, w->s = &e->states[k],
-                   pthread_create(&e->threads[k], NULL, worker, w) != 0)) {
+        if (w) {
+            w->e = e;
+            w->s = &e->states[k];
+            if (pthread_create(&e->threads[k], NULL, worker, w) == 0)
+                continue;
             free(w);
-            e->nworkers = k;            /* stop the ones started */
-            host_jobs_stop(e);
-            return host_err(err, ASTRO_E_NOMEM, "cannot start worker thread %d", k);
         }
+        e->nworkers = k;            /* stop the ones started */
+        host_jobs_stop(e);
+        return host_err(err, ASTRO_E_NOMEM, "cannot start worker thread %d", k);
     }
     return ASTRO_OK;
 }
 
 void host_jobs_stop(astro_engine *e)
 {
-    int k;
+    int k, n;
     pthread_mutex_lock(&e->mu);
     e->stop = 1;
+    n = e->nworkers;
     pthread_cond_broadcast(&e->work);
     pthread_mutex_unlock(&e->mu);
-    for (k = 0; k < e->nworkers; k++)
+    for (k = 0; k < n; k++)
         pthread_join(e->threads[k], NULL);
+    pthread_mutex_lock(&e->mu);
     e->nworkers = 0;
+    pthread_mutex_unlock(&e->mu);
 }
 
 void host_jobs_free(astro_engine *e)
