@@ -74,6 +74,7 @@ S.root = {
     weights = { semantic = "number", keyword = "number", graph = "number", temporal = "number" },
     dialogue_context_turns = "integer", chunk_context_chars = "integer", context_in_embedding = "boolean",
     session_diversity_penalty = "number", temporal_window_weight = "number",
+    intent_weights = "map",   -- INTENT -> {semantic, keyword, graph, temporal}, over intent.WEIGHTS
   },
   reflect = { max_sentences = "integer", max_results = "integer" },
   vector_index = { hnsw_threshold = "integer", M = "integer", ef_construction = "integer", ef_search = "integer" },

@@ -158,6 +158,20 @@ describe("recall context", function()
     end)
   end)
 
+  it("lets pipeline.intent_weights replace an intent's row, strategy by strategy", function()
+    local intent = require "astrocyte.pipeline.intent"
+    local base = { semantic = 0.5, keyword = 1, graph = 1, temporal = 1 }
+    local w, name = intent.weights("When did Ana move?", base)
+    assert.equal("TEMPORAL", name)
+    assert.same({ semantic = 0.45, keyword = 0.9, graph = 0.8, temporal = 1.5 }, w)
+    w = intent.weights("When did Ana move?", base, { TEMPORAL = { temporal = 3 }, FACTUAL = { keyword = 0 } })
+    assert.same({ semantic = 0.45, keyword = 0.9, graph = 0.8, temporal = 3 }, w)
+    local eng = open("in_memory", { intent_weights = { TEMPORAL = { temporal = 0 } } })
+    local res = assert(eng:recall("When did Ana move?", { bank_id = "x" }))
+    assert.equal("TEMPORAL", res.trace.intent)
+    eng:close()
+  end)
+
   it("defaults to the measured channel weights", function()
     local eng = open("in_memory")
     assert.same({ semantic = 0.3, keyword = 1.0, graph = 0.2, temporal = 0.3 }, eng.cfg.pipeline.weights)

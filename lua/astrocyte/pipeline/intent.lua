@@ -2,7 +2,7 @@
 -- banks, no LLM) and the strategy weights it selects. Each pattern adds its
 -- weight once when it matches; the best intent wins by (score, number of
 -- matches, name); below confidence 0.4 the intent is UNKNOWN.
-local lower, find, ipairs, sort = string.lower, string.find, ipairs, table.sort
+local lower, find, ipairs, pairs, sort, type = string.lower, string.find, ipairs, pairs, table.sort, type
 
 local _M = {}
 
@@ -106,13 +106,19 @@ function _M.classify(query)
   return best, conf
 end
 
--- Strategy weights for a query: intent weights, each multiplied by the
--- configured base weight of that strategy (default 1).
-function _M.weights(query, base)
+-- Strategy weights for a query: intent weights (the WEIGHTS row of its
+-- intent, with the strategies a config's per-intent table `by_intent[intent]`
+-- names replaced), each multiplied by the configured base weight of that
+-- strategy (default 1).
+function _M.weights(query, base, by_intent)
   local intent, conf = _M.classify(query)
   local w = _M.WEIGHTS[intent]
+  local over = by_intent and by_intent[intent]
   local out = {}
-  for k, v in pairs(w) do out[k] = v * ((base and base[k]) or 1.0) end
+  for k, v in pairs(w) do
+    if type(over) == "table" and type(over[k]) == "number" then v = over[k] end
+    out[k] = v * ((base and base[k]) or 1.0)
+  end
   return out, intent, conf
 end
 

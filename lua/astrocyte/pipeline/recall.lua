@@ -206,7 +206,7 @@ function _M.gather(eng, o, qvec, bcfg)
   local p = (bcfg or eng.cfg).pipeline
   local limit = o.max_results * p.semantic_overfetch
   local filters = filters_of(o)
-  local weights, query_intent = intent.weights(o.query, p.weights)
+  local weights, query_intent = intent.weights(o.query, p.weights, p.intent_weights)
   local window = temporal.window(o.query, o.ref_ms)
   local g = { lists = {}, counts = {}, used = {}, failed = {}, timings = {}, intent = query_intent,
               window = window, top_semantic = 0 }
