@@ -186,6 +186,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t mode = fi_u8(&in);
     if (mode & 1) fuzz_vector((const char *)in.p, in.n);
     else fuzz_result(&in);
-    lua_gc(L, LUA_GCSTEP, 0);
+    lua_gc(L, LUA_GCCOLLECT, 0);   /* frees all this input made: no false leak reports */
     return 0;
 }
