@@ -83,7 +83,7 @@ function _M.window(query, ref_ms)
     if d then return { from = d, to = d + DAY, phrase = iy .. "-" .. im .. "-" .. id } end
   end
   -- A calendar day written out: "13 October 2023", "October 13th, 2023".
-  for word, mnum in pairs(MONTHS) do
+  for word, mnum in pairs(find(q, "%d%d%d%d") and MONTHS or {}) do
     local d, yr = match(q, "%f[%d](%d%d?)%a*%s+" .. word .. "%f[%A]%s*,?%s*(%d%d%d%d)%f[%D]")
     if not d then d, yr = match(q, "%f[%a]" .. word .. "%f[%A]%s+(%d%d?)%a*%s*,?%s*(%d%d%d%d)%f[%D]") end
     d = tonumber(d)
