@@ -1,8 +1,10 @@
 -- astrocyte.pipeline.recall: multi-strategy recall for one bank, in the
 -- reference's order: embed the query → run the strategies (semantic,
 -- keyword, graph, temporal), each over-fetching max_results × 5 → weight
--- them by the query's intent → weighted RRF in C → basic rerank → session
--- diversity → trim → token budget. A failing strategy is isolated (it
+-- them by the query's intent (pipeline.weights × the intent's row, or
+-- pipeline.intent_weights) → weighted RRF in C → basic rerank → session
+-- diversity (pipeline.session_diversity_penalty, off by default) → trim →
+-- token budget. A failing strategy is isolated (it
 -- contributes nothing and is named in the trace); only the semantic and
 -- keyword channels are required when configured.
 local core = require "astrocyte.core"

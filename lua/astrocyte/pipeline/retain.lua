@@ -1,6 +1,9 @@
 -- astrocyte.pipeline.retain: the built-in retain path after the policy
 -- layer, in the reference's order: chunking (strategy by content type and
--- extraction profile) → entity extraction → one batched embedding call →
+-- extraction profile) → context per chunk (the turns before a dialogue
+-- turn, the heading and end of the chunk before a document chunk; stored as
+-- metadata._context, indexed by the keyword channel, never part of the hit)
+-- → entity extraction → one batched embedding call →
 -- near-duplicate check → one atomic store_vectors call → document store →
 -- entity graph. A failure after the vector write is undone (the memories
 -- written by this call are deleted), so a failed retain leaves nothing.
