@@ -399,6 +399,8 @@ int astro_pii_redact(const char *text, size_t len, astro_pii_match *m, size_t n,
         *out_len = w;
         if (!pass && w > cap)
             return astro_err_set(err, ASTRO_ERANGE, "redacted text needs %zu bytes", w);
+        if (!pass && w == 0)
+            return ASTRO_OK;   /* nothing to write, and out may be NULL */
     }
     return ASTRO_OK;
 }

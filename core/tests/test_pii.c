@@ -252,6 +252,13 @@ static void test_redact(void) {
     m[0].type = 200;
     CHECK("redact-2.5", astro_pii_redact(t, strlen(t), m, n, ASTRO_PII_ALL_TYPES, NULL, out, 64, &need, &err) == ASTRO_EINVAL);
     CHECK("redact-2.6", astro_pii_redact("", 0, NULL, 0, ASTRO_PII_ALL_TYPES, NULL, NULL, 0, &need, &err) == ASTRO_OK && need == 0);
+    /* An empty result with out NULL (found by fuzz/fuzz_pii.c): the write
+     * pass ran and passed NULL to memcpy (UBSan: nonnull, NULL + 0). */
+    const char *empty[ASTRO_PII_TYPE_COUNT] = { NULL, NULL, "" };
+    astro_pii_match z = { ASTRO_PII_SSN, 0, 0, 1 };
+    CHECK("redact-2.7", astro_pii_redact("x", 1, &z, 1, ASTRO_PII_ALL_TYPES, empty, NULL, 0, &need, &err) == ASTRO_OK && need == 0);
+    z.len = 0;
+    CHECK("redact-2.8", astro_pii_redact("", 0, &z, 1, ASTRO_PII_ALL_TYPES, empty, NULL, 0, &need, &err) == ASTRO_OK && need == 0);
     astro_pii_free(sc);
 }
 
