@@ -22,12 +22,15 @@
 **     any other call on that engine (join your threads first).
 **   - Synchronous calls on one engine are serialized: they share the Lua
 **     state of worker 0 (one mutex), so a synchronous call waits while
-**     worker 0 runs a job, and vice versa. With workers > 1, every other
-**     worker has a state of its own opened from the same config.
-**   - astro_poll() callbacks run on the polling thread, one at a time per
-**     astro_poll() call; two threads polling one engine get disjoint results.
-**     A callback may call astro_submit(), astro_poll() is not re-entered by
-**     the library.
+**     worker 0 runs a job, and vice versa. Every worker opens its own state
+**     from the same config, on its own thread.
+**   - astro_submit(), astro_poll() and astro_pending() never wait on a lock
+**     or on a worker: the queues are lock-free, and a finished job's memory
+**     goes back to a worker to be freed. They are the calls for a frame
+**     loop; astro_wait() and the synchronous calls do block.
+**   - astro_poll() callbacks run on the polling thread, one at a time; while
+**     one thread polls an engine, astro_poll() from another returns 0 at
+**     once. A callback may call astro_submit() (not astro_poll()).
 **   - Registered host functions (astro_register_function) run on whichever
 **     thread runs the Lua code calling them: a worker, or the caller of a
 **     synchronous call; with workers > 1, concurrently. They must not call
@@ -125,6 +128,9 @@ typedef struct astro_open_opts {
     int workers;             /* worker threads (and Lua states) for astro_submit();
                                 0: synchronous calls only. Default 1. */
     size_t queue_capacity;   /* jobs submitted and not yet polled, at most (default 4096) */
+    int worker_nice;         /* Linux: nice value of the worker threads (0..19), so
+                                a busy worker yields the CPU to the frame loop.
+                                Default 0 (unchanged); game loops want ~10. */
 } astro_open_opts;
 
 /* Fills o with the defaults. */

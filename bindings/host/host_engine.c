@@ -103,9 +103,7 @@ static void engine_release(astro_engine *e)
     free(e->states);
     free(e->threads);
     pthread_mutex_destroy(&e->fn_mu);
-    pthread_cond_destroy(&e->done);
-    pthread_cond_destroy(&e->work);
-    pthread_mutex_destroy(&e->mu);
+    host_jobs_destroy(e);
     free(e);
 }
 
@@ -120,21 +118,27 @@ astro_engine *astro_engine_open_ex(const char *config, const astro_open_opts *op
         o = *opts;
     if (o.workers < 0 || o.workers > 64)
         return host_err(err, ASTRO_E_ARG, "workers must be 0..64, got %d", o.workers), NULL;
+    if (o.worker_nice < 0 || o.worker_nice > 19)
+        return host_err(err, ASTRO_E_ARG, "worker_nice must be 0..19, got %d", o.worker_nice), NULL;
     if (o.queue_capacity == 0)
         o.queue_capacity = 4096;
     e = calloc(1, sizeof *e);
     if (!e)
         return host_err(err, ASTRO_E_NOMEM, "out of memory"), NULL;
     e->nworkers = o.workers;
+    e->worker_nice = o.worker_nice;
     e->nstates = o.workers > 0 ? o.workers : 1;
     e->capacity = o.queue_capacity;
-    e->next_ticket = 1;
     e->states = calloc((size_t)e->nstates, sizeof *e->states);
     e->threads = calloc((size_t)e->nstates, sizeof *e->threads);
-    pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->work, NULL);
-    pthread_cond_init(&e->done, NULL);
     pthread_mutex_init(&e->fn_mu, NULL);
+    if (host_jobs_init(e) != ASTRO_OK) {
+        free(e->states);
+        free(e->threads);
+        pthread_mutex_destroy(&e->fn_mu);
+        free(e);
+        return host_err(err, ASTRO_E_NOMEM, "out of memory"), NULL;
+    }
     if (!e->states || !e->threads) {
         e->nstates = 0;
         engine_release(e);
@@ -142,14 +146,16 @@ astro_engine *astro_engine_open_ex(const char *config, const astro_open_opts *op
     }
     for (k = 0; k < e->nstates; k++)
         pthread_mutex_init(&e->states[k].mu, NULL);
-    for (k = 0; k < e->nstates; k++) {
-        rc = host_state_open(e, &e->states[k], config, &o, err);
-        if (rc != ASTRO_OK)
-            break;
-    }
-    if (k == e->nstates && host_jobs_start(e, err) == ASTRO_OK)
+    /* With workers, each opens its own state on its own thread (so that
+     * state's memory lives in that thread's malloc arena); without, state 0
+     * is opened here. */
+    if (e->nworkers > 0)
+        rc = host_jobs_start(e, config, &o, err);
+    else
+        rc = host_state_open(e, &e->states[0], config, &o, err);
+    if (rc == ASTRO_OK)
         return e;
-    while (k-- > 0)
+    for (k = 0; k < e->nstates; k++)
         host_state_close(&e->states[k]);
     engine_release(e);
     return NULL;
@@ -159,13 +165,9 @@ astro_engine *astro_engine_open_ex(const char *config, const astro_open_opts *op
  * or ASTRO_E_CLOSED / ASTRO_E_ARG without it. */
 static int lock_sync(astro_engine *e, host_state **s, astro_error *err)
 {
-    int closed;
     if (!e)
         return host_err(err, ASTRO_E_ARG, "engine is NULL");
-    pthread_mutex_lock(&e->mu);
-    closed = e->closed;
-    pthread_mutex_unlock(&e->mu);
-    if (closed)
+    if (atomic_load(&e->closed))
         return host_err(err, ASTRO_E_CLOSED, "engine is closed");
     *s = &e->states[0];
     pthread_mutex_lock(&(*s)->mu);
@@ -265,13 +267,8 @@ int astro_engine_close(astro_engine *e, astro_error *err)
     int k;
     if (!e)
         return host_err(err, ASTRO_E_ARG, "engine is NULL");
-    pthread_mutex_lock(&e->mu);
-    if (e->closed) {
-        pthread_mutex_unlock(&e->mu);
+    if (atomic_exchange(&e->closed, 1))
         return ASTRO_OK;
-    }
-    e->closed = 1;
-    pthread_mutex_unlock(&e->mu);
     host_jobs_stop(e);
     for (k = 0; k < e->nstates; k++) {
         pthread_mutex_lock(&e->states[k].mu);

@@ -7,6 +7,8 @@
 #define ASTRO_HOST_INTERNAL_H
 
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,28 +34,46 @@ typedef struct host_fn {
 
 /* A queued or finished job; owned by the queue it is in. */
 typedef struct host_job {
-    struct host_job *next;
+    _Atomic(struct host_job *) next;
     astro_result res;
     astro_error err;
     char *request;
     double t_submit, t_start;
 } host_job;
 
+/* An intrusive multi-producer single-consumer queue (Vyukov): a push is one
+ * atomic exchange and never waits; a pop may see "empty" while a push is
+ * half done. host_jobs.c. */
+typedef struct host_mpsc {
+    _Atomic(host_job *) head;
+    host_job *tail;
+    host_job stub;
+} host_mpsc;
+
 struct astro_engine {
-    pthread_mutex_t mu;          /* guards everything below but the states */
-    pthread_cond_t work;         /* a job was queued, or stop */
-    pthread_cond_t done;         /* a job finished */
-    int closed;                  /* no new calls */
-    int stop;                    /* workers exit once the queue is empty */
-    host_job *q_head, *q_tail;   /* waiting jobs */
-    host_job *d_head, *d_tail;   /* finished, not yet polled */
-    size_t outstanding;          /* submitted and not yet delivered */
+    /* The host side of the queues never takes a lock a worker holds: the
+     * frame loop cannot be stalled by a worker preempted inside one. */
+    host_mpsc queue;             /* submitted, waiting: pushed by hosts */
+    pthread_mutex_t queue_mu;    /* workers only: one pops at a time */
+    sem_t work;                  /* one token per submit, one per worker at stop */
+    host_mpsc done;              /* finished: pushed by workers */
+    host_mpsc spent;             /* polled: pushed by hosts, freed by workers */
+    pthread_mutex_t poll_mu;     /* hosts only (trylock): one poller at a time */
+    pthread_mutex_t wait_mu;     /* astro_wait's sleep: workers signal */
+    pthread_cond_t wait_cv;
+    atomic_int closed;           /* no new calls */
+    atomic_int stop;             /* workers exit once the queue is empty */
+    atomic_int submitting;       /* astro_submit() calls between check and push */
+    atomic_size_t queued;        /* in the queue, not yet popped */
+    atomic_size_t ready;         /* in done, not yet polled */
+    atomic_size_t outstanding;   /* submitted and not yet delivered */
     size_t capacity;
-    uint64_t next_ticket;
+    atomic_uint_fast64_t next_ticket;
 
     int nstates;                 /* max(1, workers) */
     host_state *states;
     int nworkers;
+    int worker_nice;
     pthread_t *threads;
 
     pthread_mutex_t fn_mu;       /* guards fns */
@@ -96,10 +116,19 @@ int host_hits_build(lua_State *L, int idx, astro_hits **out);
  * returns ASTRO_TIME_ABSENT when s is not such a string. */
 int64_t host_parse_time(const char *s);
 
-/* Starts the workers (e->nworkers of them). */
-int host_jobs_start(astro_engine *e, astro_error *err);
+/* Sets up the queues; returns ASTRO_OK or ASTRO_E_NOMEM. */
+int host_jobs_init(astro_engine *e);
 
-/* Stops the workers after they ran every queued job, and joins them. */
+/* Destroys what host_jobs_init made (queues already emptied). */
+void host_jobs_destroy(astro_engine *e);
+
+/* Starts the workers (e->nworkers of them); worker k opens state k from
+ * config and opts. Returns once every worker has opened its state, or
+ * stops them all and returns the first error. */
+int host_jobs_start(astro_engine *e, const char *config, const astro_open_opts *opts,
+                    astro_error *err);
+
+/* Stops new submits, lets the workers run every queued job, and joins them. */
 void host_jobs_stop(astro_engine *e);
 
 /* Frees every job still queued or unpolled. */

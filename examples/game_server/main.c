@@ -50,6 +50,8 @@ typedef struct stats {
     size_t frames, cap;
     double *latency_ms;       /* per recall: submit -> delivered */
     size_t recalls, lat_cap;
+    double *run_ms[2];        /* per job run time on the worker: recall, retain */
+    size_t runs[2], run_cap[2];
     long retains, failed, busy, overruns, spoke;
 } stats;
 
@@ -122,6 +124,10 @@ static void on_result(astro_result *r, void *ud)
     if (r->code != ASTRO_OK) {
         g->st.failed++;
         return;
+    }
+    if (r->verb == ASTRO_RETAIN || r->verb == ASTRO_RECALL) {
+        int k = r->verb == ASTRO_RETAIN;
+        push(&g->st.run_ms[k], &g->st.runs[k], &g->st.run_cap[k], r->run_ms);
     }
     if (r->verb == ASTRO_RETAIN) {
         g->st.retains++;
@@ -215,41 +221,45 @@ static long memory_count(astro_engine *e)
     return n;
 }
 
-/* Grows the store to `target` memories with synchronous retains. */
+/* Grows the store to `target` memories with synchronous retains (again
+ * while near-duplicates, which are not stored, leave it short). */
 static int fill(game *g, long target)
 {
-    long have = memory_count(g->e), i;
+    long have, i, done = 0;
     double t0 = now_ms();
-    if (have < 0)
-        return -1;
-    for (i = have; i < target; i++) {
-        char req[512];
-        astro_error err;
-        g->day = i / 500;
-        observation(g, (int)(i % g->n), req, sizeof req);
-        if (astro_retain(g->e, req, NULL, &err) != ASTRO_OK) {
-            fprintf(stderr, "fill: %s: %s\n", err.kind, err.message);
-            return -1;
+    while ((have = memory_count(g->e)) >= 0 && have < target) {
+        for (i = have; i < target; i++, done++) {
+            char req[512];
+            astro_error err;
+            g->day = done / 500;
+            observation(g, (int)(done % g->n), req, sizeof req);
+            if (astro_retain(g->e, req, NULL, &err) != ASTRO_OK) {
+                fprintf(stderr, "fill: %s: %s\n", err.kind, err.message);
+                return -1;
+            }
+            if ((done + 1) % 10000 == 0)
+                fprintf(stderr, "fill: %ld retains (%.0f/s)\n", done + 1, (double)(done + 1) * 1e3 / (now_ms() - t0));
         }
-        if ((i + 1) % 10000 == 0)
-            fprintf(stderr, "fill: %ld memories (%.0f/s)\n", i + 1, (double)(i + 1 - have) * 1e3 / (now_ms() - t0));
     }
-    return 0;
+    return have < 0 ? -1 : 0;
 }
 
 static void report(const char *phase, stats *s, double seconds)
 {
-    printf("%-4s %7zu %8.3f %8.3f %8.3f %8ld %8.1f %8.1f %9.2f %9.2f %6ld %6ld\n", phase, s->frames,
-           pct(s->frame_ms, s->frames, 0.50), pct(s->frame_ms, s->frames, 0.99),
+    printf("%-4s %7zu %8.3f %8.3f %8.3f %8ld %8.1f %8.1f %9.2f %9.2f %8.2f %8.2f %6ld %6ld\n", phase,
+           s->frames, pct(s->frame_ms, s->frames, 0.50), pct(s->frame_ms, s->frames, 0.99),
            pct(s->frame_ms, s->frames, 1.0), s->overruns, (double)s->recalls / seconds,
            (double)s->retains / seconds, pct(s->latency_ms, s->recalls, 0.50),
-           pct(s->latency_ms, s->recalls, 0.99), s->busy, s->failed);
+           pct(s->latency_ms, s->recalls, 0.99), pct(s->run_ms[0], s->runs[0], 0.50),
+           pct(s->run_ms[1], s->runs[1], 0.50), s->busy, s->failed);
 }
 
 static void reset(stats *s)
 {
     free(s->frame_ms);
     free(s->latency_ms);
+    free(s->run_ms[0]);
+    free(s->run_ms[1]);
     memset(s, 0, sizeof *s);
 }
 
@@ -258,7 +268,7 @@ int main(int argc, char **argv)
     const char *db = "game_server.db", *config = "vector_store: sqlite\n";
     long ticks = 180, target = 0;
     double seconds = 20, recalls = 200, retains = 50;
-    int bench = 0, i, workers = 1;
+    int bench = 0, i, workers = 1, nice_level = 10;
     static game g;
     astro_open_opts o;
     astro_error err;
@@ -276,8 +286,9 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--recalls") == 0 && v) recalls = atof(argv[++i]);
         else if (strcmp(a, "--retains") == 0 && v) retains = atof(argv[++i]);
         else if (strcmp(a, "--workers") == 0 && v) workers = atoi(argv[++i]);
+        else if (strcmp(a, "--nice") == 0 && v) nice_level = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--db PATH] [--config FILE] [--ticks N] [--npcs N] [--workers N]\n"
+            fprintf(stderr, "usage: %s [--db PATH] [--config FILE] [--ticks N] [--npcs N] [--workers N] [--nice N]\n"
                             "       [--bench [--fill N] [--seconds S] [--recalls R] [--retains W]]\n", argv[0]);
             return 1;
         }
@@ -293,6 +304,7 @@ int main(int argc, char **argv)
     astro_open_opts_init(&o);
     o.db = db;
     o.workers = workers;
+    o.worker_nice = nice_level;     /* the tick thread wins the CPU over the workers */
     g.e = astro_engine_open_ex(config, &o, &err);
     if (!g.e) {
         fprintf(stderr, "open: %s: %s\n", err.kind, err.message);
@@ -317,10 +329,12 @@ int main(int argc, char **argv)
         return ok ? 0 : 1;
     }
 
-    printf("memories: %ld in %d NPC banks; workers: %d; traffic on: %.0f recalls/s + %.0f retains/s; "
-           "%.0f s per phase\n", memory_count(g.e), g.n, workers, recalls, retains, seconds);
-    printf("%-4s %7s %8s %8s %8s %8s %8s %8s %9s %9s %6s %6s\n", "mem", "frames", "p50_ms", "p99_ms",
-           "max_ms", "overrun", "recall/s", "retain/s", "rlat_p50", "rlat_p99", "busy", "failed");
+    printf("memories: %ld in %d NPC banks; workers: %d (nice %d); traffic on: %.0f recalls/s + %.0f "
+           "retains/s; %.0f s per phase\n", memory_count(g.e), g.n, workers, nice_level, recalls, retains,
+           seconds);
+    printf("%-4s %7s %8s %8s %8s %8s %8s %8s %9s %9s %8s %8s %6s %6s\n", "mem", "frames", "p50_ms",
+           "p99_ms", "max_ms", "overrun", "recall/s", "retain/s", "rlat_p50", "rlat_p99", "rrun_p50",
+           "wrun_p50", "busy", "failed");
     run(&g, (long)(seconds * 60), 0, 0);
     report("off", &g.st, seconds);
     reset(&g.st);
