@@ -93,6 +93,12 @@ int main(void)
     astro_open_opts_init(&o);
     o.workers = 99;
     CHECK("api-1.5", astro_engine_open_ex(NULL, &o, &err) == NULL && err.code == ASTRO_E_ARG);
+    astro_open_opts_init(&o);
+    o.worker_nice = 25;
+    CHECK("api-1.6", astro_engine_open_ex(NULL, &o, &err) == NULL && err.code == ASTRO_E_ARG);
+    astro_open_opts_init(&o);
+    o.workers = 3;      /* every worker fails to open: one error, nothing leaked */
+    CHECK("api-1.7", astro_engine_open_ex("/nonexistent/x.yaml", &o, &err) == NULL && err.code == ASTRO_E_CONFIG);
 
     scratch_file(lp, sizeof lp, "hostllm.lua", hostllm_lua);
     snprintf(lp, sizeof lp, "%s/?.lua", dir);
@@ -106,7 +112,7 @@ int main(void)
     astro_open_opts_init(&o);
     o.lua_path = lp;
     e = astro_engine_open_ex(path, &o, &err);
-    CHECK("api-1.6", e != NULL);
+    CHECK("api-1.8", e != NULL);
     if (!e) {
         fprintf(stderr, "open: %s: %s\n", err.kind, err.message);
         return 1;
@@ -268,6 +274,7 @@ int main(void)
     if (e) {
         uint64_t t;
         CHECK("api-11.2", astro_submit(e, ASTRO_BANKS, NULL, NULL, &t, &err) == ASTRO_E_ARG);
+        CHECK("api-11.2b", astro_wait(e, 10) == 0 && astro_pending(e) == 0);
         CHECK("api-11.3", ok(astro_banks(e, &json, &err), &err) && strstr(json, "village"));
         astro_free(json);
         astro_engine_free(e);
