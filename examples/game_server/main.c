@@ -231,7 +231,7 @@ static int fill(game *g, long target)
         for (i = have; i < target; i++, done++) {
             char req[512];
             astro_error err;
-            g->day = done / 500;
+            g->day += done % 500 == 0;
             observation(g, (int)(done % g->n), req, sizeof req);
             if (astro_retain(g->e, req, NULL, &err) != ASTRO_OK) {
                 fprintf(stderr, "fill: %s: %s\n", err.kind, err.message);
@@ -273,7 +273,10 @@ int main(int argc, char **argv)
     astro_open_opts o;
     astro_error err;
     g.n = 50;
-    g.rng = 0x9e3779b97f4a7c15ULL;
+    /* A new seed each run, so a rerun on the same file stores new memories
+     * instead of near-duplicates (which the engine skips, a cheaper path). */
+    g.rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)time(NULL) * 2654435761ULL);
+    g.day = (long)(time(NULL) % 100000);
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--bench") == 0) bench = 1;
