@@ -93,7 +93,7 @@ function _M:delete(model_id, bank_id)
   return true
 end
 
-local render, apply_op = mmdoc.render, mmdoc.apply_op
+local render = mmdoc.render
 
 -- MentalModelStore.update_via_ops: returns new_revision, {applied, skipped,
 -- changed}; nil if the model is missing. Unchanged → current revision.
@@ -101,18 +101,7 @@ function _M:update_via_ops(model_id, bank_id, ops)
   local m = live(self, model_id, bank_id)
   if not m then return nil end
   if type(ops) ~= "table" then return nil, "in_memory mental_model: operations must be an array" end
-  local doc = util.deepcopy(m.structured_doc) or {}
-  if type(doc.sections) ~= "table" then doc.sections = {} end
-  local applied, skipped = {}, {}
-  for i, op in ipairs(ops) do
-    local why = apply_op(doc, op)
-    if why then
-      skipped[#skipped + 1] = { index = i, op = type(op) == "table" and op.op or nil, reason = why }
-    else
-      applied[#applied + 1] = { index = i, op = op.op, id = op.id }
-    end
-  end
-  local summary = { applied = applied, skipped = skipped, changed = #applied > 0 }
+  local doc, summary = mmdoc.apply_ops(m.structured_doc, ops)
   if not summary.changed then return m.revision, summary end
   local nm = public(m)
   nm.structured_doc = doc
@@ -127,12 +116,7 @@ end
 function _M:refresh(model_id, bank_id, new_source_ids)
   local m = live(self, model_id, bank_id)
   if not m then return nil end
-  local ids, seen = {}, {}
-  for _, list in ipairs({ m.source_ids or {}, new_source_ids or {} }) do
-    for _, id in ipairs(list) do
-      if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
-    end
-  end
+  local ids = mmdoc.merge_ids(m.source_ids, new_source_ids)
   local nm = public(m)
   nm.source_ids = ids
   local rev, err = self:upsert(nm, bank_id)

@@ -15,7 +15,7 @@ local types = require "astrocyte.types"
 local mmdoc = require "astrocyte.store.mental_model_doc"
 local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
-local type, ipairs, fmt, tostring = type, ipairs, string.format, tostring
+local type, fmt, tostring = type, string.format, tostring
 
 local _M = common.class("mental_model", "mental model store", "mental_model_store_config")
 
@@ -88,7 +88,7 @@ function _M:delete(model_id, bank_id)
   return res.cmd_tuples > 0
 end
 
-local render, apply_op = mmdoc.render, mmdoc.apply_op
+local render = mmdoc.render
 
 -- MentalModelStore.update_via_ops: new_revision, {applied, skipped,
 -- changed}; nil if the model is missing; unchanged → current revision.
@@ -96,18 +96,7 @@ function _M:update_via_ops(model_id, bank_id, ops)
   local m, err = self:get(model_id, bank_id)
   if not m then return nil, err end
   if type(ops) ~= "table" then return nil, "postgres mental_model: operations must be an array" end
-  local doc = util.deepcopy(m.structured_doc) or {}
-  if type(doc.sections) ~= "table" then doc.sections = {} end
-  local applied, skipped = {}, {}
-  for i, op in ipairs(ops) do
-    local why = apply_op(doc, op)
-    if why then
-      skipped[#skipped + 1] = { index = i, op = type(op) == "table" and op.op or nil, reason = why }
-    else
-      applied[#applied + 1] = { index = i, op = op.op, id = op.id }
-    end
-  end
-  local summary = { applied = applied, skipped = skipped, changed = #applied > 0 }
+  local doc, summary = mmdoc.apply_ops(m.structured_doc, ops)
   if not summary.changed then return m.revision, summary end
   m.structured_doc, m.content = doc, render(doc)
   local rev; rev, err = self:upsert(m, bank_id)
@@ -120,12 +109,7 @@ end
 function _M:refresh(model_id, bank_id, new_source_ids)
   local m, err = self:get(model_id, bank_id)
   if not m then return nil, err end
-  local ids, seen = {}, {}
-  for _, list in ipairs({ m.source_ids or {}, new_source_ids or {} }) do
-    for _, id in ipairs(list) do
-      if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
-    end
-  end
+  local ids = mmdoc.merge_ids(m.source_ids, new_source_ids)
   m.source_ids = ids
   local rev; rev, err = self:upsert(m, bank_id)
   if not rev then return nil, err end

@@ -1,9 +1,10 @@
--- astrocyte.mental_model_doc: the structured document of a mental model and
+-- astrocyte.store.mental_model_doc: the structured document of a mental model and
 -- its delta operations (MentalModelStore.update_via_ops), shared by every
 -- MentalModelStore so they agree exactly. A document is {sections = {{id,
 -- title?, content}}}; ops are {op = "add_section" | "replace_section" |
 -- "remove_section", id, title?, content?}. Invalid ops are skipped with a
 -- reason and never make the document worse.
+local util = require "astrocyte.util"
 local concat, ipairs, type, tostring = table.concat, ipairs, type, tostring
 
 local _M = {}
@@ -40,6 +41,35 @@ function _M.apply_op(doc, op)
   else
     return "unknown op '" .. tostring(op.op) .. "'"
   end
+end
+
+-- Applies ops (an array) to a copy of doc; returns the new document and the
+-- summary {applied = [{index, op, id}], skipped = [{index, op, reason}],
+-- changed}.
+function _M.apply_ops(doc, ops)
+  doc = util.deepcopy(doc) or {}
+  if type(doc.sections) ~= "table" then doc.sections = {} end
+  local applied, skipped = {}, {}
+  for i, op in ipairs(ops) do
+    local why = _M.apply_op(doc, op)
+    if why then
+      skipped[#skipped + 1] = { index = i, op = type(op) == "table" and op.op or nil, reason = why }
+    else
+      applied[#applied + 1] = { index = i, op = op.op, id = op.id }
+    end
+  end
+  return doc, { applied = applied, skipped = skipped, changed = #applied > 0 }
+end
+
+-- The source ids of refresh(): ids then new_ids, deduplicated, in order.
+function _M.merge_ids(ids, new_ids)
+  local out, seen = {}, {}
+  for _, list in ipairs({ ids or {}, new_ids or {} }) do
+    for _, id in ipairs(list) do
+      if not seen[id] then seen[id] = true; out[#out + 1] = id end
+    end
+  end
+  return out
 end
 
 return _M
