@@ -1,10 +1,11 @@
 -- astrocyte.providers.in_memory: the ephemeral reference providers for tests
 -- and throwaway engines. VectorStore + DocumentStore live here: rows in Lua
 -- tables, search through the same C indexes as the SQLite store
--- (astrocyte.localstore). The other store SPIs and the engine provider are
+-- (astrocyte.store.localstore). The other store SPIs and the engine provider are
 -- one file each next to this one (graph, wiki, mental_model, source, engine).
 -- Soft delete (row.archived_at), legal holds and the audit log live in the
 -- same Lua tables, for the lifetime of the store.
+local governance = require "astrocyte.store.governance"
 local localstore = require "astrocyte.store.localstore"
 local rowmatch = require "astrocyte.store.rowmatch"
 local util = require "astrocyte.util"
@@ -14,7 +15,7 @@ Backend.__index = Backend
 
 local function new_backend()
   return setmetatable({ rows = {}, by_id = {}, next_key = 1, meta = {}, open = true,
-                        holds = {}, audit = {} }, Backend)
+                        gov = governance.new("in_memory") }, Backend)
 end
 
 function Backend:get_meta(k) return self.meta[k] end
@@ -157,45 +158,9 @@ function Backend:set_archived(bank_id, ids, at_ms)
   return keys
 end
 
-function Backend:put_hold(h)
-  self.holds[h.bank_id .. "\0" .. h.hold_id] = util.copy(h)
-  return true
-end
-
-function Backend:delete_hold(bank_id, hold_id)
-  local k = bank_id .. "\0" .. hold_id
-  local had = self.holds[k] ~= nil
-  self.holds[k] = nil
-  return had
-end
-
-function Backend:list_holds(bank_id)
-  local out = {}
-  for _, h in pairs(self.holds) do
-    if h.bank_id == bank_id then out[#out + 1] = util.copy(h) end
-  end
-  table.sort(out, function(a, b)
-    if a.set_at ~= b.set_at then return a.set_at < b.set_at end
-    return a.hold_id < b.hold_id
-  end)
-  return out
-end
-
-function Backend:append_audit(rec)
-  self.audit[#self.audit + 1] = util.deepcopy(rec)
-  return true
-end
-
-function Backend:list_audit(bank_id, limit)
-  local out = {}
-  for i = #self.audit, 1, -1 do
-    local r = self.audit[i]
-    if r.bank_id == bank_id then
-      out[#out + 1] = util.deepcopy(r)
-      if #out >= limit then break end
-    end
-  end
-  return out
+-- Legal holds and the audit log (astrocyte.store.governance).
+for _, m in ipairs({ "put_hold", "delete_hold", "list_holds", "append_audit", "list_audit" }) do
+  Backend[m] = function(self, ...) return self.gov[m](self.gov, ...) end
 end
 
 local function new(conf)

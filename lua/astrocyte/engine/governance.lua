@@ -15,9 +15,10 @@
 -- audit() from here.
 local checks = require "astrocyte.engine.checks"
 local errors = require "astrocyte.errors"
+local memory = require "astrocyte.store.governance"
 local util = require "astrocyte.util"
 local validate = require "astrocyte.validate"
-local type, fmt, pairs, ipairs = type, string.format, pairs, ipairs
+local type, fmt, ipairs = type, string.format, ipairs
 local check_open, bank_arg, governed, set = checks.check_open, checks.bank_arg, checks.governed, checks.set
 
 local _M = { methods = {} }
@@ -31,41 +32,6 @@ local GOV_METHODS = { "put_hold", "delete_hold", "list_holds", "append_audit", "
 -- Calls the governance store's method for bank; result or nil, error object.
 local function call(g, method, bank, ...)
   return errors.call(g, method, { bank_id = bank }, ...)
-end
-
--- The per-engine in-memory governance store of a store without the
--- extensions.
-local function memory_store()
-  local holds, audit = {}, {}
-  local fb = { name = "engine" }
-  function fb.put_hold(_, h) holds[h.bank_id .. "\0" .. h.hold_id] = util.copy(h); return true end
-  function fb.delete_hold(_, bank, id)
-    local k = bank .. "\0" .. id
-    local had = holds[k] ~= nil
-    holds[k] = nil
-    return had
-  end
-  function fb.list_holds(_, bank)
-    local out = {}
-    for _, h in pairs(holds) do if h.bank_id == bank then out[#out + 1] = util.copy(h) end end
-    table.sort(out, function(a, b)
-      if a.set_at ~= b.set_at then return a.set_at < b.set_at end
-      return a.hold_id < b.hold_id
-    end)
-    return out
-  end
-  function fb.append_audit(_, rec) audit[#audit + 1] = util.deepcopy(rec); return true end
-  function fb.list_audit(_, bank, limit)
-    local out = {}
-    for i = #audit, 1, -1 do
-      if audit[i].bank_id == bank then
-        out[#out + 1] = util.deepcopy(audit[i])
-        if #out >= limit then break end
-      end
-    end
-    return out
-  end
-  return fb
 end
 
 -- The governance store of an engine: the vector store when it implements
@@ -85,7 +51,7 @@ function _M.store(self)
   local w = self.cfg._warnings
   if type(w) == "table" then w[#w + 1] = msg end
   io.stderr:write("astrocyte: warning: ", msg, "\n")
-  fb = memory_store()
+  fb = memory.new("engine")
   self._gov_fallback = fb
   return fb
 end
