@@ -227,6 +227,28 @@ int main(void)
     CHECK("api-8.4", astro_engine_reload(e, &err) == ASTRO_E_CONFIG);
     CHECK("api-8.5", ok(astro_retain(e, "{\"content\":\"Still open after a failed reload.\"}", NULL, &err), &err));
 
+    /* api-8.6: an edited profile file takes effect at reload, no rebuild */
+    {
+        char prof[600];
+        scratch_file(prof, sizeof prof, "npc.yaml", "barriers: { validation: { max_content_length: 1000 } }\n");
+        snprintf(cfg, sizeof cfg,
+                 "vector_store: sqlite\n"
+                 "vector_store_config: { path: %s }\n"
+                 "llm_provider: hostllm:Provider\n"
+                 "profile: npc\n"
+                 "profile_dirs: [ \"%s\" ]\n"
+                 "default_bank_id: village\n", db, scratch);
+        scratch_file(path, sizeof path, "astro.yaml", cfg);
+        CHECK("api-8.6", ok(astro_engine_reload(e, &err), &err));
+        CHECK("api-8.7", ok(astro_retain(e, "{\"content\":\"The baker sells rye bread at dawn.\"}", NULL, &err), &err));
+        scratch_file(prof, sizeof prof, "npc.yaml", "barriers: { validation: { max_content_length: 10 } }\n");
+        CHECK("api-8.8", ok(astro_engine_reload(e, &err), &err));
+        CHECK("api-8.9", astro_retain(e, "{\"content\":\"The baker sells rye bread at noon.\"}", NULL, &err)
+                         == ASTRO_E_VALIDATION && strstr(err.message, "too long"));
+        scratch_file(prof, sizeof prof, "npc.yaml", "barriers: { validation: { max_content_length: 1000 } }\n");
+        CHECK("api-8.10", ok(astro_engine_reload(e, &err), &err));
+    }
+
     /* api-9: submit and poll on the same engine (one worker) */
     {
         polled p;
