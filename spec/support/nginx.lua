@@ -184,6 +184,12 @@ function Server:stop()
   run("rm -rf " .. q(self.prefix))
 end
 
+local root_user
+local function running_as_root()
+  if root_user == nil then root_user = capture("id -u"):gsub("%s+$", "") == "0" end
+  return root_user
+end
+
 -- start(template, ready_path) → server (raises on failure). ready_path is
 -- polled until it answers 200.
 function _M.start(template, ready_path)
@@ -202,6 +208,10 @@ function _M.start(template, ready_path)
     self.port = base + attempt * 37
     local conf = template:gsub("@SOURCE_DIR@", _M.SOURCE_DIR):gsub("@BUILD_DIR@", _M.BUILD_DIR)
       :gsub("@PORT@", tostring(self.port)):gsub("@PORT(%d)@", function(i) return tostring(self.port + tonumber(i)) end)
+    -- Started by root, nginx runs its workers as nobody, who cannot read a
+    -- checkout under /root (mode 700, where a root user's clone lands): run
+    -- them as root too. (nginx ignores `user` when not started by root.)
+    if running_as_root() then conf = "user root;\n" .. conf end
     assert(not conf:find("@[%u_]+@"), "unreplaced placeholder in nginx.conf")
     write_file(prefix .. "/conf/nginx.conf", conf)
     write_file(prefix .. "/logs/error.log", "")
