@@ -428,8 +428,19 @@ static const luaL_Reg stmt_methods[] = {
     {NULL, NULL}
 };
 
+/* sqlite.sleep_ms(ms): sqlite3_sleep, for retrying a lock SQLite does not
+ * wait for itself (two connections setting up one new file at once). */
+static int l_sleep_ms(lua_State *L)
+{
+    lua_Integer ms = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, ms >= 0 && ms <= 60000, 1, "milliseconds must be in 0..60000");
+    sqlite3_sleep((int)ms);
+    return 0;
+}
+
 static const luaL_Reg module_funcs[] = {
     {"open", l_open},
+    {"sleep_ms", l_sleep_ms},
     {NULL, NULL}
 };
 

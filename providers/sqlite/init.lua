@@ -3,18 +3,12 @@
 -- are rebuilt from it on open and updated after every committed write. A
 -- write is durable when the call returns (synchronous=FULL) and atomic (one
 -- transaction per call), so a failed call stores nothing.
--- Schema 2 adds soft delete (memories.archived_at: archived rows stay in the
--- file but out of the indexes and every search/list path) and the
--- governance tables (legal holds, audit log) behind the localstore's
--- put_hold/list_holds/append_audit/list_audit extensions.
--- Schema 3 adds the change log that keeps several connections to one file
--- (OpenResty workers, a CLI beside a server) coherent: every write of a
--- memory row appends (origin, bank_id, key) to astrocyte_changes in the
--- same transaction and bumps the bank's row in astrocyte_bank_seq. Before a
--- search each store checks PRAGMA data_version (it changes only when
--- another connection committed) and replays the other writers' changes
--- into its in-memory indexes; a reader that fell behind the pruned part of
--- the log rebuilds them. HNSW snapshots carry their bank's change seq.
+-- Schema 2: soft delete (memories.archived_at; archived rows stay out of the
+-- indexes and every search) and the governance tables (holds, audit log).
+-- Schema 3: the change log (astrocyte_changes, astrocyte_bank_seq, written in
+-- the same transaction as each memory row) keeps several connections to one
+-- file coherent: before a search a store checks PRAGMA data_version and
+-- replays the others' changes, or rebuilds when it fell behind the pruned log.
 --
 -- Config (vector_store_config): path; busy_timeout_ms (5000: how long a
 -- writer waits for another connection's lock); change_log_keep (100000: log
@@ -416,6 +410,17 @@ function Backend:close()
   return true
 end
 
+-- Runs idempotent setup sql, retrying up to timeout_ms while the file is
+-- locked: connections opening one new file at once fail the WAL switch at once.
+local function exec_retry(db, sql, timeout_ms)
+  for _ = 10, timeout_ms, 10 do
+    local ok, err = db:exec(sql)
+    if ok or not tostring(err):find("database is locked", 1, true) then return ok, err end
+    sqlite.sleep_ms(10)
+  end
+  return db:exec(sql)
+end
+
 -- Opens (creating if needed) the database at conf.path and applies the schema.
 local function open_backend(conf)
   local path = conf.path
@@ -430,16 +435,17 @@ local function open_backend(conf)
   end
   local self = setmetatable({ db = db, path = path, cache = {}, origin = util.new_id(), logged = 0,
                               change_log_keep = conf.change_log_keep or 100000 }, Backend)
-  db:busy_timeout(conf.busy_timeout_ms or 5000)
+  local timeout_ms = conf.busy_timeout_ms or 5000
+  db:busy_timeout(timeout_ms)
   local pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-  local ok, perr = db:exec(pragmas)
+  local ok, perr = exec_retry(db, pragmas, timeout_ms)
   if not ok then
     db:close()
     -- The file opened but is not usable (corrupt, locked, not a database):
     -- a storage failure, not a configuration mistake.
     return nil, errors.storage(fmt("sqlite: cannot use database '%s': %s", path, perr), { provider = "sqlite", path = path })
   end
-  ok, perr = db:exec(SCHEMA)
+  ok, perr = exec_retry(db, SCHEMA, timeout_ms)
   if not ok then
     db:close()
     return nil, errors.storage(fmt("sqlite: cannot create schema in '%s': %s", path, perr), { provider = "sqlite", path = path })
