@@ -55,7 +55,7 @@ local function defaults()
       chunk_strategy = "sentence", max_chunk_size = 512, chunk_overlap = 50,
       -- rrf_k 5, not the reference's 60: with k = 60 an item that both
       -- channels rank poorly outscores one channel's clear first pick, and on
-      -- bench/eval/run (synthetic LoCoMo-format sets, two seeds) fusion fell
+      -- bench/eval/run (synthetic conversation sets, two seeds) fusion fell
       -- below its best single channel (R@5 0.31 vs 0.48); with k = 5 it is
       -- at or above the best channel at R@5/10/20 on both seeds.
       rrf_k = 5, semantic_overfetch = 5, semantic_min_score = 0.1,
@@ -65,8 +65,8 @@ local function defaults()
       -- window, keyword matches first.
       temporal_window_weight = 1.0,
       -- Base channel weights (multiplied by the query intent's), measured
-      -- with `astrocyte eval locomo --ablation` on the LoCoMo dev split
-      -- (../shared/data/locomo-dev.json, hashing embedder): the keyword
+      -- with the eval harness's --ablation on the conversational dev split
+      -- (see the README's Recall quality; hashing embedder): the keyword
       -- channel is by far the strongest (R@10 0.73 alone vs 0.46 for the
       -- hashing semantic channel, 0.06 temporal, 0.05 graph), and with equal
       -- weights fusion fell below it (0.64); at 0.3 / 1.0 / 0.2 / 0.3 fusion
@@ -77,12 +77,12 @@ local function defaults()
       -- Context indexed with a memory (searchable, never part of the hit):
       -- the turns before a dialogue turn of the same session, the heading and
       -- last characters of the chunk before a document chunk. The previous
-      -- turns took keyword recall@10 on the LoCoMo dev split from 0.61 (none)
+      -- turns took keyword recall@10 on the conversational dev split from 0.61 (none)
       -- to 0.72 (one) and 0.73 (two). Embedding the context as well made the
       -- fused result worse (0.70), so it is off.
       dialogue_context_turns = 2, chunk_context_chars = 200, context_in_embedding = false,
       -- The reference's session-diversity penalty (0.08 per earlier hit of
-      -- the same session) cost 0.04 recall@10 on the LoCoMo dev split: off.
+      -- the same session) cost 0.04 recall@10 on the conversational dev split: off.
       session_diversity_penalty = 0,
     },
     reflect = { max_sentences = 3, max_results = 10 },

@@ -18,7 +18,6 @@
 --                                                fused, and fused minus each channel
 -- Exit codes and error output follow astrocyte.cli.
 local astrocyte = require "astrocyte"
-local util = require "astrocyte.util"
 local fmt, concat = string.format, table.concat
 
 local _M = {}
@@ -43,21 +42,12 @@ admin commands:
 local VALUE_OPTS = { "reason", "set-by", "now", "limit", "threshold", "on-conflict", "after", "principal", "bank-prefix", "granularity" }
 local FLAGS = { "dry-run", "embeddings", "soft", "compliance", "ablation" }
 
-local function split_list(s)
-  if s == nil then return nil end
-  local out = {}
-  for part in s:gmatch("[^,]+") do
-    part = util.trim(part)
-    if part ~= "" then out[#out + 1] = part end
-  end
-  return out
-end
-
 -- Registers the admin commands. ctx: {commands, standalone, value_opts,
--- flags, fail, usage_error, print_json}. Returns the extra usage text.
+-- flags, fail, usage_error, print_json, split_list}. Returns the extra usage text.
 function _M.register(ctx)
   local commands, standalone = ctx.commands, ctx.standalone
   local fail, usage_error, print_json = ctx.fail, ctx.usage_error, ctx.print_json
+  local split_list = ctx.split_list
   for _, k in ipairs(VALUE_OPTS) do ctx.value_opts[k] = true end
   for _, k in ipairs(FLAGS) do ctx.flags[k] = true end
 

@@ -411,7 +411,8 @@ end
 -- Admin commands (hold, lifecycle, audit, consolidate, restore, export, eval;
 -- AMA import; extended forget) register themselves from astrocyte.cli.admin.
 USAGE = USAGE .. require("astrocyte.cli.admin").register({ commands = commands, standalone = standalone,
-  value_opts = VALUE_OPTS, flags = FLAGS, fail = fail, usage_error = usage_error, print_json = print_json })
+  value_opts = VALUE_OPTS, flags = FLAGS, fail = fail, usage_error = usage_error, print_json = print_json,
+  split_list = split_list })
 
 -- `astrocyte --version`: the framework, the Lua runtime and the C core.
 local function version_text()

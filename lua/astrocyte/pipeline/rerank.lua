@@ -6,7 +6,7 @@
 -- same metadata.session_id), skipped for list-style questions; the pipeline
 -- passes pipeline.session_diversity_penalty (default 0: the evidence for a
 -- question often sits in neighbouring turns of one session, and the penalty
--- cost 0.04 keyword recall@10 on the LoCoMo dev split).
+-- cost 0.04 keyword recall@10 on the conversational dev split).
 local core = require "astrocyte.core"
 local ipairs, lower, find, sort = ipairs, string.lower, string.find, table.sort
 
