@@ -164,4 +164,31 @@ Ben: She already sleeps on my keyboard.]] },
     assert.truthy(res.trace.latency_ms >= 140, tostring(res.trace.latency_ms))
     eng:close()
   end)
+
+  it("says in the trace which channels found each returned hit, and at what rank", function()
+    local eng = assert(astrocyte.open({ vector_store = "in_memory" }))
+    for _, t in ipairs({ "Alice moved to Paris in May.", "Bob likes green tea.",
+                         "The quarterly report is due on Friday." }) do
+      assert(eng:retain(t, { bank_id = "why" }))
+    end
+    local res = assert(eng:recall("Where did Alice move?", { bank_id = "why" }))
+    local top = res.hits[1]
+    assert.equal("Alice moved to Paris in May.", top.text)
+    local ranks = res.trace.channel_ranks[top.memory_id]
+    assert.equal(1, ranks.keyword)
+    assert.equal(1, ranks.semantic)
+    -- only returned hits are described, each by the channels that listed it
+    local n = 0
+    for id, r in pairs(res.trace.channel_ranks) do
+      n = n + 1
+      local found = false
+      for _, h in ipairs(res.hits) do found = found or h.memory_id == id end
+      assert.is_true(found)
+      for name, rank in pairs(r) do
+        assert.truthy(res.trace.strategy_candidate_counts[name] >= rank, name)
+      end
+    end
+    assert.equal(#res.hits, n)
+    eng:close()
+  end)
 end)

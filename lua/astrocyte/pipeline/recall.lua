@@ -309,6 +309,30 @@ local function break_ties(lists)
   end
 end
 
+-- Which channels found each returned hit, and at what rank:
+-- {[memory_id] = {semantic = 1, keyword = 4, ...}} (for the trace, so a
+-- person or a tuner can see why a hit is there). Only the returned hits are
+-- looked up, so this costs one key per candidate.
+local function channel_ranks(lists, fused, hits)
+  local returned, want, out = {}, {}, {}
+  for _, h in ipairs(hits) do returned[h.memory_id] = true end
+  for _, h in ipairs(fused) do
+    local id = h.memory_id or h.id or h.document_id
+    if returned[id] then want[fuse.key(h)] = id end
+  end
+  for _, l in ipairs(lists) do
+    for i, h in ipairs(l.hits) do
+      local id = want[fuse.key(h)]
+      if id then
+        local r = out[id]
+        if not r then r = {}; out[id] = r end
+        if not r[l.name] then r[l.name] = i end
+      end
+    end
+  end
+  return out
+end
+
 -- Fuses gathered lists, reranks and trims; p is the pipeline config (for
 -- session_diversity_penalty). Returns RecallResult or nil, err.
 function _M.finish(o, g, k, t0, p)
@@ -335,6 +359,7 @@ function _M.finish(o, g, k, t0, p)
       fusion_method = "rrf", intent = g.intent, llm_reranked = llm_reranked or nil,
       strategy_execution = g.execution, temporal_window = g.window and g.window.phrase or nil,
       strategy_candidate_counts = g.counts, strategy_timings_ms = g.timings, degraded = g.degraded,
+      channel_ranks = channel_ranks(g.lists, fused, trimmed),
       latency_ms = (core.time() - (t0 or core.time())) * 1000,
     },
   }
