@@ -8,6 +8,7 @@
 --   astrocyte.engine.governance   legal holds, audit log
 --   astrocyte.engine.lifecycle    run_lifecycle, consolidate, restore_memories
 --   astrocyte.engine.portability  export_bank, import_bank
+--   astrocyte.engine.inspect      memory (one memory with its entities and history)
 -- and this file: open, reload, with_context, banks, health, hooks, stats,
 -- close. Calls return result or nil, err; an error raised by a provider is
 -- caught and returned as an error object, never as a Lua error, and never
@@ -26,7 +27,7 @@ local _M = {}
 local mt = checks.mt
 mt.__index = _M
 
-for _, part in ipairs({ "verbs", "forget", "governance", "lifecycle", "portability" }) do
+for _, part in ipairs({ "verbs", "forget", "governance", "lifecycle", "portability", "inspect" }) do
   for name, fn in pairs(require("astrocyte.engine." .. part).methods) do
     assert(_M[name] == nil, "astrocyte.engine: method defined twice: " .. name)
     _M[name] = fn
