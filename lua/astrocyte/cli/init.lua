@@ -413,6 +413,8 @@ end
 USAGE = USAGE .. require("astrocyte.cli.admin").register({ commands = commands, standalone = standalone,
   value_opts = VALUE_OPTS, flags = FLAGS, fail = fail, usage_error = usage_error, print_json = print_json,
   split_list = split_list })
+USAGE = USAGE .. require("astrocyte.cli.serve").register({ standalone = standalone, value_opts = VALUE_OPTS, flags = FLAGS, fail = fail, usage_error = usage_error })
+USAGE = USAGE .. require("astrocyte.cli.mcp").register({ commands = commands, fail = fail, usage_error = usage_error })
 
 -- `astrocyte --version`: the framework, the Lua runtime and the C core.
 local function version_text()
