@@ -13,6 +13,7 @@
 -- Methods return their result, or nil and an error (string or error object);
 -- raising an error is tolerated and mapped at the SPI boundary.
 local errors = require "astrocyte.errors"
+local util = require "astrocyte.util"
 local type, pairs, ipairs, fmt, tostring = type, pairs, ipairs, string.format, tostring
 local getmetatable, concat, sort = getmetatable, table.concat, table.sort
 
@@ -31,7 +32,8 @@ end
 -- SPI_VERSION in the reference (they still accept a declared 1).
 local GROUPS = {
   vector_stores = group("VectorStore", "vector_store",
-    { "store_vectors", "search_similar", "delete", "list_vectors", "health" }),
+    { "store_vectors", "search_similar", "delete", "list_vectors", "health" },
+    { "write_batch" }),
   graph_stores = group("GraphStore", "graph_store",
     { "store_entities", "store_links", "link_memories_to_entities", "query_neighbors",
       "query_entities", "find_entity_candidates", "find_entity_candidates_scored",
@@ -49,7 +51,7 @@ local GROUPS = {
       "find_chunk_by_hash", "health" }),
   engine_providers = group("EngineProvider", "provider",
     { "capabilities", "health", "retain", "recall" },
-    { "reflect", "forget", "soft_delete" }),
+    { "reflect", "forget", "soft_delete", "retain_many" }),
   llm_providers = group("LLMProvider", "llm_provider",
     { "complete", "embed", "capabilities" }, { "health" }),
   outbound_transports = group("OutboundTransportProvider", "outbound_transport",
@@ -67,10 +69,7 @@ SUPPORTED.PageIndexStore = { 1 }
 
 -- Returns the sorted list of group names.
 function _M.groups()
-  local out = {}
-  for name in pairs(GROUPS) do out[#out + 1] = name end
-  sort(out)
-  return out
+  return util.sorted_keys(GROUPS)
 end
 
 -- Returns the descriptor of `group` ({protocol, config_key, required,

@@ -180,10 +180,7 @@ _M.SCHEMAS = SCHEMAS
 
 -- Returns the sorted list of DTO names.
 function _M.names()
-  local out = {}
-  for k in pairs(SCHEMAS) do out[#out + 1] = k end
-  sort(out)
-  return out
+  return util.sorted_keys(SCHEMAS)
 end
 
 local function finite(v) return type(v) == "number" and v == v and v ~= huge and v ~= -huge end

@@ -190,6 +190,14 @@ function _M.deepcopy(t)
   return c
 end
 
+-- The keys of t, sorted (names of a registry table, in a stable order).
+function _M.sorted_keys(t)
+  local out = {}
+  for k in pairs(t) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
 -- Returns true if t is a sequence (array) table with n >= 0 items.
 function _M.is_array(t)
   if type(t) ~= "table" then return false end

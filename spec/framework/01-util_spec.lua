@@ -50,6 +50,13 @@ describe("astrocyte.util", function()
     end)
   end)
 
+  describe("sorted_keys()", function()
+    it("returns the keys in sorted order and {} for an empty table", function()
+      assert.same({ "a", "b", "c" }, util.sorted_keys({ c = 1, a = true, b = {} }))
+      assert.same({}, util.sorted_keys({}))
+    end)
+  end)
+
   describe("new_id()", function()
     it("returns distinct 16-hex-digit ids", function()
       local seen = {}

@@ -17,6 +17,7 @@
 -- return; both are accepted wherever the contract expects a failure.
 local spi = require "astrocyte.spi"
 local types = require "astrocyte.types"
+local util = require "astrocyte.util"
 local type, pairs, ipairs, fmt, tostring, select = type, pairs, ipairs, string.format, tostring, select
 local concat, sort = table.concat, table.sort
 
@@ -39,10 +40,7 @@ local SUITES = {
 
 -- Returns the sorted suite names.
 function _M.suites()
-  local out = {}
-  for k in pairs(SUITES) do out[#out + 1] = k end
-  sort(out)
-  return out
+  return util.sorted_keys(SUITES)
 end
 
 -- Returns the suite definition of `name` (errors on an unknown name).
