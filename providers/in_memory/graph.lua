@@ -75,13 +75,10 @@ end
 -- GraphStore.store_links: returns one link id per link, in input order.
 function _M:store_links(links, bank_id)
   local _, err = bank_arg(bank_id); if err then return nil, err end
-  if type(links) ~= "table" then return nil, "in_memory graph: links must be an array" end
-  for i, l in ipairs(links) do
-    local ok, verr = types.validate("EntityLink", l)
-    if not ok then return nil, fmt("in_memory graph: links[%d]: %s", i, verr.message) end
-  end
+  local list; list, err = types.list("EntityLink", links, "links", "in_memory graph", true)
+  if not list then return nil, err end
   local ids = {}
-  for i, l in ipairs(links) do ids[i] = put_link(self, l, bank_id, "links[" .. i .. "]") end
+  for i, l in ipairs(list) do ids[i] = put_link(self, l, bank_id, "links[" .. i .. "]") end
   return ids
 end
 
@@ -95,13 +92,10 @@ end
 -- An association may carry `text` (an extension) returned in GraphHit.text.
 function _M:link_memories_to_entities(assocs, bank_id)
   local _, err = bank_arg(bank_id); if err then return nil, err end
-  if type(assocs) ~= "table" then return nil, "in_memory graph: associations must be an array" end
-  for i, a in ipairs(assocs) do
-    local ok, verr = types.validate("MemoryEntityAssociation", a)
-    if not ok then return nil, fmt("in_memory graph: associations[%d]: %s", i, verr.message) end
-  end
+  local list; list, err = types.list("MemoryEntityAssociation", assocs, "associations", "in_memory graph", true)
+  if not list then return nil, err end
   local b = bank(self, bank_id)
-  for _, a in ipairs(assocs) do
+  for _, a in ipairs(list) do
     local m = b.mem_ent[a.memory_id]
     if not m then m = { entities = {}, text = "" }; b.mem_ent[a.memory_id] = m end
     m.entities[a.entity_id] = true

@@ -4,7 +4,7 @@
 -- that hides the document and its chunks (vectors are not touched).
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
-local type, ipairs, pairs, fmt, min = type, ipairs, pairs, string.format, math.min
+local ipairs, pairs, min = ipairs, pairs, math.min
 
 local _M = { SPI_VERSION = 1, name = "in_memory" }
 local mt = { __index = _M }
@@ -103,13 +103,8 @@ end
 -- SourceStore.store_chunks: ids in input order; a chunk whose
 -- (bank_id, content_hash) already exists returns the existing id.
 function _M:store_chunks(chunks)
-  if type(chunks) ~= "table" then return nil, "in_memory source: chunks must be an array" end
-  local list = {}
-  for i, c in ipairs(chunks) do
-    local dto, err = types.SourceChunk(c)
-    if not dto then return nil, fmt("in_memory source: chunks[%d]: %s", i, err.message) end
-    list[i] = dto
-  end
+  local list, err = types.list("SourceChunk", chunks, "chunks", "in_memory source")
+  if not list then return nil, err end
   local ids = {}
   for i, c in ipairs(list) do
     local b = bank(self, c.bank_id)

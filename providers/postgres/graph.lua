@@ -75,14 +75,11 @@ end
 -- GraphStore.store_links: one link id per link, in input order.
 function _M:store_links(links, bank_id)
   local _, err = bank_arg(bank_id); if err then return nil, err end
-  if type(links) ~= "table" then return nil, "postgres graph: links must be an array" end
-  for i, l in ipairs(links) do
-    local ok, verr = types.validate("EntityLink", l)
-    if not ok then return nil, fmt("postgres graph: links[%d]: %s", i, verr.message) end
-  end
+  local list; list, err = types.list("EntityLink", links, "links", "postgres graph", true)
+  if not list then return nil, err end
   local ids; ids, err = self.ctx.pool:tx(function(q)
     local out = {}
-    for i, l in ipairs(links) do
+    for i, l in ipairs(list) do
       local id, lerr = put_link(self, q, l, bank_id, "links[" .. i .. "]")
       if not id then return nil, lerr end
       out[i] = id
@@ -105,15 +102,12 @@ end
 -- association may carry `text` (an extension) returned in GraphHit.text.
 function _M:link_memories_to_entities(assocs, bank_id)
   local _, err = bank_arg(bank_id); if err then return nil, err end
-  if type(assocs) ~= "table" then return nil, "postgres graph: associations must be an array" end
-  for i, a in ipairs(assocs) do
-    local ok, verr = types.validate("MemoryEntityAssociation", a)
-    if not ok then return nil, fmt("postgres graph: associations[%d]: %s", i, verr.message) end
-  end
+  local list; list, err = types.list("MemoryEntityAssociation", assocs, "associations", "postgres graph", true)
+  if not list then return nil, err end
   local sql = fmt([[INSERT INTO %s.memory_entities (bank_id, memory_id, entity_id, text) VALUES ($1, $2, $3, $4)
     ON CONFLICT (bank_id, memory_id, entity_id) DO UPDATE SET text = coalesce(excluded.text, memory_entities.text)]], self.S)
   local ok; ok, err = self.ctx.pool:tx(function(q)
-    for _, a in ipairs(assocs) do
+    for _, a in ipairs(list) do
       local res, qerr = q(sql, { bank_id, a.memory_id, a.entity_id, type(a.text) == "string" and a.text or nil, n = 4 })
       if not res then return nil, qerr end
     end

@@ -6,7 +6,7 @@
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
-local type, ipairs, fmt = type, ipairs, string.format
+local ipairs, fmt = ipairs, string.format
 
 local _M = common.class("source", "source store", "source_store_config")
 
@@ -89,13 +89,8 @@ end
 -- SourceStore.store_chunks: ids in input order; a chunk whose (bank_id,
 -- content_hash) already exists returns the existing id. Idempotent.
 function _M:store_chunks(chunks)
-  if type(chunks) ~= "table" then return nil, "postgres source: chunks must be an array" end
-  local list = {}
-  for i, c in ipairs(chunks) do
-    local dto, verr = types.SourceChunk(c)
-    if not dto then return nil, fmt("postgres source: chunks[%d]: %s", i, verr.message) end
-    list[i] = dto
-  end
+  local list, verr = types.list("SourceChunk", chunks, "chunks", "postgres source")
+  if not list then return nil, verr end
   if #list == 0 then return {} end
   local S = self.S
   local ids, err = self.ctx.pool:tx(function(q)
