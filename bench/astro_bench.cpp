@@ -18,6 +18,11 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <omp.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexScalarQuantizer.h>
@@ -220,17 +225,66 @@ static void bench_flat(const Opts &o, const std::vector<float> &x, const std::ve
                     b_anchor, (double)bytes / n, d * 4.0, note});
 }
 
+/* Anonymous resident bytes of this process (RssAnon, /proc/self/status). */
+static double rss_anon() {
+    FILE *f = std::fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "RssAnon: %lf kB", &kb) == 1) break;
+    if (f) std::fclose(f);
+    return kb * 1024.0;
+}
+
+/* Bytes malloc has handed out and not yet taken back (heap + mmapped). */
+static double heap_in_use() {
+    struct mallinfo2 m = mallinfo2();
+    return (double)m.uordblks + (double)m.hblkhd;
+}
+
+/* The stored float32 vectors the int8 index rescores from: a memory-mapped
+ * file (page cache, not the index's memory). */
+struct Mapped {
+    const float *base = nullptr;
+    size_t bytes = 0;
+    int fd = -1;
+};
+static const float *fetch_mapped(void *user, uint64_t key, float *, size_t dim) {
+    const Mapped *m = (const Mapped *)user;
+    return (key + 1) * dim * sizeof(float) <= m->bytes ? m->base + key * dim : nullptr;
+}
+static Mapped map_vectors(const std::vector<float> &x) {
+    Mapped m;
+    char path[] = "/tmp/astro_bench_vecXXXXXX";
+    m.fd = mkstemp(path);
+    if (m.fd < 0) die("mkstemp", path);
+    unlink(path);
+    m.bytes = x.size() * sizeof(float);
+    for (size_t off = 0; off < m.bytes;) {
+        ssize_t w = write(m.fd, (const char *)x.data() + off, m.bytes - off);
+        if (w <= 0) die("write", "vector file");
+        off += (size_t)w;
+    }
+    void *p = mmap(nullptr, m.bytes, PROT_READ, MAP_SHARED, m.fd, 0);
+    if (p == MAP_FAILED) die("mmap", "vector file");
+    m.base = (const float *)p;
+    return m;
+}
+
 static void bench_flat_i8(const Opts &o, const std::vector<float> &x, const std::vector<float> &q,
                           const std::vector<int64_t> &truth) {
     size_t n = o.n, d = o.dim, nq = o.nq;
     astro_err err;
     astro_flat_i8 *ix = nullptr;
     astro_flat_i8_ctx *ctx = nullptr;
+    Mapped mv = map_vectors(x);
+    double rss0 = rss_anon(), heap0 = heap_in_use();
     double t0 = now_s();
     if (astro_flat_i8_new(d, 4, &ix, &err)) die("flat_i8", err.msg);
     for (size_t i = 0; i < n; i++)
         if (astro_flat_i8_add(ix, i, &x[i * d], d, nullptr, &err)) die("flat_i8 add", err.msg);
     double b_ours = now_s() - t0;
+    double rss_pv = (rss_anon() - rss0) / n, heap_pv = (heap_in_use() - heap0) / n;
     if (astro_flat_i8_ctx_new(ix, 10, &ctx, &err)) die("flat_i8 ctx", err.msg);
     std::vector<int64_t> got(nq * 10, -1);
     std::vector<double> t(nq);
@@ -238,8 +292,9 @@ static void bench_flat_i8(const Opts &o, const std::vector<float> &x, const std:
     float sc[10];
     for (size_t i = 0; i < nq; i++) {
         double s = now_s();
-        long r = astro_flat_i8_search(ix, ctx, &q[i * d], d, 10, nullptr, keys, sc, &err);
+        long r = astro_flat_i8_search(ix, ctx, &q[i * d], d, 10, nullptr, fetch_mapped, &mv, keys, sc, &err);
         t[i] = now_s() - s;
+        if (r < 0) die("flat_i8 search", err.msg);
         for (long j = 0; j < r; j++) got[i * 10 + j] = (int64_t)keys[j];
     }
     Lat lo = stats(t);
@@ -247,6 +302,13 @@ static void bench_flat_i8(const Opts &o, const std::vector<float> &x, const std:
     size_t bytes = astro_flat_i8_bytes(ix);
     astro_flat_i8_ctx_free(ctx);
     astro_flat_i8_free(ix);
+    munmap((void *)mv.base, mv.bytes);
+    close(mv.fd);
+    char note[200];
+    std::snprintf(note, sizeof note,
+                  "ours: int8 scan + exact rescoring of 4k candidates from a mapped file; B/vec measured: "
+                  "heap %.0f, RssAnon %.0f",
+                  heap_pv, rss_pv);
 
     t0 = now_s();
     faiss::IndexScalarQuantizer sq((faiss::Index::idx_t)d, faiss::ScalarQuantizer::QT_8bit, faiss::METRIC_INNER_PRODUCT);
@@ -263,7 +325,7 @@ static void bench_flat_i8(const Opts &o, const std::vector<float> &x, const std:
     }
     Lat la = stats(ta);
     rows.push_back({"flat_i8_vs_faiss_sq8", "qps", lo.qps, la.qps, r_ours, recall10(got, truth, nqa), lo, la, b_ours,
-                    b_anchor, (double)bytes / n, (double)sq.code_size, "ours: int8 scan + exact rescoring of 4k candidates"});
+                    b_anchor, (double)bytes / n, (double)sq.code_size, note});
 }
 
 struct Curve {

@@ -1,11 +1,13 @@
 /*
-** flat_i8.c — the int8 flat index with float rescoring. Rows are dense like
-** in flat.c (removal moves the last row into the hole): codes (dim rounded to
-** 64 bytes per row), one float scale per row, and the normalized float32 row
-** (dim rounded to 16 floats) used only for rescoring. Search quantizes the
-** query into the context, ranks every row by scale * int8 dot into a bounded
-** heap of row numbers, then rescores those candidates exactly with the float
-** kernel into the caller's buffers.
+** flat_i8.c — the int8 flat index. Only the codes live here: rows are dense
+** like in flat.c (removal moves the last row into the hole), their int8 codes
+** (dim rounded to 64 bytes) sit in fixed-size blocks so growth never leaves
+** more than one block unused, and the per-row scale, key and times sit in
+** arrays grown by half. No float copy is kept: search ranks every row by
+** scale * int8 dot into a bounded heap of row numbers, then rescores those
+** candidates exactly from the caller's own stored vectors (the fetch
+** callback: rows, a memory-mapped file), which is what holds a 384-d vector
+** to about 420 resident bytes instead of 2 KB.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -18,14 +20,15 @@
 
 #define I8_MAX_DIM 65536
 #define I8_ALIGN 64
+#define I8_BLOCK_BYTES (256u * 1024u)   /* codes per block: about 682 rows at 384-d */
 
 struct astro_flat_i8 {
-    size_t dim, cstride, fstride;   /* code bytes / floats per row */
+    size_t dim, cstride, brows;     /* code bytes per row, rows per block */
     size_t rescore;
-    size_t count, cap;
-    int8_t *codes;                  /* cap * cstride, aligned */
-    float *scale;                   /* cap */
-    float *vecs;                    /* cap * fstride, aligned */
+    size_t count, cap;              /* rows, rows the metadata arrays hold */
+    size_t nblocks, bcap;           /* code blocks allocated, block slots */
+    int8_t **blocks;                /* nblocks blocks of brows * cstride, aligned */
+    float *scale;                   /* cap: code scale / |v|, so scale*dot ~ cos */
     uint64_t *keys;
     astro_item_times *times;
     astro__idxmap map;
@@ -36,12 +39,18 @@ struct astro_flat_i8_ctx {
     size_t dim, cap;                /* cap = candidate slots */
     int8_t *qcode;                  /* dim, aligned */
     float *qnorm;                   /* dim, aligned */
+    float *fbuf;                    /* dim: scratch for the fetch callback */
     uint64_t *ckeys;                /* cap: candidate row numbers */
     float *cscores;
 };
 
 /* Returns n rounded up to a multiple of I8_ALIGN. */
 static size_t round_up(size_t n) { return (n + I8_ALIGN - 1) / I8_ALIGN * I8_ALIGN; }
+
+/* Returns the codes of row r. */
+static int8_t *row_codes(const astro_flat_i8 *ix, size_t r) {
+    return ix->blocks[r / ix->brows] + (r % ix->brows) * ix->cstride;
+}
 
 /* Creates an empty index; see flat_i8.h. */
 int astro_flat_i8_new(size_t dim, size_t rescore, astro_flat_i8 **out, astro_err *err) {
@@ -54,7 +63,7 @@ int astro_flat_i8_new(size_t dim, size_t rescore, astro_flat_i8 **out, astro_err
     if (!ix) return astro_err_set(err, ASTRO_ENOMEM, "flat_i8: out of memory");
     ix->dim = dim;
     ix->cstride = round_up(dim);
-    ix->fstride = (dim + 15) / 16 * 16;
+    ix->brows = I8_BLOCK_BYTES / ix->cstride ? I8_BLOCK_BYTES / ix->cstride : 1;
     ix->rescore = rescore ? rescore : 4;
     ix->kern = astro_kernels_best();
     *out = ix;
@@ -64,41 +73,47 @@ int astro_flat_i8_new(size_t dim, size_t rescore, astro_flat_i8 **out, astro_err
 /* Frees the index; NULL-safe. */
 void astro_flat_i8_free(astro_flat_i8 *ix) {
     if (!ix) return;
-    free(ix->codes);
+    for (size_t b = 0; b < ix->nblocks; b++) free(ix->blocks[b]);
+    free(ix->blocks);
     free(ix->scale);
-    free(ix->vecs);
     free(ix->keys);
     free(ix->times);
     astro__idxmap_free(&ix->map);
     free(ix);
 }
 
-/* Grows the row arrays to hold one more row; ASTRO_ENOMEM leaves the index
- * usable (arrays that grew keep their contents). */
+/* Grows the metadata arrays to ncap rows; each array that grew keeps its
+ * contents, so a failure part-way leaves the index usable. */
+static int grow_meta(astro_flat_i8 *ix, size_t ncap) {
+    if (ncap > SIZE_MAX / sizeof(astro_item_times)) return ASTRO_ENOMEM;
+    float *scale = realloc(ix->scale, ncap * sizeof *scale);
+    if (!scale) return ASTRO_ENOMEM;
+    ix->scale = scale;
+    uint64_t *keys = realloc(ix->keys, ncap * sizeof *keys);
+    if (!keys) return ASTRO_ENOMEM;
+    ix->keys = keys;
+    astro_item_times *times = realloc(ix->times, ncap * sizeof *times);
+    if (!times) return ASTRO_ENOMEM;
+    ix->times = times;
+    ix->cap = ncap;
+    return ASTRO_OK;
+}
+
+/* Makes room for one more row: metadata grows by half (not double, the
+ * slack counts against the footprint), codes by one block. */
 static int i8_reserve(astro_flat_i8 *ix) {
     if (ix->count >= ASTRO__IDX_EMPTY - 1) return ASTRO_ERANGE;
-    if (ix->count == ix->cap) {
-        size_t ncap = ix->cap ? ix->cap * 2 : 16;
-        if (ncap > SIZE_MAX / (ix->fstride * sizeof(float))) return ASTRO_ENOMEM;
-        int8_t *codes = aligned_alloc(I8_ALIGN, round_up(ncap * ix->cstride));
-        float *vecs = aligned_alloc(I8_ALIGN, round_up(ncap * ix->fstride * sizeof(float)));
-        float *scale = malloc(ncap * sizeof *scale);
-        uint64_t *keys = malloc(ncap * sizeof *keys);
-        astro_item_times *times = malloc(ncap * sizeof *times);
-        if (!codes || !vecs || !scale || !keys || !times) {
-            free(codes), free(vecs), free(scale), free(keys), free(times);
-            return ASTRO_ENOMEM;
+    if (ix->count == ix->cap && grow_meta(ix, ix->cap < 16 ? 16 : ix->cap + ix->cap / 2)) return ASTRO_ENOMEM;
+    if (ix->count == ix->nblocks * ix->brows) {
+        if (ix->nblocks == ix->bcap) {
+            size_t nb = ix->bcap ? ix->bcap * 2 : 4;
+            int8_t **blocks = realloc(ix->blocks, nb * sizeof *blocks);
+            if (!blocks) return ASTRO_ENOMEM;
+            ix->blocks = blocks, ix->bcap = nb;
         }
-        if (ix->count) {
-            memcpy(codes, ix->codes, ix->count * ix->cstride);
-            memcpy(vecs, ix->vecs, ix->count * ix->fstride * sizeof(float));
-            memcpy(scale, ix->scale, ix->count * sizeof *scale);
-            memcpy(keys, ix->keys, ix->count * sizeof *keys);
-            memcpy(times, ix->times, ix->count * sizeof *times);
-        }
-        free(ix->codes), free(ix->vecs), free(ix->scale), free(ix->keys), free(ix->times);
-        ix->codes = codes, ix->vecs = vecs, ix->scale = scale, ix->keys = keys, ix->times = times;
-        ix->cap = ncap;
+        int8_t *blk = aligned_alloc(I8_ALIGN, round_up(ix->brows * ix->cstride));
+        if (!blk) return ASTRO_ENOMEM;
+        ix->blocks[ix->nblocks++] = blk;
     }
     return astro__idxmap_reserve(&ix->map, ix->count + 1, ix->keys);
 }
@@ -121,19 +136,22 @@ int astro_flat_i8_add(astro_flat_i8 *ix, uint64_t key, const float *vec, size_t 
         ix->keys[row] = key;
         astro__idxmap_insert(&ix->map, ix->keys, key, (uint32_t)row);
     }
-    float *f = ix->vecs + row * ix->fstride;
-    int8_t *c = ix->codes + row * ix->cstride;
-    memcpy(f, vec, dim * sizeof(float));
-    memset(f + dim, 0, (ix->fstride - dim) * sizeof(float));
-    astro_vec_normalize(f, dim, NULL);
+    /* Codes do not depend on the vector's length, so quantize it as given and
+     * fold 1/|v| into the scale (no normalized copy needed). */
+    int8_t *c = row_codes(ix, row);
+    float s = 0.0f;
+    double nn = 0.0;
+    for (size_t j = 0; j < dim; j++) nn += (double)vec[j] * vec[j];
     memset(c + dim, 0, ix->cstride - dim);
-    astro_quant_i8(f, dim, c, &ix->scale[row], NULL);
+    astro_quant_i8(vec, dim, c, &s, NULL);
+    ix->scale[row] = nn > 0.0 ? (float)(s / sqrt(nn)) : 0.0f;
     ix->times[row].occurred_at = times ? times->occurred_at : ASTRO_TIME_NONE;
     ix->times[row].retained_at = times ? times->retained_at : ASTRO_TIME_NONE;
     return ASTRO_OK;
 }
 
-/* Removes key by moving the last row into its place; returns 1 if present. */
+/* Removes key by moving the last row into its place; returns 1 if present.
+ * A block left wholly unused behind a spare one is freed. */
 int astro_flat_i8_remove(astro_flat_i8 *ix, uint64_t key) {
     if (!ix) return 0;
     size_t pos = astro__idxmap_find(&ix->map, ix->keys, key);
@@ -143,14 +161,14 @@ int astro_flat_i8_remove(astro_flat_i8 *ix, uint64_t key) {
     if (row != last) {
         uint64_t moved = ix->keys[last];
         size_t mpos = astro__idxmap_find(&ix->map, ix->keys, moved);
-        memcpy(ix->codes + row * ix->cstride, ix->codes + last * ix->cstride, ix->cstride);
-        memcpy(ix->vecs + row * ix->fstride, ix->vecs + last * ix->fstride, ix->fstride * sizeof(float));
+        memcpy(row_codes(ix, row), row_codes(ix, last), ix->cstride);
         ix->scale[row] = ix->scale[last];
         ix->keys[row] = moved;
         ix->times[row] = ix->times[last];
         ix->map.slots[mpos] = (uint32_t)row;
     }
     ix->count--;
+    while (ix->nblocks * ix->brows >= ix->count + 2 * ix->brows) free(ix->blocks[--ix->nblocks]);
     return 1;
 }
 
@@ -165,14 +183,12 @@ size_t astro_flat_i8_count(const astro_flat_i8 *ix) { return ix ? ix->count : 0;
 /* Returns the dimension. */
 size_t astro_flat_i8_dim(const astro_flat_i8 *ix) { return ix ? ix->dim : 0; }
 
-/* Returns the bytes allocated by the index. */
+/* Returns the bytes allocated by the index (every array at its capacity). */
 size_t astro_flat_i8_bytes(const astro_flat_i8 *ix) {
     if (!ix) return 0;
-    size_t b = sizeof *ix + ix->map.cap * sizeof(uint32_t);
-    if (ix->cap)
-        b += round_up(ix->cap * ix->cstride) + round_up(ix->cap * ix->fstride * sizeof(float)) +
-             ix->cap * (sizeof(float) + sizeof(uint64_t) + sizeof(astro_item_times));
-    return b;
+    return sizeof *ix + ix->map.cap * sizeof(uint32_t) + ix->bcap * sizeof(int8_t *) +
+           ix->nblocks * round_up(ix->brows * ix->cstride) +
+           ix->cap * (sizeof(float) + sizeof(uint64_t) + sizeof(astro_item_times));
 }
 
 /* Grows ctx to hold `cand` candidates; ASTRO_ENOMEM keeps the old buffers. */
@@ -198,7 +214,8 @@ int astro_flat_i8_ctx_new(const astro_flat_i8 *ix, size_t k_max, astro_flat_i8_c
     c->dim = ix->dim;
     c->qcode = aligned_alloc(I8_ALIGN, round_up(ix->dim));
     c->qnorm = aligned_alloc(I8_ALIGN, round_up(ix->dim * sizeof(float)));
-    if (!c->qcode || !c->qnorm || ctx_grow(c, (k_max ? k_max : 10) * ix->rescore)) {
+    c->fbuf = aligned_alloc(I8_ALIGN, round_up(ix->dim * sizeof(float)));
+    if (!c->qcode || !c->qnorm || !c->fbuf || ctx_grow(c, (k_max ? k_max : 10) * ix->rescore)) {
         astro_flat_i8_ctx_free(c);
         return astro_err_set(err, ASTRO_ENOMEM, "flat_i8: out of memory");
     }
@@ -209,14 +226,17 @@ int astro_flat_i8_ctx_new(const astro_flat_i8 *ix, size_t k_max, astro_flat_i8_c
 /* Frees a context; NULL-safe. */
 void astro_flat_i8_ctx_free(astro_flat_i8_ctx *ctx) {
     if (!ctx) return;
-    free(ctx->qcode), free(ctx->qnorm), free(ctx->ckeys), free(ctx->cscores);
+    free(ctx->qcode), free(ctx->qnorm), free(ctx->fbuf), free(ctx->ckeys), free(ctx->cscores);
     free(ctx);
 }
 
+/* Maps a cosine to the [0,1] score, clamping rounding overshoot. */
+static float cos_score(float c) { return 0.5f * (1.0f + (c > 1.0f ? 1.0f : c < -1.0f ? -1.0f : c)); }
+
 /* Two-pass top-k search; see flat_i8.h. */
-long astro_flat_i8_search(const astro_flat_i8 *ix, astro_flat_i8_ctx *ctx, const float *q,
-                          size_t dim, size_t k, const astro_filter *filter, uint64_t *keys,
-                          float *scores, astro_err *err) {
+long astro_flat_i8_search(const astro_flat_i8 *ix, astro_flat_i8_ctx *ctx, const float *q, size_t dim,
+                          size_t k, const astro_filter *filter, astro_flat_i8_fetch_fn fetch, void *user,
+                          uint64_t *keys, float *scores, astro_err *err) {
     if (!ix || !ctx || !q) return astro_err_set(err, ASTRO_EINVAL, "flat_i8: NULL argument");
     if (dim != ix->dim || ctx->dim != ix->dim)
         return astro_err_set(err, ASTRO_EDIM, "dimension mismatch: expected %zu, got %zu", ix->dim, dim);
@@ -232,26 +252,40 @@ long astro_flat_i8_search(const astro_flat_i8 *ix, astro_flat_i8_ctx *ctx, const
 
     /* Pass 1: approximate scores scale_row * dot_i8 (the query scale is a
      * common positive factor, so it does not change the order). */
-    astro__topk cand = { ctx->ckeys, ctx->cscores, 0, k * ix->rescore };
+    astro__topk cand = { ctx->ckeys, ctx->cscores, 0, fetch ? k * ix->rescore : k };
     const astro_kern_i8_fn dot_i8 = ix->kern->dot_i8;
-    const int8_t *row = ix->codes;
     float min_keep = -INFINITY;
-    for (size_t r = 0; r < ix->count; r++, row += ix->cstride) {
-        __builtin_prefetch(row + 8 * ix->cstride);
-        if (filter && !astro__filter_pass(filter, ix->keys[r], &ix->times[r])) continue;
-        float s = ix->scale[r] * (float)dot_i8(row, ctx->qcode, dim);
-        if (s < min_keep) continue;
-        astro__topk_push(&cand, s, r);
-        if (cand.n == cand.k) min_keep = cand.scores[0];
+    for (size_t b = 0, r = 0; b < ix->nblocks && r < ix->count; b++) {
+        const int8_t *row = ix->blocks[b];
+        size_t end = r + ix->brows < ix->count ? r + ix->brows : ix->count;
+        for (; r < end; r++, row += ix->cstride) {
+            __builtin_prefetch(row + 8 * ix->cstride);
+            if (filter && !astro__filter_pass(filter, ix->keys[r], &ix->times[r])) continue;
+            float s = ix->scale[r] * (float)dot_i8(row, ctx->qcode, dim);
+            if (s < min_keep) continue;
+            astro__topk_push(&cand, s, r);
+            if (cand.n == cand.k) min_keep = cand.scores[0];
+        }
     }
-    /* Pass 2: exact cosine of the candidates. */
     astro__topk top = { keys, scores, 0, k };
+    if (!fetch) {   /* no stored vectors: the int8 estimate is the score */
+        for (size_t i = 0; i < cand.n; i++)
+            astro__topk_push(&top, cos_score(cand.scores[i] * qscale), ix->keys[cand.keys[i]]);
+        return (long)astro__topk_finish(&top);
+    }
+    /* Pass 2: exact cosine of the candidates against the caller's vectors. */
     const astro_kern_f32_fn dot = ix->kern->dot;
     for (size_t i = 0; i < cand.n; i++) {
-        size_t r = (size_t)cand.keys[i];
-        float c = dot(ix->vecs + r * ix->fstride, ctx->qnorm, dim);
-        c = c > 1.0f ? 1.0f : c < -1.0f ? -1.0f : c;
-        astro__topk_push(&top, 0.5f * (1.0f + c), ix->keys[r]);
+        uint64_t key = ix->keys[cand.keys[i]];
+        const float *v = fetch(user, key, ctx->fbuf, dim);
+        if (!v)
+            return astro_err_set(err, ASTRO_ENOTFOUND, "flat_i8: no stored vector to rescore key %llu",
+                                 (unsigned long long)key);
+        float nn = dot(v, v, dim), c = nn > 0.0f ? dot(v, ctx->qnorm, dim) / sqrtf(nn) : 0.0f;
+        if (!isfinite(c))   /* a corrupt stored row must not reorder the heap */
+            return astro_err_set(err, ASTRO_EINVAL, "flat_i8: stored vector of key %llu is not finite",
+                                 (unsigned long long)key);
+        astro__topk_push(&top, cos_score(c), key);
     }
     return (long)astro__topk_finish(&top);
 }

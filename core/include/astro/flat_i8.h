@@ -3,13 +3,16 @@
 ** int8 codes (one scale per vector, kernels.h) followed by exact float32
 ** rescoring of the best k * rescore candidates.
 **
-** Vectors are normalized on add (like astro_flat), quantized into one
-** contiguous 64-byte-aligned code array and also kept as float32 for the
-** rescoring step. The int8 pass reads a quarter of the bytes of a float scan,
-** which is what makes it fast on memory-bound machines. Scores are exact
-** cosine mapped to [0,1] as (1+cos)/2. Searches take a caller-owned context
-** holding all per-query scratch, so any number of threads may search one
-** index at once (with no concurrent writer) each with its own context.
+** The index holds only the codes (dim rounded to 64 bytes per vector, in
+** fixed-size blocks), a scale, the key, the item times and the key map: about
+** 420 bytes per 384-d vector. It keeps no float copy; the exact rescoring
+** reads the caller's own stored vectors through a fetch callback (rows, a
+** memory-mapped file), so the float32 data is not resident twice. The int8
+** pass reads a quarter of the bytes of a float scan, which is what makes it
+** fast on memory-bound machines. Scores are exact cosine mapped to [0,1] as
+** (1+cos)/2. Searches take a caller-owned context holding all per-query
+** scratch, so any number of threads may search one index at once (with no
+** concurrent writer) each with its own context.
 */
 #ifndef ASTRO_FLAT_I8_H
 #define ASTRO_FLAT_I8_H
@@ -37,7 +40,7 @@ int astro_flat_i8_remove(astro_flat_i8 *ix, uint64_t key);
 int astro_flat_i8_contains(const astro_flat_i8 *ix, uint64_t key);
 size_t astro_flat_i8_count(const astro_flat_i8 *ix);
 size_t astro_flat_i8_dim(const astro_flat_i8 *ix);
-/* Bytes held: codes, scales, float copies, keys, times, hash table. */
+/* Bytes held: code blocks, scales, keys, times, hash table, at capacity. */
 size_t astro_flat_i8_bytes(const astro_flat_i8 *ix);
 
 /* Creates a search context for ix with room for results up to k_max (it grows
@@ -46,16 +49,25 @@ int astro_flat_i8_ctx_new(const astro_flat_i8 *ix, size_t k_max, astro_flat_i8_c
                           astro_err *err);
 void astro_flat_i8_ctx_free(astro_flat_i8_ctx *ctx);
 
+/* Returns key's stored float32 vector (dim floats, any length, unaligned is
+ * fine): a pointer into the caller's storage, or buf (dim floats of scratch)
+ * filled by the callback, or NULL when the caller has no vector for key. */
+typedef const float *(*astro_flat_i8_fetch_fn)(void *user, uint64_t key, float *buf, size_t dim);
+
 /**
  * Top-k search: int8 scan, then exact rescoring of k*rescore candidates.
  * @param[in]  ctx     scratch owned by the calling thread (required)
  * @param[in]  filter  may be NULL
+ * @param[in]  fetch   the stored vectors, called once per candidate with user;
+ *                     NULL returns the int8 estimates unrescored
  * @param[out] keys, scores  caller buffers of k entries, best first
- * @return number of results (<= k) or a negative ASTRO_E* code.
+ * @return number of results (<= k) or a negative ASTRO_E* code:
+ *         ASTRO_ENOTFOUND when fetch has no vector for a candidate,
+ *         ASTRO_EINVAL when a fetched vector is not finite.
  */
-long astro_flat_i8_search(const astro_flat_i8 *ix, astro_flat_i8_ctx *ctx, const float *q,
-                          size_t dim, size_t k, const astro_filter *filter, uint64_t *keys,
-                          float *scores, astro_err *err);
+long astro_flat_i8_search(const astro_flat_i8 *ix, astro_flat_i8_ctx *ctx, const float *q, size_t dim,
+                          size_t k, const astro_filter *filter, astro_flat_i8_fetch_fn fetch, void *user,
+                          uint64_t *keys, float *scores, astro_err *err);
 
 #ifdef __cplusplus
 }
