@@ -461,15 +461,11 @@ local function open_backend(conf)
   for _, c in ipairs(cols) do if c.name == "archived_at" then has_archived = true end end
   if not has_archived then
     ok, perr = db:exec("ALTER TABLE memories ADD COLUMN archived_at INTEGER")
-    if not ok then db:close(); return nil, fmt("sqlite: cannot migrate '%s' to schema %d: %s", path, SCHEMA_VERSION, perr) end
+    if not ok then db:close(); return nil, errors.storage(fmt("sqlite: cannot migrate '%s' to schema %d: %s", path, SCHEMA_VERSION, perr), { provider = "sqlite", path = path }) end
   end
-  if v and tonumber(v) < SCHEMA_VERSION then
+  if not v or tonumber(v) < SCHEMA_VERSION then
     ok, perr = self:set_meta("schema_version", tostring(SCHEMA_VERSION))
-    if not ok then db:close(); return nil, perr end
-  end
-  if not v then
-    ok, perr = self:set_meta("schema_version", tostring(SCHEMA_VERSION))
-    if not ok then db:close(); return nil, perr end
+    if not ok then db:close(); return nil, errors.storage(perr, { provider = "sqlite", path = path }) end
   end
   return self
 end
@@ -484,7 +480,9 @@ local function new(conf)
   local backend, err = open_backend(conf)
   if not backend then return nil, err end
   local store, serr2 = localstore.new(backend, conf, "sqlite")
-  if not store then backend:close(); return nil, serr2 end
+  if not store then -- rows that cannot be read (a corrupt page, EIO): a storage failure
+    backend:close(); return nil, errors.wrap("StorageError", serr2, { provider = "sqlite", path = conf.path })
+  end
   opened[conf] = backend
   return store
 end
