@@ -11,25 +11,15 @@
 -- After a change, content is re-rendered as "## title\n\ncontent" blocks.
 local types = require "astrocyte.types"
 local mmdoc = require "astrocyte.store.mental_model_doc"
+local revisions = require "astrocyte.store.revisions"
 local util = require "astrocyte.util"
-local type, ipairs, pairs = type, ipairs, pairs
+local type, pairs = type, pairs
 
-local _M = { SPI_VERSION = 1, name = "in_memory" }
-local mt = { __index = _M }
-
-function _M.new()
-  return setmetatable({ banks = {} }, mt)
-end
-
-local function bank(self, bank_id)
-  local b = self.banks[bank_id]
-  if not b then b = { models = {}, archive = {} }; self.banks[bank_id] = b end
-  return b
-end
+local _M = revisions.class()
 
 local function live(self, model_id, bank_id)
   local b = self.banks[bank_id]
-  local m = b and b.models[model_id]
+  local m = b and b.current[model_id]
   if not m or m.deleted then return nil end
   return m, b
 end
@@ -42,25 +32,13 @@ end
 
 -- MentalModelStore.upsert: stores the model as a new revision; returns it.
 function _M:upsert(model, bank_id)
-  if type(bank_id) ~= "string" or bank_id == "" then return nil, "in_memory mental_model: bank_id must be a non-empty string" end
-  if type(model) ~= "table" then return nil, "in_memory mental_model: model must be a table" end
-  local input = util.copy(model)
-  input.bank_id = bank_id
+  local input, err = revisions.input("in_memory mental_model", "model", model, bank_id)
+  if not input then return nil, err end
   input.revision = nil
-  local dto, err = types.MentalModel(input)
+  local dto; dto, err = types.MentalModel(input)
   if not dto then return nil, "in_memory mental_model: " .. err.message end
-  local b = bank(self, bank_id)
-  local cur = b.models[dto.model_id]
-  if cur then
-    local arch = b.archive[dto.model_id]
-    if not arch then arch = {}; b.archive[dto.model_id] = arch end
-    arch[#arch + 1] = cur
-    dto.revision = cur.revision + 1
-  else
-    dto.revision = 1
-  end
   dto.refreshed_at = util.iso(util.now_ms())
-  b.models[dto.model_id] = dto
+  revisions.put(revisions.bank(self, bank_id), dto.model_id, dto)
   return dto.revision
 end
 
@@ -76,7 +54,7 @@ function _M:list(bank_id, opts)
   local b = self.banks[bank_id]
   local out = {}
   if not b then return out end
-  for _, m in pairs(b.models) do
+  for _, m in pairs(b.current) do
     if not m.deleted and (opts.scope == nil or m.scope == opts.scope) and (opts.kind == nil or m.kind == opts.kind) then
       out[#out + 1] = public(m)
     end
@@ -126,10 +104,7 @@ end
 
 -- Extension: archived revisions of a model, oldest first.
 function _M:list_revisions(model_id, bank_id)
-  local b = self.banks[bank_id]
-  local out = {}
-  for i, m in ipairs(b and b.archive[model_id] or {}) do out[i] = public(m) end
-  return out
+  return revisions.archived(self, bank_id, model_id, public)
 end
 
 function _M:health()

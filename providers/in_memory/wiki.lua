@@ -3,50 +3,28 @@
 -- archives the current revision (kept, not deleted) and stores the new one
 -- as revision + 1. delete_page drops the page and its archive.
 local types = require "astrocyte.types"
+local revisions = require "astrocyte.store.revisions"
 local util = require "astrocyte.util"
-local type, ipairs, pairs = type, ipairs, pairs
+local pairs = pairs
 
-local _M = { SPI_VERSION = 1, name = "in_memory" }
-local mt = { __index = _M }
-
-function _M.new()
-  return setmetatable({ banks = {} }, mt)
-end
-
-local function bank(self, bank_id)
-  local b = self.banks[bank_id]
-  if not b then b = { pages = {}, archive = {} }; self.banks[bank_id] = b end
-  return b
-end
+local _M = revisions.class()
 
 -- WikiStore.upsert_page: returns the page_id. The store assigns revision
 -- (1, then previous + 1) and revised_at (now unless given).
 function _M:upsert_page(page, bank_id)
-  if type(bank_id) ~= "string" or bank_id == "" then return nil, "in_memory wiki: bank_id must be a non-empty string" end
-  if type(page) ~= "table" then return nil, "in_memory wiki: page must be a table" end
-  local input = util.copy(page)
-  input.bank_id = bank_id
-  local dto, err = types.WikiPage(input)
+  local input, err = revisions.input("in_memory wiki", "page", page, bank_id)
+  if not input then return nil, err end
+  local dto; dto, err = types.WikiPage(input)
   if not dto then return nil, "in_memory wiki: " .. err.message end
-  local b = bank(self, bank_id)
-  local cur = b.pages[dto.page_id]
-  if cur then
-    local arch = b.archive[dto.page_id]
-    if not arch then arch = {}; b.archive[dto.page_id] = arch end
-    arch[#arch + 1] = cur
-    dto.revision = cur.revision + 1
-  else
-    dto.revision = 1
-  end
   dto.revised_at = page.revised_at and dto.revised_at or util.iso(util.now_ms())
-  b.pages[dto.page_id] = dto
+  revisions.put(revisions.bank(self, bank_id), dto.page_id, dto)
   return dto.page_id
 end
 
 -- WikiStore.get_page: the current revision, or nil.
 function _M:get_page(page_id, bank_id)
   local b = self.banks[bank_id]
-  local p = b and b.pages[page_id]
+  local p = b and b.current[page_id]
   return p and util.deepcopy(p) or nil
 end
 
@@ -55,7 +33,7 @@ function _M:list_pages(bank_id, scope, kind)
   local b = self.banks[bank_id]
   local out = {}
   if not b then return out end
-  for _, p in pairs(b.pages) do
+  for _, p in pairs(b.current) do
     if (scope == nil or p.scope == scope) and (kind == nil or p.kind == kind) then
       out[#out + 1] = util.deepcopy(p)
     end
@@ -67,18 +45,15 @@ end
 -- WikiStore.delete_page: true if the page existed.
 function _M:delete_page(page_id, bank_id)
   local b = self.banks[bank_id]
-  if not b or not b.pages[page_id] then return false end
-  b.pages[page_id] = nil
+  if not b or not b.current[page_id] then return false end
+  b.current[page_id] = nil
   b.archive[page_id] = nil
   return true
 end
 
 -- Extension: archived (previous) revisions of a page, oldest first.
 function _M:list_revisions(page_id, bank_id)
-  local b = self.banks[bank_id]
-  local out = {}
-  for i, p in ipairs(b and b.archive[page_id] or {}) do out[i] = util.deepcopy(p) end
-  return out
+  return revisions.archived(self, bank_id, page_id, util.deepcopy)
 end
 
 function _M:health()
