@@ -10,7 +10,8 @@
 --   local resp = server:handle(msg, ctx)   -- response table, or nil for notifications
 --
 -- opts: {config = the `mcp:` block (default engine.cfg.mcp), default_bank_id
--- (overrides mcp.default_bank_id), log = function(line)}. ctx: {principal
+-- (overrides mcp.default_bank_id), log = function(line), sessions = a
+-- lua_shared_dict for the HTTP transport's sessions}. ctx: {principal
 -- (the caller's identity; default mcp.principal), session (a table the
 -- transport keeps per client)}.
 --
@@ -36,6 +37,9 @@ _M.LATEST = _M.VERSIONS[1]
 local SUPPORTED = {}
 for _, v in ipairs(_M.VERSIONS) do SUPPORTED[v] = true end
 
+-- True when this server speaks protocol version v.
+function _M.supported(v) return SUPPORTED[v] == true end
+
 _M.PARSE_ERROR, _M.INVALID_REQUEST, _M.METHOD_NOT_FOUND, _M.INVALID_PARAMS, _M.INTERNAL_ERROR =
   -32700, -32600, -32601, -32602, -32603
 
@@ -60,7 +64,7 @@ function _M.new(engine, opts)
     catalogue[i] = { name = t.name, description = t.description, inputSchema = tools.input_schema(t, http.object) }
   end
   return setmetatable({ engine = engine, config = mcfg, tools = by_name, catalogue = catalogue,
-                        log = opts.log or function() end }, mt)
+                        log = opts.log or function() end, sessions = opts.sessions }, mt)
 end
 
 local function response(id, result) return { jsonrpc = "2.0", id = id, result = result } end
