@@ -3,7 +3,7 @@
 -- providers, and picks the backend once (the built-in pipeline, or an
 -- engine provider); the methods come from one table per concern, assembled
 -- here once:
---   astrocyte.engine.verbs        retain, recall, reflect
+--   astrocyte.engine.verbs        retain, retain_many, recall, reflect
 --   astrocyte.engine.forget       forget (holds, soft delete, time ranges, audit)
 --   astrocyte.engine.governance   legal holds, audit log
 --   astrocyte.engine.lifecycle    run_lifecycle, consolidate, restore_memories

@@ -68,13 +68,17 @@ local function adapt(eng, req)
   return req, warnings
 end
 
+-- The provider's retain request for validated retain request r, and the
+-- capability warnings.
+local function retain_req(eng, r)
+  return adapt(eng, { content = r.content, bank_id = r.bank_id, metadata = r.metadata, tags = r.tags,
+                      occurred_at = util.iso(r.occurred_ms), content_type = r.content_type or "text",
+                      extraction_profile = r.extraction_profile })
+end
+
 -- retain through the provider. r: validated retain request (engine).
 function _M.retain(eng, r)
-  local req = { content = r.content, bank_id = r.bank_id, metadata = r.metadata, tags = r.tags,
-                occurred_at = util.iso(r.occurred_ms), content_type = r.content_type or "text",
-                extraction_profile = r.extraction_profile }
-  local warnings
-  req, warnings = adapt(eng, req)
+  local req, warnings = retain_req(eng, r)
   local res, err = call(eng, "retain", req)
   if not res then return nil, err end
   if res.stored == false and res.error then
@@ -83,6 +87,35 @@ function _M.retain(eng, r)
   end
   if #warnings > 0 then res.warnings = warnings end
   return res
+end
+
+-- retain_many through the provider: its own retain_many when it has one,
+-- else one retain per request; on a failure the memories the earlier
+-- requests stored are forgotten (when the provider can forget), so the
+-- call leaves nothing. list: {{r = validated request}, ...}.
+function _M.retain_many(eng, list)
+  local p = eng.engine_provider
+  if type(p.retain_many) == "function" then
+    local reqs = {}
+    for i, x in ipairs(list) do reqs[i] = retain_req(eng, x.r) end
+    return call(eng, "retain_many", reqs)
+  end
+  local results = {}
+  for i, x in ipairs(list) do
+    local res, err = _M.retain(eng, x.r)
+    if not res then
+      if eng.engine_caps.supports_forget then
+        for j = 1, i - 1 do
+          local ids = results[j].memory_ids or { results[j].memory_id }
+          call(eng, "forget", { bank_id = list[j].r.bank_id, memory_ids = ids })
+        end
+      end
+      if errors.is(err) then err.index = i; err.message = fmt("items[%d]: %s", i, err.message) end
+      return nil, err
+    end
+    results[i] = res
+  end
+  return results
 end
 
 -- recall on one bank through the provider.

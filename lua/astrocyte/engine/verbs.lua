@@ -1,4 +1,4 @@
--- astrocyte.engine.verbs: the engine's retain, recall and reflect. Each
+-- astrocyte.engine.verbs: the engine's retain, retain_many, recall and reflect. Each
 -- validates its arguments once (errors name the field and bank), passes the
 -- policy layer (access, rate limit and quota, signal quality, barriers),
 -- hands the validated request to the engine's backend (the built-in
@@ -12,7 +12,7 @@ local errors = require "astrocyte.errors"
 local policy = require "astrocyte.policy"
 local util = require "astrocyte.util"
 local validate = require "astrocyte.validate"
-local type, ipairs = type, ipairs
+local type, ipairs, pairs = type, ipairs, pairs
 local check_open, guarded, set = checks.check_open, checks.guarded, checks.set
 
 local _M = { methods = {} }
@@ -41,14 +41,12 @@ local function retain_request(r, o, content, bcfg)
   return r
 end
 
--- engine:retain(content, opts) → RetainResult | nil, err.
--- opts: bank_id, tags, metadata, occurred_at (ISO-8601 or epoch seconds), fact_type.
-function E:retain(content, opts)
-  local cerr = check_open(self, "retain"); if cerr then return nil, cerr end
-  local o, err = validate.opts(opts, RETAIN_OPTS, "retain"); if not o then return nil, err end
-  local bank; bank, err = checks.bank_arg(self, o.bank_id); if not bank then return nil, err end
+-- Admits and validates one retain: options o, content; ctx is the acting
+-- context. Returns the prepared call {bank, bcfg, r, screened, ctx} or nil,
+-- err (refusals reported to observability).
+local function admit_retain(self, content, o, ctx)
+  local bank, err = checks.bank_arg(self, o.bank_id); if not bank then return nil, err end
   local bcfg; bcfg, err = config.for_bank(self.cfg, bank); if not bcfg then return nil, err end
-  local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
   local ok; ok, err = self.policy:admit("retain", bank, ctx, bcfg)
   if not ok then self.observe:refused("retain", bank, err); return nil, err end
   local signals
@@ -63,16 +61,21 @@ function E:retain(content, opts)
   local screened; screened, err = self.policy:screen(r, bcfg)
   if not screened then self.observe:refused("retain", bank, err); return nil, err end
   if screened.action_taken ~= "none" then self.observe:pii(bank, screened) end
-  local t0 = core.time()
-  local res; res, err = guarded(self.backend.retain, self, r, bcfg)
-  self.observe:done("retain", { bank_id = bank, provider = self:provider_name(), seconds = core.time() - t0,
-    principal = ctx and ctx.principal, status = res and "ok" or "error", result = res,
+  return { bank = bank, bcfg = bcfg, r = r, screened = screened, ctx = ctx }
+end
+
+-- Reports a retain the backend ran (seconds it took, res or err), records
+-- it against quotas and signal quality; returns res or nil, err.
+local function retained(self, c, seconds, res, err)
+  local bank, r, screened = c.bank, c.r, c.screened
+  self.observe:done("retain", { bank_id = bank, provider = self:provider_name(), seconds = seconds,
+    principal = c.ctx and c.ctx.principal, status = res and "ok" or "error", result = res,
     request = { content = r.content, content_length = #r.content, fact_type = r.fact_type, tags = r.tags } })
   if not res then return nil, err end
-  self.policy:record("retain", bank, bcfg)
+  self.policy:record("retain", bank, c.bcfg)
   self.policy.signal:record(bank, #r.content, res.deduplicated)
   if res.deduplicated then
-    local dd = bcfg.signal_quality and bcfg.signal_quality.dedup
+    local dd = c.bcfg.signal_quality and c.bcfg.signal_quality.dedup
     self.observe:dedup(bank, dd and dd.action or "skip", res.stored)
   end
   self:_note_bank(bank, res.stored)
@@ -81,6 +84,76 @@ function E:retain(content, opts)
     res.pii_action = screened.action_taken
   end
   if screened.warnings and #screened.warnings > 0 then res.warnings = screened.warnings end
+  return res
+end
+
+-- engine:retain(content, opts) → RetainResult | nil, err.
+-- opts: bank_id, tags, metadata, occurred_at (ISO-8601 or epoch seconds), fact_type.
+function E:retain(content, opts)
+  local cerr = check_open(self, "retain"); if cerr then return nil, cerr end
+  local o, err = validate.opts(opts, RETAIN_OPTS, "retain"); if not o then return nil, err end
+  local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
+  local c; c, err = admit_retain(self, content, o, ctx); if not c then return nil, err end
+  local t0 = core.time()
+  local res; res, err = guarded(self.backend.retain, self, c.r, c.bcfg)
+  return retained(self, c, core.time() - t0, res, err)
+end
+
+-- The options of one retain_many item: the call's options, overridden by
+-- the item's own (a string item is its content).
+local ITEM_OPTS = set { "content", "bank_id", "tags", "metadata", "occurred_at", "fact_type", "content_type",
+  "extraction_profile", "source" }
+local function item_opts(o, item, i)
+  if type(item) == "string" then return util.copy(o), item end
+  if type(item) ~= "table" then
+    return nil, errors.validation(("items[%d] must be a string or a table, got %s"):format(i, type(item)),
+                                  { field = ("items[%d]"):format(i), index = i })
+  end
+  local own, err = validate.opts(item, ITEM_OPTS, "retain_many item"); if not own then return nil, err end
+  local m = util.copy(o)
+  for k, v in pairs(own) do if k ~= "content" then m[k] = v end end
+  return m, own.content
+end
+
+-- Names item i in an error: message "items[i]: ...", field "items[i].<field>", index i.
+local function at_item(err, i)
+  if type(err) ~= "table" or err.index ~= nil then return err end
+  err.index = i
+  err.field = ("items[%d]%s"):format(i, err.field and ("." .. err.field) or "")
+  if err.message then err.message = ("items[%d]: %s"):format(i, err.message) end
+  return err
+end
+
+-- engine:retain_many(items, opts) → array of RetainResult (item order) | nil, err.
+-- items: content strings or tables {content, bank_id?, tags?, metadata?,
+-- occurred_at?, fact_type?, content_type?, extraction_profile?}; opts: the
+-- options of retain, the defaults of every item. Every item is validated
+-- and admitted first (an error names items[i] and its field; nothing is
+-- stored), then all are stored as one write (one transaction on the
+-- embedded store). Events, hooks, quotas and signal quality: as one retain
+-- per item.
+function E:retain_many(items, opts)
+  local cerr = check_open(self, "retain_many"); if cerr then return nil, cerr end
+  if type(items) ~= "table" then
+    return nil, errors.validation("items must be an array of retain items, got " .. type(items), { field = "items" })
+  end
+  local o, err = validate.opts(opts, RETAIN_OPTS, "retain_many"); if not o then return nil, err end
+  local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
+  local calls, list = {}, {}
+  for i = 1, #items do
+    local io, content = item_opts(o, items[i], i); if not io then return nil, at_item(content, i) end
+    local c; c, err = admit_retain(self, content, io, ctx); if not c then return nil, at_item(err, i) end
+    calls[i], list[i] = c, { r = c.r, bcfg = c.bcfg }
+  end
+  if #list == 0 then return {} end
+  local t0 = core.time()
+  local res; res, err = guarded(self.backend.retain_many, self, list)
+  local share = (core.time() - t0) / #list
+  if not res then
+    for _, c in ipairs(calls) do retained(self, c, share, nil, err) end
+    return nil, err
+  end
+  for i, c in ipairs(calls) do retained(self, c, share, res[i]) end
   return res
 end
 

@@ -1,14 +1,15 @@
 -- astrocyte.pipeline: the built-in Tier-1 pipeline, the backend of an
 -- engine that runs on its own stores — entry points the engine calls after
 -- validation and policy: retain (pipeline.retain), recall for one or many
--- banks (pipeline.recall + pipeline.multibank), reflect (pipeline.synthesize)
--- and forget (pipeline.forget). An engine provider's backend
--- (astrocyte.engine.provider_backend) has the same four.
+-- banks (pipeline.recall + pipeline.multibank), reflect (pipeline.synthesize),
+-- forget (pipeline.forget) and retain_many (pipeline.retain_many). An engine
+-- provider's backend (astrocyte.engine.provider_backend) has the same five.
 local core = require "astrocyte.core"
 local embed = require "astrocyte.pipeline.embed"
 local multibank = require "astrocyte.pipeline.multibank"
 local recall = require "astrocyte.pipeline.recall"
 local retain = require "astrocyte.pipeline.retain"
+local retain_many = require "astrocyte.pipeline.retain_many"
 local forget = require "astrocyte.pipeline.forget"
 local synthesize = require "astrocyte.pipeline.synthesize"
 local util = require "astrocyte.util"
@@ -18,6 +19,12 @@ local _M = {}
 -- Retains validated request r with the bank's effective config.
 function _M.retain(eng, r, bcfg)
   return retain.run(eng, r, bcfg or eng.cfg)
+end
+
+-- Retains list = {{r = validated request, bcfg = bank config}, ...} as one
+-- write; RetainResults in order or nil, err (nothing stored).
+function _M.retain_many(eng, list)
+  return retain_many.run(eng, list)
 end
 
 -- Recalls for validated options o (o.banks for several banks, with

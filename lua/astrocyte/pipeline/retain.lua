@@ -195,10 +195,12 @@ local function contexts(eng, r, chunks, dialogue, p)
   return out
 end
 
--- Retains validated request r = {content, bank_id, tags, metadata,
--- occurred_ms, fact_type, content_type, extraction_profile}, under the bank's
--- effective config bcfg. Returns RetainResult or nil, err.
-function _M.run(eng, r, bcfg)
+-- Stage 1 of a retain: chunks (strategy by content type and extraction
+-- profile), their contexts and the texts to embed for validated request
+-- r = {content, bank_id, tags, metadata, occurred_ms, fact_type,
+-- content_type, extraction_profile} under the bank's config bcfg.
+-- Returns prep {r, bcfg, prof, chunks, ctx, to_embed} or nil, err.
+function _M.prepare(eng, r, bcfg)
   local p = bcfg.pipeline
   local prof, perr = _M.profile(bcfg, r.extraction_profile)
   if not prof then return nil, perr end
@@ -216,10 +218,15 @@ function _M.run(eng, r, bcfg)
     to_embed = {}
     for i, c in ipairs(chunks) do to_embed[i] = ctx[i] and (c .. "\n" .. ctx[i]) or c end
   end
-  local vecs, eerr = embed.embed(eng, to_embed)
-  if not vecs then return nil, eerr end
+  return { r = r, bcfg = bcfg, prof = prof, chunks = chunks, ctx = ctx, to_embed = to_embed }
+end
 
-  -- Near-duplicate check per chunk (signal_quality.dedup).
+-- Stage 2: with the chunks' vectors, the near-duplicate check per chunk
+-- (signal_quality.dedup), the memory items to store and their entities.
+-- Returns plan {items, entities, nkeep, dup_ids}, or the result of a retain
+-- whose chunks all duplicate stored memories as plan.result.
+function _M.plan(eng, prep, vecs)
+  local r, bcfg, prof, chunks, ctx = prep.r, prep.bcfg, prep.prof, prep.chunks, prep.ctx
   local dd = bcfg.signal_quality and bcfg.signal_quality.dedup or {}
   local dedup_on = dd.enabled ~= false
   local threshold = dd.similarity_threshold or 0.95
@@ -239,17 +246,17 @@ function _M.run(eng, r, bcfg)
   end
 
   local now = util.now_ms()
-  local occurred = util.iso(r.occurred_ms)
-  local items, chunk_entities = {}, {}
+  local occurred, retained = util.iso(r.occurred_ms), util.iso(now)
+  local items, chunk_entities, merged_at = {}, {}, {}
   for n, i in ipairs(keep) do
     local md = util.copy(r.metadata) or {}
-    md._created_at = md._created_at or util.iso(now)
+    md._created_at = md._created_at or retained
     if #chunks > 1 then md._chunk_index = i - 1; md._chunk_count = #chunks end
     if ctx[i] then md._context = ctx[i] end
     items[n] = {
       id = util.new_id(), bank_id = r.bank_id, vector = vecs[i], text = chunks[i],
       metadata = md, tags = r.tags, fact_type = r.fact_type or prof.fact_type or "world",
-      occurred_at = occurred, retained_at = util.iso(now),
+      occurred_at = occurred, retained_at = retained,
     }
   end
   -- "update": refresh the memories these chunks duplicate (tags merged, newer metadata).
@@ -264,17 +271,17 @@ function _M.run(eng, r, bcfg)
     for k, v in pairs(r.metadata or {}) do md[k] = v end
     items[#items + 1] = { id = h.id, bank_id = r.bank_id, vector = m.vec, text = h.text, metadata = md,
       tags = #tags > 0 and tags or nil, fact_type = h.fact_type, occurred_at = h.occurred_at or occurred,
-      retained_at = util.iso(now), _merged = true }
+      retained_at = retained }
+    merged_at[#items] = true
   end
   if #items == 0 then
-    return { stored = false, deduplicated = true, memory_id = dup_ids[1], memory_ids = {},
-             retention_action = "skip", error = "All chunks are near-duplicates" }
+    return { result = { stored = false, deduplicated = true, memory_id = dup_ids[1], memory_ids = {},
+                        retention_action = "skip", error = "All chunks are near-duplicates" } }
   end
-
   if eng.graph_store then
     local mode = prof.entity_extraction
     for n, it in ipairs(items) do
-      if it._merged or mode == false or mode == "disabled" or mode == "false" then
+      if merged_at[n] or mode == false or mode == "disabled" or mode == "false" then
         chunk_entities[n] = {}
       elseif mode == "metadata" then
         chunk_entities[n] = metadata_entities(it.metadata)
@@ -283,53 +290,85 @@ function _M.run(eng, r, bcfg)
       end
     end
   end
+  return { items = items, entities = chunk_entities, nkeep = #keep, dup_ids = dup_ids }
+end
 
-  local store_items = {}
-  for n, it in ipairs(items) do
-    store_items[n] = it
-    it._merged = nil
-  end
+-- True when the vector store shares a transaction with the graph store
+-- (the embedded store and its graph on one SQLite connection): memories and
+-- graph rows then commit at once (all or nothing, one fsync).
+function _M.together(eng)
   local vs, gs = eng.vector_store, eng.graph_store
-  -- A vector store that can share a transaction with the graph store (the
-  -- embedded store and its graph on one SQLite connection) commits memories
-  -- and graph rows at once (all or nothing, one fsync). Otherwise the graph
-  -- is written after the memories and a failure undoes them.
-  local together = gs and type(vs.shares_transaction_with) == "function"
-    and vs:shares_transaction_with(gs) == true
+  return gs ~= nil and type(vs.shares_transaction_with) == "function" and vs:shares_transaction_with(gs) == true
+end
+
+-- Stage 3 inside one shared transaction: the items of one or more banks
+-- (groups: {bank_id, items, entities}) as one store_vectors call, then each
+-- bank's graph. Returns the ids in item order or nil, err.
+function _M.write_together(eng, bank, items, groups)
+  local vs = eng.vector_store
+  return call(vs, "write_batch", bank, function()
+    local written, werr = call(vs, "store_vectors", bank, items)
+    if not written then return nil, werr end
+    for _, g in ipairs(groups) do
+      local ok, gerr = store_graph(eng, g.bank_id, g.items, g.entities)
+      if not ok then return nil, gerr end
+    end
+    return written
+  end)
+end
+
+-- Stage 3 for one retain: stores plan's items (memories, documents, graph);
+-- a failure after the vector write deletes this call's new memories.
+-- Returns the new ids or nil, err.
+function _M.write(eng, bank, pl)
+  local vs, gs = eng.vector_store, eng.graph_store
+  local together = _M.together(eng)
   local ids, serr
   if together then
-    ids, serr = call(vs, "write_batch", r.bank_id, function()
-      local written, werr = call(vs, "store_vectors", r.bank_id, store_items)
-      if not written then return nil, werr end
-      local ok, gerr = store_graph(eng, r.bank_id, store_items, chunk_entities)
-      if not ok then return nil, gerr end
-      return written
-    end)
+    ids, serr = _M.write_together(eng, bank, pl.items, { { bank_id = bank, items = pl.items, entities = pl.entities } })
   else
-    ids, serr = call(vs, "store_vectors", r.bank_id, store_items)
+    ids, serr = call(vs, "store_vectors", bank, pl.items)
   end
   if not ids then return nil, serr end
   local new_ids = {}
-  for n = 1, #keep do new_ids[n] = ids[n] end
-
+  for n = 1, pl.nkeep do new_ids[n] = ids[n] end
   local function undo()
-    call(vs, "delete", r.bank_id, new_ids, r.bank_id)
+    call(vs, "delete", bank, new_ids, bank)
   end
   if eng.document_store and eng.document_store ~= vs then
-    for _, it in ipairs(store_items) do
-      local _, derr = call(eng.document_store, "store_document", r.bank_id,
-        { id = it.id, text = it.text, metadata = it.metadata, tags = it.tags }, r.bank_id)
+    for _, it in ipairs(pl.items) do
+      local _, derr = call(eng.document_store, "store_document", bank,
+        { id = it.id, text = it.text, metadata = it.metadata, tags = it.tags }, bank)
       if derr then undo(); return nil, derr end
     end
   end
   if gs and not together then
-    local ok, gerr = store_graph(eng, r.bank_id, store_items, chunk_entities)
+    local ok, gerr = store_graph(eng, bank, pl.items, pl.entities)
     if not ok then undo(); return nil, gerr end
   end
+  return new_ids
+end
+
+-- The RetainResult of a stored plan.
+function _M.result(pl, new_ids)
   return {
-    stored = true, memory_id = new_ids[1] or ids[1], memory_ids = new_ids, chunk_count = #new_ids,
-    deduplicated = #dup_ids > 0, retention_action = (#new_ids > 0) and "add" or "merge",
+    stored = true, memory_id = new_ids[1] or pl.items[1].id, memory_ids = new_ids, chunk_count = #new_ids,
+    deduplicated = #pl.dup_ids > 0, retention_action = (#new_ids > 0) and "add" or "merge",
   }
+end
+
+-- Retains validated request r under the bank's effective config bcfg.
+-- Returns RetainResult or nil, err.
+function _M.run(eng, r, bcfg)
+  local prep, err = _M.prepare(eng, r, bcfg)
+  if not prep then return nil, err end
+  local vecs; vecs, err = embed.embed(eng, prep.to_embed)
+  if not vecs then return nil, err end
+  local pl = _M.plan(eng, prep, vecs)
+  if pl.result then return pl.result end
+  local new_ids; new_ids, err = _M.write(eng, r.bank_id, pl)
+  if not new_ids then return nil, err end
+  return _M.result(pl, new_ids)
 end
 
 return _M
