@@ -146,7 +146,13 @@ _M.LIST = {
   { method = "GET", path = "/v1/admin/banks", name = "admin_banks", auth = "admin",
     handler = function(req)
       if not req.engine then return no_engine(req) end
-      local list, err = req.app.engine():banks()
+      -- every bank, whatever access control would show a principal: the
+      -- admin guard has passed (engine:banks() filters by the caller)
+      local eng = req.app.engine()
+      local store = eng.vector_store or eng.engine_provider
+      local list, err
+      if store and type(store.list_banks) == "function" then list, err = errors.call(store, "list_banks")
+      else list, err = eng:banks() end
       if not list then return nil, err end
       local ids = {}
       for i, b in ipairs(list) do ids[i] = b.bank_id end
