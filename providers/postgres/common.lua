@@ -53,6 +53,10 @@ function _M.check_conf(conf, key_path)
     return nil, fmt("%s.vector_index must be one of hnsw, ivfflat, none, got %q", key_path, tostring(vi))
   end
   c.vector_index = vi
+  c.driver = conf.driver or "auto"
+  if c.driver ~= "auto" and c.driver ~= "libpq" and c.driver ~= "wire" then
+    return nil, fmt("%s.driver must be one of auto, libpq, wire, got %q", key_path, tostring(conf.driver))
+  end
   local p = conf.vector_index_params or {}
   if type(p) ~= "table" then return nil, key_path .. ".vector_index_params must be a table" end
   local pk = key_path .. ".vector_index_params"
@@ -73,9 +77,10 @@ function _M.open(conf, key_path)
   if not c then return nil, err end
   local info, mask = pool_mod.conninfo(conf, key_path)
   if not info then return nil, mask end
-  local key = info .. "\0" .. c.schema .. "\0" .. c.pool_size
+  local key = info .. "\0" .. c.schema .. "\0" .. c.pool_size .. "\0" .. c.driver
   local pool, entry = pool_mod.shared(key, {
     conninfo = info, size = c.pool_size, mask = mask, retries = c.retries, backoff_ms = c.backoff_ms,
+    driver = c.driver,
     on_connect = function(conn)
       -- Session settings of the vector index; a server without them (older
       -- pgvector) simply ignores the names.

@@ -1,8 +1,8 @@
 -- astrocyte.providers.postgres.pool: connections for the postgres provider.
--- A pool of N connections (libpq through astrocyte.pq, or any object with the
--- same methods: exec_params, prepare, exec_prepared, status, reset, close,
--- transaction_status — which is how a non-blocking OpenResty backend can
--- plug in later), statements prepared once per connection, a health check
+-- A pool of N connections (libpq through astrocyte.pq, the wire protocol
+-- in Lua through wire.lua, or any object with the same methods:
+-- exec_params, prepare, exec_prepared, status, reset, close,
+-- transaction_status), statements prepared once per connection, a health check
 -- (SELECT 1) on checkout of a connection that saw an error, reconnect with
 -- bounded retries and backoff, and a transaction helper that rolls back on
 -- any error.
@@ -41,21 +41,39 @@ local function lost(conn, state)
   return (not ok) or st ~= "ok" or conn_state(state)
 end
 
+local wire = require "astrocyte.providers.postgres.wire"
+
+-- ngx.sleep only exists in phases with cosockets (not init_worker).
 local function sleep_ms(pq, ms)
-  if ngx and ngx.sleep then return ngx.sleep(ms / 1000) end
+  if wire.cosockets() then return ngx.sleep(ms / 1000) end
   if pq and pq.sleep_ms then return pq.sleep_ms(ms) end
+  return require("astrocyte.pq").sleep_ms(ms)
+end
+
+-- The driver a connection opened now uses → module, kind. "auto": the wire
+-- protocol over cosockets where the nginx phase has them (a query then
+-- never blocks the worker), libpq everywhere else; "wire": the wire
+-- protocol always (LuaSocket where there are no cosockets); "libpq".
+function Pool:_driver()
+  local d = self.driver
+  if type(d) == "table" then return d, "custom" end
+  if d == "wire" then return wire, wire.cosockets() and "cosocket" or "luasocket" end
+  if d == "auto" and wire.cosockets() then return wire, "cosocket" end
+  return require "astrocyte.pq", "libpq"
 end
 
 -- Pool.new(opts) → pool. opts: conninfo (string), size (default 4),
--- driver (module with connect, default astrocyte.pq), mask (function),
--- retries (reconnect attempts, default 3), backoff_ms (default 50, doubled
--- per attempt), on_connect(conn) → true | nil, err (session setup).
+-- driver ("auto" (default) | "libpq" | "wire" | a module with connect),
+-- mask (function), retries (reconnect attempts, default 3), backoff_ms
+-- (default 50, doubled per attempt), wait_ms (inside nginx, how long a
+-- request waits for a busy pool, default 10000), on_connect(conn) → true |
+-- nil, err (session setup).
 function _M.new(opts)
-  local driver = opts.driver or require "astrocyte.pq"
+  local driver = opts.driver or "auto"
   return setmetatable({
     conninfo = opts.conninfo, size = opts.size or 4, driver = driver,
     mask = opts.mask or function(s) return s end,
-    retries = opts.retries or 3, backoff_ms = opts.backoff_ms or 50,
+    retries = opts.retries or 3, backoff_ms = opts.backoff_ms or 50, wait_ms = opts.wait_ms or 10000,
     on_connect = opts.on_connect, slots = {}, idle = {}, names = {}, nnames = 0,
     -- Statement names are unique per pool: a proxy or a multiplexing server
     -- (PGlite serves every client from one session) may share sessions.
@@ -68,15 +86,16 @@ function Pool:err(msg)
   return self.mask(self.label .. ": " .. tostring(msg))
 end
 
--- Opens one connection and runs on_connect. Returns conn or nil, err.
+-- Opens one connection and runs on_connect. Returns conn, kind or nil, err.
 function Pool:_open()
-  local conn, err = self.driver.connect(self.conninfo)
+  local driver, kind = self:_driver()
+  local conn, err = driver.connect(self.conninfo)
   if not conn then return nil, self:err("cannot connect: " .. tostring(err)) end
   if self.on_connect then
     local ok, herr = self.on_connect(conn)
     if not ok then conn:close(); return nil, self:err("session setup failed: " .. tostring(herr)) end
   end
-  return conn
+  return conn, kind
 end
 
 -- Repairs a slot: health check, then reset/reconnect with bounded retries
@@ -84,7 +103,7 @@ end
 function Pool:_revive(slot)
   local last
   for attempt = 0, self.retries do
-    if attempt > 0 then sleep_ms(self.driver, self.backoff_ms * 2 ^ (attempt - 1)) end
+    if attempt > 0 then sleep_ms(self:_driver(), self.backoff_ms * 2 ^ (attempt - 1)) end
     if slot.conn and not lost(slot.conn) then
       local res, _, state = slot.conn:exec_params("SELECT 1", nil)
       if res then slot.suspect = false; return true end
@@ -94,7 +113,7 @@ function Pool:_revive(slot)
     slot.conn, slot.prepared = nil, {}
     local conn, err = self:_open()
     if conn then
-      slot.conn, slot.suspect = conn, false
+      slot.conn, slot.suspect, slot.kind = conn, false, err
       return true
     end
     last = err
@@ -106,12 +125,24 @@ end
 -- a suspect slot is health-checked first. Returns slot or nil, err.
 function Pool:acquire()
   local slot = table.remove(self.idle)
+  if not slot and #self.slots >= self.size and wire.cosockets() then
+    -- Requests of one nginx worker share the pool: wait (bounded) for one
+    -- of them to give a connection back.
+    local deadline = ngx.now() + self.wait_ms / 1000
+    repeat ngx.sleep(0.002); slot = table.remove(self.idle) until slot or ngx.now() >= deadline
+  end
   if not slot then
     if #self.slots >= self.size then
       return nil, self:err(fmt("pool exhausted (%d connections in use; raise pool_size)", self.size))
     end
     slot = { prepared = {}, suspect = true }
     self.slots[#self.slots + 1] = slot
+  end
+  -- A connection opened in another kind of phase (libpq in init_worker, a
+  -- cosocket one in a request) is replaced by one this phase can use.
+  if slot.conn and slot.kind ~= select(2, self:_driver()) then
+    pcall(slot.conn.close, slot.conn)
+    slot.conn, slot.prepared = nil, {}
   end
   if slot.suspect or not slot.conn then
     local ok, err = self:_revive(slot)

@@ -36,6 +36,7 @@ local COSOCKET_PHASES = {
 local function cosockets_available()
   return ngx ~= nil and ngx.get_phase ~= nil and COSOCKET_PHASES[ngx.get_phase()] == true
 end
+_M.cosockets_available = cosockets_available  -- also the postgres wire driver's test
 
 function _M.new()
   return setmetatable({ stats = { cosocket = 0, fallback = 0, reused = 0 } }, Conn)
