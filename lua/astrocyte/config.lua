@@ -7,13 +7,17 @@
 -- are substituted in the user's strings first; an unset variable in a
 -- credential key (api_key, token, dsn, ...) is a ConfigError naming the key
 -- path, elsewhere a warning. Wrong types are ConfigErrors with the key path;
--- unknown keys are warnings with a did-you-mean (cfg._warnings).
+-- unknown keys are warnings with a did-you-mean (cfg._warnings). Each
+-- provider's own section is checked against the provider's schema
+-- (registry.check_config), where an unknown key is an error.
 -- Profiles are re-read from disk on every load, so an edited profile takes
 -- effect on the next load or engine:reload().
 local errors = require "astrocyte.errors"
 local schema = require "astrocyte.config_schema"
+local check = require "astrocyte.config_check"
+local registry = require "astrocyte.registry"
 local util = require "astrocyte.util"
-local type, pairs, ipairs, fmt, sort = type, pairs, ipairs, string.format, table.sort
+local type, pairs, ipairs, fmt = type, pairs, ipairs, string.format
 
 local _M = {}
 
@@ -249,78 +253,11 @@ function _M.load_profile(name, dirs, compliance, key_path)
   return data, path
 end
 
--- Levenshtein distance, for did-you-mean suggestions.
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
-local function suggestion(key, section)
-  local best, bestd
-  for name in pairs(section) do
-    local d = distance(key, name)
-    if d <= 2 and (not bestd or d < bestd or (d == bestd and name < best)) then best, bestd = name, d end
-  end
-  return best
-end
-
-local function type_ok(v, want)
-  if want == "any" then return true end
-  if want == "integer" then return type(v) == "number" and v == math.floor(v) end
-  if want == "map" then return type(v) == "table" and (next(v) == nil or not util.is_array(v)) end
-  if want == "list" then return type(v) == "table" and util.is_array(v) end
-  return type(v) == want
-end
-
-local function article(t) return (t == "integer" or t == "any") and "an" or "a" end
-
--- Checks t against a schema section; appends warnings; returns true or nil, err.
+-- Checks t against a schema section (astrocyte.config_check); unknown keys
+-- are warnings here. Returns true or nil, ConfigError.
 local function check_section(t, section, path, src, warnings)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
-  sort(keys)
-  for _, k in ipairs(keys) do
-    local v = t[k]
-    local kp = path and (path .. "." .. k) or k
-    local spec = section[k]
-    if spec == nil then
-      if k:sub(1, 1) ~= "_" then
-        local s = suggestion(k, section)
-        warnings[#warnings + 1] = fmt("%sunknown key '%s'%s", src and (src .. ": ") or "", kp,
-                                      s and fmt(" (did you mean '%s'?)", s) or "")
-      end
-    elseif type(spec) == "string" then
-      if not type_ok(v, spec) then
-        return nil, cerr(src, kp, fmt("%s must be %s %s, got %s", kp, article(spec), spec, type(v)))
-      end
-    elseif spec[1] then
-      if not type_ok(v, spec[1]) then
-        return nil, cerr(src, kp, fmt("%s must be %s %s, got %s", kp, article(spec[1]), spec[1], type(v)))
-      end
-      if spec.one_of then
-        local ok = false
-        for _, allowed in ipairs(spec.one_of) do if v == allowed then ok = true end end
-        if not ok then
-          return nil, cerr(src, kp, fmt("%s must be one of %s; got '%s'", kp, table.concat(spec.one_of, ", "), tostring(v)))
-        end
-      end
-    else
-      if type(v) ~= "table" or (next(v) ~= nil and util.is_array(v)) then
-        return nil, cerr(src, kp, fmt("%s must be a mapping, got %s", kp, type(v) == "table" and "a list" or type(v)))
-      end
-      local ok, err = check_section(v, spec, kp, src, warnings)
-      if not ok then return nil, err end
-    end
-  end
+  local ok, kp, msg = check.check(t, section, path, { warnings = warnings, src = src })
+  if not ok then return nil, cerr(src, kp, msg) end
   return true
 end
 
@@ -419,7 +356,10 @@ function _M.load(input, opts)
     layers[#layers + 1] = where
   end
   _M.merge(cfg, user)
-  if opts.db then
+  -- --db names the store's file: not given to a store whose schema has no
+  -- path (the network stores), which would reject the key.
+  local vs_schema = registry.schema("vector_stores", cfg.vector_store)
+  if opts.db and (vs_schema == nil or vs_schema.path ~= nil) then
     cfg.vector_store_config = cfg.vector_store_config or {}
     cfg.vector_store_config.path = opts.db
   end
@@ -435,7 +375,7 @@ function _M.load(input, opts)
   -- Every provider name resolves now (module found, group implemented), so
   -- `config check` and open() fail alike on a wrong name, and a provider
   -- used only later (a transport) is not discovered broken mid-request.
-  ok, serr = require("astrocyte.registry").check_config(cfg)
+  ok, serr = registry.check_config(cfg)
   if not ok then return nil, serr end
   cfg._source = src
   cfg._layers = layers
@@ -469,9 +409,20 @@ function _M.for_bank(cfg, bank_id)
   return eff
 end
 
--- Returns a deep copy of cfg with credential values masked and internal
--- keys (starting with _) removed, for display.
+-- Returns a deep copy of cfg for display (`config check`): internal keys
+-- (starting with _) removed, each provider section completed with its
+-- schema's defaults, and credentials masked (the schemas' secret keys, and
+-- every key named like a credential).
 function _M.masked(cfg)
+  local shown = util.deepcopy(cfg)
+  for _, sec in ipairs(registry.sections(shown)) do
+    local sch = registry.schema(sec.group, sec.name)
+    local conf = sec.holder[sec.key]
+    if sch and (conf == nil or type(conf) == "table") then
+      conf = check.fill(conf or {}, sch)
+      if next(conf) ~= nil then sec.holder[sec.key] = check.mask(conf, sch) end
+    end
+  end
   local function walk(t)
     local out = {}
     for k, v in pairs(t) do
@@ -487,7 +438,7 @@ function _M.masked(cfg)
     end
     return out
   end
-  return walk(cfg)
+  return walk(shown)
 end
 
 return _M

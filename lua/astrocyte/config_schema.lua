@@ -4,9 +4,22 @@
 -- {type, one_of = {...}} restricts values; a nested table is a section whose
 -- unknown keys are reported with a did-you-mean. "map" sections are free-form
 -- (provider configs, per-feature tuning we accept and pass through).
+-- Leaves may carry constraints, defaults and `secret` (astrocyte.config_check
+-- describes the language); each provider's own section is checked against
+-- its providers/<name>/schema.lua, built from the fragments at the end.
 local S = {}
 
 local function enum(...) return { "string", one_of = { ... } } end
+
+-- The in-process indexes of the embedded stores (store/memindex): the
+-- top-level vector_index section, or a store's own vector_store_config
+-- .vector_index. No defaults here: a store's own section left unset takes
+-- the top-level one (engine/providers), whose defaults are memindex's.
+S.vector_index = {
+  hnsw_threshold = { "integer", min = 0 }, migrate_batch = { "integer", min = 1 },
+  M = { "integer", min = 2, max = 128 }, ef_construction = { "integer", min = 1, max = 65536 },
+  ef_search = { "integer", min = 1, max = 65536 },
+}
 
 local PROVIDER_KEYS = {
   "vector_store", "graph_store", "document_store", "wiki_store", "mental_model_store",
@@ -77,7 +90,7 @@ S.root = {
     intent_weights = "map",   -- INTENT -> {semantic, keyword, graph, temporal}, over intent.WEIGHTS
   },
   reflect = { max_sentences = "integer", max_results = "integer" },
-  vector_index = { hnsw_threshold = "integer", M = "integer", ef_construction = "integer", ef_search = "integer" },
+  vector_index = S.vector_index,
 }
 for _, k in ipairs(PROVIDER_KEYS) do
   S.root[k] = "string"
@@ -98,5 +111,42 @@ S.SENSITIVE = {
   connection_string = true, credentials = true, auth = true, jwks_url = true,
   issuer = true, audience = true,
 }
+
+-- Keys the engine may add to every provider config: its outbound_transport
+-- ({provider, config}) where the section names none of its own.
+S.PROVIDER_COMMON = { outbound_transport = "map" }
+
+-- extend(a, b, ...) → a new section with the keys of each, later ones winning.
+function S.extend(...)
+  local out = {}
+  for i = 1, select("#", ...) do
+    for k, v in pairs((select(i, ...))) do out[k] = v end
+  end
+  return out
+end
+
+-- The keys the embedded stores read (store/localstore, store/memindex, the
+-- C BM25 index): fixed dimensions, BM25 tuning, the vector index.
+S.local_store = {
+  dimensions = { "integer", min = 1, max = 65536 },
+  bm25 = { k1 = { "number", min = 0, default = 1.2 }, b = { "number", min = 0, max = 1, default = 0.75 },
+           stem = { "boolean", default = true }, stopwords = { "boolean", default = true } },
+  vector_index = S.vector_index,
+}
+
+-- The HTTP client keys of every network provider (providers/shared client →
+-- astrocyte.http). timeout_ms and connect_timeout_ms default to the
+-- transport's timeouts, else 30000 / 10000, so they have no fixed default.
+S.http_client = {
+  timeout_ms = { "integer", min = 1 }, connect_timeout_ms = { "integer", min = 1 },
+  max_retries = { "integer", min = 0, default = 2 }, backoff_ms = { "integer", min = 0, default = 100 },
+  max_backoff_ms = { "integer", min = 0, default = 2000 }, retry_after_cap_ms = { "integer", min = 0, default = 30000 },
+  max_response_bytes = { "integer", min = 1, default = 64 * 1024 * 1024 },
+  outbound_transport = "map",   -- {provider, config}: this provider's own egress
+  log = "any",                  -- a logger object (Lua callers only)
+}
+
+-- An http(s) URL as providers/shared base_url accepts it.
+S.URL = "^https?://[^%s]+$"
 
 return S

@@ -6,7 +6,8 @@
 -- SPI_VERSION supported) before the engine sees it. Nothing in the core names
 -- a provider statically; this is the only place that loads them.
 local errors = require "astrocyte.errors"
-local fmt, ipairs, type = string.format, ipairs, type
+local util = require "astrocyte.util"
+local fmt, ipairs, pairs, type = string.format, ipairs, pairs, type
 
 local _M = {}
 
@@ -91,37 +92,102 @@ local NAMED = {
   { "llm_provider", "llm_providers" },
 }
 
--- check_config(cfg) → true | nil, ConfigError: resolves (loads, without
--- constructing) every provider a loaded config names, exactly as open() would
--- find it, so `config check` fails where open() would on a name.
-function _M.check_config(cfg)
-  local function check(group, name, key_path)
-    if name == nil then return true end
-    local ok, err = _M.resolve(group, name, key_path)
-    if not ok then return nil, err end
-    return true
-  end
-  for _, kg in ipairs(NAMED) do
-    -- The engine tier uses `provider`; the store keys are defaults it ignores.
-    if not (cfg.provider and kg[2] ~= "engine_providers" and kg[1] ~= "llm_provider") then
-      local ok, err = check(kg[2], cfg[kg[1]], kg[1])
-      if not ok then return nil, err end
+-- The provider sections of a loaded config: one { group, name, name_key
+-- (the key path naming the provider), key_path (of its config section),
+-- holder, key } per provider it names; holder[key] is the section (nil when
+-- not written). The engine tier uses `provider`; the store keys are defaults
+-- it ignores, so their sections are not listed then.
+function _M.sections(cfg)
+  local out = {}
+  local function add(group, name, name_key, holder, key, key_path)
+    if name ~= nil then
+      out[#out + 1] = { group = group, name = name, name_key = name_key, holder = holder, key = key, key_path = key_path }
     end
   end
-  local ac = type(cfg.access_control) == "table" and cfg.access_control or {}
-  local ok, err = check("access_policies", ac.policy_provider, "access_control.policy_provider")
-  if not ok then return nil, err end
+  for _, kg in ipairs(NAMED) do
+    if not (cfg.provider and kg[2] ~= "engine_providers" and kg[1] ~= "llm_provider") then
+      add(kg[2], cfg[kg[1]], kg[1], cfg, kg[1] .. "_config", kg[1] .. "_config")
+    end
+  end
+  local ac = cfg.access_control
+  if type(ac) == "table" then
+    add("access_policies", ac.policy_provider, "access_control.policy_provider", ac, "policy_provider_config",
+        "access_control.policy_provider_config")
+  end
   local t = cfg.outbound_transport
-  if type(t) == "table" and t.provider ~= nil then
-    ok, err = check("outbound_transports", t.provider, "outbound_transport.provider")
-    if not ok then return nil, err end
+  if type(t) == "table" then
+    add("outbound_transports", t.provider, "outbound_transport.provider", t, "config", "outbound_transport.config")
   end
   if type(cfg.memory_export_sinks) == "table" then
     for i, entry in ipairs(cfg.memory_export_sinks) do
       if type(entry) == "table" then
-        ok, err = check("memory_export_sinks", entry.provider, fmt("memory_export_sinks[%d].provider", i))
-        if not ok then return nil, err end
+        add("memory_export_sinks", entry.provider, fmt("memory_export_sinks[%d].provider", i), entry, "config",
+            fmt("memory_export_sinks[%d].config", i))
       end
+    end
+  end
+  return out
+end
+
+-- schema(group, name [, key_path]) → the config schema (a section, see
+-- astrocyte.config_check) provider `name` declares for `group`, or nil when
+-- it declares none (it then checks its own config, as custom providers may).
+-- A provider declares it as its module's `schema` field or in the module
+-- <module>.schema (providers/<name>/schema.lua for a short name), a table
+-- keyed by group. nil, ConfigError when that schema is broken.
+function _M.schema(group, name, key_path)
+  if type(name) ~= "string" then return nil end
+  key_path = key_path or group
+  local mod_name = name:match("^(.+):[%w_]+$") or ("astrocyte.providers." .. name)
+  local ok, mod = pcall(require, mod_name)
+  if not ok then return nil end   -- resolve() reports it
+  local s = type(mod) == "table" and type(mod.schema) == "table" and mod.schema or nil
+  if s == nil and package.searchpath(mod_name .. ".schema", package.path) then
+    local sok, res = pcall(require, mod_name .. ".schema")
+    if not sok or type(res) ~= "table" then
+      return nil, errors.config(fmt("%s: provider '%s': its schema module %s.schema failed to load: %s", key_path, name,
+                                    mod_name, sok and "it returned no table" or tostring(res)), { key_path = key_path })
+    end
+    s = res
+  end
+  if s == nil or s[group] == nil then return nil end
+  if type(s[group]) ~= "table" then
+    return nil, errors.config(fmt("%s: provider '%s': its schema for %s is not a table", key_path, name, group),
+                              { key_path = key_path })
+  end
+  return s[group]
+end
+
+-- A provider's schema with the keys the engine may add to every provider
+-- config (config_schema.PROVIDER_COMMON).
+function _M.full_schema(section)
+  local out = {}
+  for k, v in pairs(require("astrocyte.config_schema").PROVIDER_COMMON) do out[k] = v end
+  for k, v in pairs(section) do out[k] = v end
+  return out
+end
+
+-- check_config(cfg) → true | nil, ConfigError: resolves (loads, without
+-- constructing) every provider a loaded config names, exactly as open()
+-- would find it, so `config check` fails where open() would on a name; and
+-- checks the config section of each provider that declares a schema
+-- (unknown keys, types, ranges, required keys), naming the key path.
+function _M.check_config(cfg)
+  local check = require "astrocyte.config_check"
+  for _, sec in ipairs(_M.sections(cfg)) do
+    local ok, err = _M.resolve(sec.group, sec.name, sec.name_key)
+    if not ok then return nil, err end
+    local schema; schema, err = _M.schema(sec.group, sec.name, sec.name_key)
+    if err then return nil, err end
+    local conf = sec.holder[sec.key]
+    if schema and conf ~= nil and (type(conf) ~= "table" or (next(conf) ~= nil and util.is_array(conf))) then
+      return nil, errors.config(fmt("%s must be a mapping, got %s", sec.key_path, type(conf) == "table" and "a list" or type(conf)),
+                                { key_path = sec.key_path })
+    end
+    if schema then
+      local kp, msg
+      ok, kp, msg = check.check(conf or {}, _M.full_schema(schema), sec.key_path)
+      if not ok then return nil, errors.config(msg, { key_path = kp, provider = sec.name }) end
     end
   end
   return true

@@ -172,12 +172,12 @@ describe("astrocyte CLI", function()
   end)
 
   it("config check prints empty maps as {} and empty lists as [], as valid YAML", function()
-    local cfg = write("ok.yaml", "vector_store: in_memory\nembedding_provider_config: {}\naccess_grants: []\n" ..
+    local cfg = write("ok.yaml", "vector_store: in_memory\nmcp: {}\naccess_grants: []\n" ..
       "llm_provider: openai\nllm_provider_config: { base_url: 'http://127.0.0.1:9/v1', api_key: sk-secret, model: m }\n" ..
       "banks:\n  ops:\n    access:\n      - { principal: 'user:ana', grants: [recall] }\n")
     local code, out, err = run({ "config", "check", cfg })
     assert.equal(0, code, err)
-    assert.truthy(out:find("\nembedding_provider_config: {}\n", 1, true), out)
+    assert.truthy(out:find("\nmcp: {}\n", 1, true), out)
     assert.truthy(out:find("\naccess_grants: []\n", 1, true), out)
     assert.is_nil(out:find("sk-secret", 1, true))
     local back = require("lyaml").load(out)

@@ -16,4 +16,20 @@ function _M.rm(path)
   end
 end
 
+-- Writes text to dir/name; returns the path.
+function _M.write(dir, name, text)
+  local f = assert(io.open(dir .. "/" .. name, "w"))
+  f:write(text)
+  f:close()
+  return dir .. "/" .. name
+end
+
+-- The whole content of the file at path.
+function _M.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 return _M

@@ -1,0 +1,17 @@
+-- Config schema of the sqlite store (vector_store_config, which also
+-- builds its graph store; document_store_config; graph_store_config); see
+-- astrocyte.config_check. config.load fills vector_store_config.path.
+local S = require "astrocyte.config_schema"
+
+local file = {
+  path = { "string", non_empty = true, required = true },
+  busy_timeout_ms = { "integer", min = 0, default = 5000 },
+  -- The graph tables' own connection: NORMAL (graph rows are derived and
+  -- durable with the next FULL memory commit) or FULL.
+  graph_synchronous = { "string", one_of = { "NORMAL", "FULL" }, default = "NORMAL" },
+}
+local store = S.extend(S.local_store, file, {
+  change_log_keep = { "integer", min = 0, default = 100000 },
+})
+
+return { vector_stores = store, document_stores = store, graph_stores = file }
