@@ -51,8 +51,10 @@ function G:_launch(port)
   for k, v in pairs(self.env) do env[#env + 1] = k .. "=" .. q(v) end
   local argv = { q(_M.SOURCE_DIR .. "/bin/astrocyte"), "--db", q(self.db) }
   if self.config_file then argv[#argv + 1] = "--config"; argv[#argv + 1] = q(self.config_file) end
-  for _, a in ipairs({ "serve", "--listen", "127.0.0.1:" .. port, "--workers", tostring(self.workers),
-                       "--prefix", self.dir .. "/prefix" }) do argv[#argv + 1] = q(a) end
+  for _, a in ipairs({ "serve", "--listen", "127.0.0.1:" .. port, "--workers", tostring(self.workers) }) do
+    argv[#argv + 1] = q(a)
+  end
+  if self.prefix then argv[#argv + 1] = "--prefix " .. q(self.prefix) end
   for _, a in ipairs(self.args) do argv[#argv + 1] = q(a) end
   os.remove(self.dir .. "/rc")
   local inner = table.concat(env, " ") .. " " .. table.concat(argv, " ") .. " >" .. q(self.dir .. "/out.log")
@@ -112,7 +114,7 @@ function G:stop(signal)
   end
   local rc = self:exit_code()
   if rc == nil and pid then
-    local master = tonumber((_M.read_file(self.dir .. "/prefix/logs/nginx.pid") or ""):match("%d+") or "")
+    local master = self.prefix and tonumber((_M.read_file(self.prefix .. "/logs/nginx.pid") or ""):match("%d+") or "")
     run("kill -9 " .. pid .. " 2>/dev/null")
     if master then run("kill -9 " .. master .. " 2>/dev/null") end
   end
@@ -126,13 +128,15 @@ end
 
 -- start(o) → gateway (raises with its output when it does not become ready).
 -- o: workers (1), args (extra serve options), env (table), config (engine
--- config text, JSON), ready_path ("/ready").
+-- config text, JSON), ready_path ("/ready"), prefix (false: let serve make
+-- and remove a temporary one).
 function _M.start(o)
   o = o or {}
   local dir = capture("mktemp -d /tmp/astrocyte-gw.XXXXXX"):gsub("%s+$", "")
   assert(dir:sub(1, 1) == "/", "mktemp -d failed")
   local self = setmetatable({ dir = dir, db = dir .. "/astrocyte.db", workers = o.workers or 1,
-                              args = o.args or {}, env = o.env or {} }, G)
+                              args = o.args or {}, env = o.env or {},
+                              prefix = o.prefix ~= false and dir .. "/prefix" or nil }, G)
   if o.config then
     self.config_file = dir .. "/astrocyte.json"
     write_file(self.config_file, o.config)

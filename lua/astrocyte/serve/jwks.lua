@@ -12,7 +12,7 @@ local type, tostring, ipairs, setmetatable = type, tostring, ipairs, setmetatabl
 local _M = {}
 local mt = { __index = _M }
 
-local MIN_REFETCH = 10
+local MIN_REFETCH = 2
 
 -- new({url, ttl = 3600, now = function, fetch = function(url) → body | nil, err})
 -- fetch defaults to astrocyte.http's backend (cosockets inside nginx).
