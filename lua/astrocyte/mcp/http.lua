@@ -172,6 +172,12 @@ function _M.handle(server, req)
   if type(req) ~= "table" or type(req.headers) ~= "table" then
     error("astrocyte.mcp.http.handle: req {method, headers, body, principal} expected", 2)
   end
+  -- A repeated header may come as a list (ngx.req.get_headers): one value.
+  local headers = {}
+  for k, v in pairs(req.headers) do
+    headers[k] = type(v) == "table" and table.concat(v, ", ") or v
+  end
+  req = { method = req.method, headers = headers, body = req.body, principal = req.principal }
   if not origin_ok(server, req.headers.origin) then
     return json_error(403, mcp.INVALID_REQUEST, "Forbidden: Origin " .. tostring(req.headers.origin) .. " is not allowed")
   end

@@ -234,7 +234,13 @@ function _M.mcp()
   if not rok then return ngx.exit(send_error(err)) end
   local eng = _M.engine()
   if not eng then return ngx.exit(send_error(_M.engine_error())) end
-  _M.mcp_server = _M.mcp_server or mcp.new(eng, S.mcp or {})
+  if not _M.mcp_server then
+    -- Sessions in a shared dict: a client's next request may reach another worker.
+    local server, merr = mcp.new(eng, { sessions = ngx.shared[S.mcp_dict],
+                                        log = function(line) ngx.log(ngx.ERR, "astrocyte mcp: ", line) end })
+    if not server then return ngx.exit(send_error(merr)) end
+    _M.mcp_server = server
+  end
   ngx.req.read_body()
   local body = ngx.req.get_body_data() or ""
   local status, hdrs, out = mcp_http.handle(_M.mcp_server, { method = method, headers = headers, body = body,

@@ -37,7 +37,7 @@ function _M.settings(o)
   return {
     listen = o.listen, config = o.config, db = o.db, auth = o.auth,
     rate_limit = o.rate_limit or 0, max_body = o.max_body,
-    limits_dict = "astrocyte_limits", metrics_dict = "astrocyte_metrics",
+    limits_dict = "astrocyte_limits", metrics_dict = "astrocyte_metrics", mcp_dict = "astrocyte_mcp",
   }
 end
 
@@ -77,6 +77,7 @@ function _M.generate(o)
     fmt("  client_body_buffer_size %d;", o.max_body),
     "  lua_shared_dict astrocyte_limits 4m;",
     "  lua_shared_dict astrocyte_metrics 1m;",
+    "  lua_shared_dict astrocyte_mcp 1m;",     -- MCP sessions, shared by the workers
     "  lua_package_path " .. q(o.lua_path) .. ";",
     "  lua_package_cpath " .. q(o.lua_cpath) .. ";",
     "  init_by_lua_block {",
