@@ -1,24 +1,39 @@
 -- bench/pipeline.lua: end-to-end speed of the embedded default (SQLite store,
--- hashing embedder, C indexes) through the public engine API — retain
--- throughput (each call durable: one transaction, synchronous=FULL) and
--- recall latency p50/p99 at growing bank sizes — with anchors measured in
--- the same run on the same texts: raw SQLite INSERTs with the same
--- durability (one transaction per row), and SQLite FTS5 MATCH queries.
--- Usage: bench/pipeline [--sizes 10000,100000] [--queries 300] [--json]
+-- hashing embedder, C indexes) through the public engine API, at growing
+-- bank sizes, with anchors measured in the same run on the same texts:
+--   retain/s     one eng:retain per note, each durable (one transaction,
+--                synchronous=FULL), timed on the last --sample notes of a size;
+--                anchor: raw SQLite INSERTs of the same notes, one transaction each
+--   batch/s      eng:retain_many, --batch notes per call (one transaction), for
+--                the rest of the notes; anchor: raw INSERTs, --batch per transaction
+--   recall       eng:recall p50/p99 on the reopened bank; anchor: FTS5 MATCH
+--   open         seconds to reopen the engine on the file (index snapshots),
+--                and the process's resident memory after it
+--   workers      (--workers 1,2) recall throughput of N processes on one file,
+--                each its own engine (as N OpenResty workers)
+-- Usage: bench/pipeline [--sizes 10000,100000,1000000] [--queries 300]
+--        [--sample 1000] [--batch 5000] [--workers 1,2] [--json] [--quick]
 local astrocyte = require "astrocyte"
 local core = require "astrocyte.core"
 local sqlite = require "astrocyte.sqlite"
 local util = require "astrocyte.util"
 
-local args = { sizes = { 10000, 100000 }, queries = 300, json = false }
+local args = { sizes = { 10000, 100000, 1000000 }, queries = 300, sample = 1000, batch = 5000, workers = {},
+               json = false }
+local function numbers(s)
+  local out = {}
+  for n in s:gmatch("%d+") do out[#out + 1] = tonumber(n) end
+  return out
+end
 local i = 1
 while i <= #arg do
   local a = arg[i]
-  if a == "--sizes" then
-    args.sizes = {}
-    for n in arg[i + 1]:gmatch("%d+") do args.sizes[#args.sizes + 1] = tonumber(n) end
-    i = i + 1
+  if a == "--sizes" then args.sizes = numbers(arg[i + 1]); i = i + 1
   elseif a == "--queries" then args.queries = tonumber(arg[i + 1]); i = i + 1
+  elseif a == "--sample" then args.sample = tonumber(arg[i + 1]); i = i + 1
+  elseif a == "--batch" then args.batch = tonumber(arg[i + 1]); i = i + 1
+  elseif a == "--workers" then args.workers = numbers(arg[i + 1]); i = i + 1
+  elseif a == "--worker" then args.worker = arg[i + 1]; i = i + 1   -- internal: one recall worker
   elseif a == "--json" then args.json = true
   elseif a == "--quick" then args.sizes = { 10000 }; args.queries = 200
   end
@@ -54,12 +69,45 @@ local function pct(list, p)
   table.sort(list)
   return list[math.max(1, math.ceil(#list * p))]
 end
+local function rss_bytes()
+  local f = io.open("/proc/self/status")
+  if not f then return 0 end
+  local s = f:read("*a")
+  f:close()
+  return (tonumber(s:match("VmRSS:%s*(%d+)")) or 0) * 1024
+end
+local function exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+local function open_engine(path)
+  return assert(astrocyte.open({ vector_store_config = { path = path },
+    signal_quality = { dedup = { enabled = false } } }))
+end
+
+-- One recall worker (a child process of --workers): opens the bank, says
+-- ready, waits for go, runs its queries; prints "<queries> <start> <end>".
+if args.worker then
+  local dir, id = args.worker:match("^(.*):(%d+)$")
+  for _ = 1, tonumber(id) * 7919 do rand() end    -- each worker its own queries
+  local eng = open_engine(dir .. "/bench.db")
+  local qs = {}
+  for q = 1, args.queries do qs[q] = query() end
+  io.open(dir .. "/ready." .. id, "w"):close()
+  while not exists(dir .. "/go") do sqlite.sleep_ms(2) end
+  local t0 = now()
+  for q = 1, #qs do assert(eng:recall(qs[q], { bank_id = "bench", max_results = 10 })) end
+  print(#qs, t0, now())
+  eng:close()
+  os.exit(0)
+end
 
 local dir = os.tmpname(); os.remove(dir); os.execute("mkdir -p " .. dir)
-local eng = assert(astrocyte.open({ vector_store_config = { path = dir .. "/bench.db" },
-  signal_quality = { dedup = { enabled = false } } }))
+local db_path = dir .. "/bench.db"
+local eng = open_engine(db_path)
 
--- Anchor database: same durability, one transaction per insert; FTS5 index.
+-- Anchor database: same durability; FTS5 index.
 local adb = assert(sqlite.open(dir .. "/anchor.db"))
 assert(adb:exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"))
 assert(adb:exec("CREATE TABLE notes(id INTEGER PRIMARY KEY, text TEXT); CREATE VIRTUAL TABLE fts USING fts5(text);"))
@@ -67,24 +115,51 @@ local ins = assert(adb:prepare("INSERT INTO notes(text) VALUES (?)"))
 local fins = assert(adb:prepare("INSERT INTO fts(text) VALUES (?)"))
 local fq = assert(adb:prepare("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY bm25(fts) LIMIT 10"))
 
+local function anchor_insert(texts, from, to)
+  assert(adb:exec("BEGIN"))
+  for k = from, to do ins:reset(); ins:bind(1, texts[k]); ins:step() end
+  assert(adb:exec("COMMIT"))
+end
+
 local results, done = {}, 0
 for _, size in ipairs(args.sizes) do
   local texts = {}
   for n = done + 1, size do texts[#texts + 1] = note(n) end
-  -- ours: retain through the engine
-  local t0 = now()
-  for _, t in ipairs(texts) do assert(eng:retain(t, { bank_id = "bench" })) end
-  local ours_retain = #texts / (now() - t0)
-  -- anchor: raw durable inserts of the same texts (+ FTS5 rows, untimed)
-  t0 = now()
-  for _, t in ipairs(texts) do
-    assert(adb:exec("BEGIN")); ins:reset(); ins:bind(1, t); ins:step(); assert(adb:exec("COMMIT"))
+  local nsample = math.min(args.sample, #texts)
+  local nbulk = #texts - nsample
+  -- bulk: retain_many, --batch per call; anchor: --batch per transaction
+  local ours_batch, anchor_batch
+  if nbulk > 0 then
+    local t0 = now()
+    for s = 1, nbulk, args.batch do
+      local part = {}
+      for k = s, math.min(nbulk, s + args.batch - 1) do part[#part + 1] = texts[k] end
+      assert(eng:retain_many(part, { bank_id = "bench" }))
+    end
+    ours_batch = nbulk / (now() - t0)
+    t0 = now()
+    for s = 1, nbulk, args.batch do anchor_insert(texts, s, math.min(nbulk, s + args.batch - 1)) end
+    anchor_batch = nbulk / (now() - t0)
   end
-  local anchor_retain = #texts / (now() - t0)
+  -- sample: one durable retain per note; anchor: one transaction per insert
+  local t0 = now()
+  for k = nbulk + 1, #texts do assert(eng:retain(texts[k], { bank_id = "bench" })) end
+  local ours_retain = nsample / (now() - t0)
+  t0 = now()
+  for k = nbulk + 1, #texts do anchor_insert(texts, k, k) end
+  local anchor_retain = nsample / (now() - t0)
   assert(adb:exec("BEGIN"))
   for _, t in ipairs(texts) do fins:reset(); fins:bind(1, t); fins:step() end
   assert(adb:exec("COMMIT"))
   done = size
+
+  -- reopen: what a restart costs at this size
+  eng:close()
+  collectgarbage()
+  t0 = now()
+  eng = open_engine(db_path)
+  local open_s = now() - t0
+  local rss = rss_bytes()
 
   local qs = {}
   for q = 1, args.queries do qs[q] = query() end
@@ -100,23 +175,59 @@ for _, size in ipairs(args.sizes) do
   end
   results[#results + 1] = {
     memories = size, retain_per_s = ours_retain, anchor_insert_per_s = anchor_retain,
+    batch_per_s = ours_batch, anchor_batch_per_s = anchor_batch,
     recall_p50_ms = pct(lat, 0.5), recall_p99_ms = pct(lat, 0.99),
     fts5_p50_ms = pct(alat, 0.5), fts5_p99_ms = pct(alat, 0.99),
-    index_bytes = eng.providers.vector_store:index_bytes(),
+    open_s = open_s, rss_bytes = rss, index_bytes = eng.providers.vector_store:index_bytes(),
   }
 end
 eng:close(); adb:close()
+
+-- Recall throughput of N worker processes on the last bank.
+local scaling = {}
+local interp = arg[-1] or "lua5.4"
+for _, n in ipairs(args.workers) do
+  os.remove(dir .. "/go")
+  local pipes = {}
+  for w = 1, n do
+    os.remove(dir .. "/ready." .. w)
+    pipes[w] = assert(io.popen(("%s %s --worker %s:%d --queries %d"):format(interp, arg[0], dir, w, args.queries)))
+  end
+  local ready = 0
+  while ready < n do
+    ready = 0
+    for w = 1, n do if exists(dir .. "/ready." .. w) then ready = ready + 1 end end
+    sqlite.sleep_ms(10)
+  end
+  io.open(dir .. "/go", "w"):close()
+  local total, first, last = 0, math.huge, 0
+  for w = 1, n do
+    local q, s, e = pipes[w]:read("*a"):match("(%d+)%s+(%S+)%s+(%S+)")
+    pipes[w]:close()
+    total, first, last = total + tonumber(q), math.min(first, tonumber(s)), math.max(last, tonumber(e))
+  end
+  scaling[#scaling + 1] = { workers = n, recall_qps = total / (last - first) }
+end
 os.execute("rm -rf " .. dir)
 
 if args.json then
-  print(util.encode({ results = results }))
+  print(util.encode({ results = results, workers = scaling }))
 else
-  print(("%-9s %12s %14s %8s %10s %10s %10s %10s"):format("memories", "retain/s", "sqlite ins/s", "ratio",
-    "recall p50", "recall p99", "fts5 p50", "fts5 p99"))
+  print(("%-9s %12s %14s %8s %10s %13s %6s %10s %10s %10s %10s %7s %8s"):format("memories", "retain/s",
+    "sqlite ins/s", "ratio", "batch/s", "sqlite bat/s", "ratio", "recall p50", "recall p99", "fts5 p50", "fts5 p99",
+    "open s", "rss MB"))
   for _, r in ipairs(results) do
-    print(("%-9d %12.0f %14.0f %8.2f %8.2fms %8.2fms %8.2fms %8.2fms"):format(r.memories, r.retain_per_s,
-      r.anchor_insert_per_s, r.retain_per_s / r.anchor_insert_per_s, r.recall_p50_ms, r.recall_p99_ms,
-      r.fts5_p50_ms, r.fts5_p99_ms))
+    local bat, abat = r.batch_per_s or 0, r.anchor_batch_per_s or 0
+    print(("%-9d %12.0f %14.0f %8.2f %10.0f %13.0f %6.2f %8.2fms %8.2fms %8.2fms %8.2fms %7.2f %8.0f"):format(
+      r.memories, r.retain_per_s, r.anchor_insert_per_s, r.retain_per_s / r.anchor_insert_per_s, bat, abat,
+      abat > 0 and bat / abat or 0, r.recall_p50_ms, r.recall_p99_ms, r.fts5_p50_ms, r.fts5_p99_ms,
+      r.open_s, r.rss_bytes / 1048576))
   end
   print("recall = full pipeline (embed query, vector + BM25 + graph channels, RRF, rerank); fts5 = keyword only")
+  print(("retain/s on the last %d notes of each size, batch/s on the rest (%d per call)"):format(args.sample,
+    args.batch))
+  for _, s in ipairs(scaling) do
+    print(("recall with %d worker process(es) on one file: %.0f queries/s (%.2fx one)"):format(s.workers,
+      s.recall_qps, s.recall_qps / scaling[1].recall_qps))
+  end
 end
