@@ -7,6 +7,7 @@
 local types = require "astrocyte.types"
 local util = require "astrocyte.util"
 local similarity = require "astrocyte.store.similarity"
+local gstore = require "astrocyte.store.graph"
 local type, pairs, ipairs, fmt, min = type, pairs, ipairs, string.format, math.min
 local lower, sort = string.lower, table.sort
 
@@ -27,10 +28,7 @@ local function bank(self, bank_id)
   return b
 end
 
-local function bank_arg(bank_id)
-  if type(bank_id) ~= "string" or bank_id == "" then return nil, "in_memory graph: bank_id must be a non-empty string" end
-  return bank_id
-end
+local LABEL = "in_memory graph"
 
 -- Name similarity (difflib ratio over name and aliases), shared with the
 -- sqlite graph store; _M.ratio stays for callers of the old export.
@@ -39,8 +37,7 @@ local contains = similarity.contains
 
 -- GraphStore.store_entities: upserts; returns ids in input order.
 function _M:store_entities(entities, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = types.list("Entity", entities, "entities", "in_memory graph")
+  local list, err = gstore.dtos(LABEL, bank_id, "Entity", entities, "entities")
   if not list then return nil, err end
   local b = bank(self, bank_id)
   local ids = {}
@@ -74,8 +71,7 @@ end
 
 -- GraphStore.store_links: returns one link id per link, in input order.
 function _M:store_links(links, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = types.list("EntityLink", links, "links", "in_memory graph", true)
+  local list, err = gstore.dtos(LABEL, bank_id, "EntityLink", links, "links", true)
   if not list then return nil, err end
   local ids = {}
   for i, l in ipairs(list) do ids[i] = put_link(self, l, bank_id, "links[" .. i .. "]") end
@@ -84,15 +80,14 @@ end
 
 -- GraphStore.store_entity_link: one confirmed link; returns its id.
 function _M:store_entity_link(link, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
+  local _, err = gstore.bank_arg(LABEL, bank_id); if err then return nil, err end
   return put_link(self, link, bank_id, "link")
 end
 
 -- GraphStore.link_memories_to_entities: records memory ↔ entity edges.
 -- An association may carry `text` (an extension) returned in GraphHit.text.
 function _M:link_memories_to_entities(assocs, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = types.list("MemoryEntityAssociation", assocs, "associations", "in_memory graph", true)
+  local list, err = gstore.dtos(LABEL, bank_id, "MemoryEntityAssociation", assocs, "associations", true)
   if not list then return nil, err end
   local b = bank(self, bank_id)
   for _, a in ipairs(list) do
@@ -250,8 +245,7 @@ end
 -- GraphStore.store_memory_links (optional): memory → memory links,
 -- deduplicated on (source, target, link_type); returns ids in input order.
 function _M:store_memory_links(links, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = types.list("MemoryLink", links, "links", "in_memory graph")
+  local list, err = gstore.dtos(LABEL, bank_id, "MemoryLink", links, "links")
   if not list then return nil, err end
   local b = bank(self, bank_id)
   local ids = {}

@@ -23,9 +23,9 @@
 -- store_entities is not, since a replay would count a mention twice.
 local shared = require "astrocyte.providers.shared"
 local errors = require "astrocyte.errors"
-local types = require "astrocyte.types"
 local util = require "astrocyte.util"
 local similarity = require "astrocyte.store.similarity"
+local gstore = require "astrocyte.store.graph"
 local cjson = require "cjson.safe"
 local type, ipairs, pairs, fmt, tostring = type, ipairs, pairs, string.format, tostring
 local lower, sort, floor = string.lower, table.sort, math.floor
@@ -140,13 +140,15 @@ local function q1(self, what, cypher, params, idempotent)
 end
 
 local function bank_arg(bank_id)
-  if type(bank_id) ~= "string" or bank_id == "" then return nil, errors.validation("neo4j: bank_id must be a non-empty string") end
+  local _, err = gstore.bank_arg("neo4j", bank_id)
+  if err then return nil, errors.validation(err) end
   return bank_id
 end
 
--- Validated DTO copies of `list` (kind `name`); keeps id and text extensions.
-local function dtos(name, list, what)
-  local out, err = types.list(name, list, what, "neo4j", true)
+-- Validated DTO copies of `list` (kind `name`) written to bank_id; keeps id
+-- and text extensions.
+local function dtos(bank_id, name, list, what)
+  local out, err = gstore.dtos("neo4j", bank_id, name, list, what, true)
   if not out then return nil, errors.validation(err) end
   return out
 end
@@ -180,8 +182,7 @@ local STORE_ENTITIES = "UNWIND $rows AS row"
 
 -- GraphStore.store_entities: upserts; returns the ids in input order.
 function _M:store_entities(entities, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = dtos("Entity", entities, "entities")
+  local list, err = dtos(bank_id, "Entity", entities, "entities")
   if not list then return nil, err end
   if #list == 0 then return {} end
   local rows, ids = {}, {}
@@ -324,8 +325,7 @@ end
 
 -- GraphStore.store_links: one link id per link, in input order.
 function _M:store_links(links, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = dtos("EntityLink", links, "links")
+  local list, err = dtos(bank_id, "EntityLink", links, "links")
   if not list then return nil, err end
   if #list == 0 then return {} end
   return self:put_links("store_links", list, bank_id)
@@ -333,8 +333,7 @@ end
 
 -- GraphStore.store_entity_link: one confirmed link; returns its id.
 function _M:store_entity_link(link, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = dtos("EntityLink", { link }, "link")
+  local list, err = dtos(bank_id, "EntityLink", { link }, "link")
   if not list then return nil, err end
   local ids; ids, err = self:put_links("store_entity_link", list, bank_id)
   if not ids then return nil, err end
@@ -344,8 +343,7 @@ end
 -- GraphStore.link_memories_to_entities: memory ↔ entity edges. An
 -- association may carry `text` (extension), returned by query_neighbors.
 function _M:link_memories_to_entities(assocs, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = dtos("MemoryEntityAssociation", assocs, "associations")
+  local list, err = dtos(bank_id, "MemoryEntityAssociation", assocs, "associations")
   if not list then return nil, err end
   if #list == 0 then return true end
   local rows = {}

@@ -8,6 +8,7 @@
 local shared = require "astrocyte.providers.shared"
 local errors = require "astrocyte.errors"
 local util = require "astrocyte.util"
+local gstore = require "astrocyte.store.graph"
 local type, ipairs, pairs, fmt, floor, sort = type, ipairs, pairs, string.format, math.floor, table.sort
 local null = shared.null
 
@@ -76,12 +77,7 @@ return function(_M, _, h)
       hits[#hits + 1] = { memory_id = hit.memory_id, text = hit.text, connected_entities = ents, depth = depth,
                           score = 1 / (depth + (1 - k / #seeds) / 2 + (1 - direct / t) / 2) }
     end
-    sort(hits, function(x, y)
-      if x.score ~= y.score then return x.score > y.score end
-      return x.memory_id < y.memory_id
-    end)
-    for i = #hits, limit + 1, -1 do hits[i] = nil end
-    return hits
+    return gstore.top_hits(hits, limit)
   end
 
   local STORE_MEMORY_LINKS = "UNWIND $links AS l"
@@ -96,8 +92,7 @@ return function(_M, _, h)
   -- GraphStore.store_memory_links: memory → memory links, deduplicated on
   -- (source, target, link_type); returns ids in input order.
   function _M:store_memory_links(links, bank_id)
-    local _, err = bank_arg(bank_id); if err then return nil, err end
-    local list; list, err = dtos("MemoryLink", links, "links")
+    local list, err = dtos(bank_id, "MemoryLink", links, "links")
     if not list then return nil, err end
     if #list == 0 then return {} end
     local ms = util.now_ms()
@@ -119,10 +114,8 @@ return function(_M, _, h)
   -- source or target is a seed; opts = { link_types?, limit = 200 };
   -- insertion order.
   function _M:find_memory_links(seed_ids, bank_id, opts)
-    opts = opts or {}
-    local limit, kinds = opts.limit or 200, opts.link_types
-    if type(bank_id) ~= "string" or type(seed_ids) ~= "table" or #seed_ids == 0 or limit < 1 then return {} end
-    if type(kinds) == "table" and #kinds == 0 then return {} end
+    local limit, kinds = gstore.link_query(seed_ids, bank_id, opts)
+    if not limit then return {} end
     local rows, err = q1(self, "find_memory_links",
       "MATCH (s:Memory {bank_id: $bank_id})-[r:MEMORY_LINK]->(t:Memory {bank_id: $bank_id})"
       .. " WHERE (s.id IN $ids OR t.id IN $ids) AND ($types IS NULL OR r.link_type IN $types)"

@@ -10,12 +10,13 @@ local util = require "astrocyte.util"
 local types = require "astrocyte.types"
 local common = require "astrocyte.providers.postgres.common"
 local similarity = require "astrocyte.store.similarity"
+local gstore = require "astrocyte.store.graph"
 local type, ipairs, fmt = type, ipairs, string.format
 local lower, sort = string.lower, table.sort
 
 local _M = common.class("graph", "graph store", "graph_store_config")
 local function perr(what, bank, err) return _M._err(_M, what, bank, err) end
-local function bank_arg(bank_id) return _M._bank(_M, bank_id) end
+local LABEL = "postgres graph"
 
 -- Trigram similarity as pg_trgm computes it, over name and aliases.
 _M.similarity = similarity.trigram
@@ -31,8 +32,7 @@ end
 
 -- GraphStore.store_entities: upserts (keyed by (bank_id, id)); ids in input order.
 function _M:store_entities(entities, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = types.list("Entity", entities, "entities", "postgres graph")
+  local list, err = gstore.dtos(LABEL, bank_id, "Entity", entities, "entities")
   if not list then return nil, err end
   local rows, ids = {}, {}
   for i, dto in ipairs(list) do
@@ -74,8 +74,7 @@ end
 
 -- GraphStore.store_links: one link id per link, in input order.
 function _M:store_links(links, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = types.list("EntityLink", links, "links", "postgres graph", true)
+  local list, err = gstore.dtos(LABEL, bank_id, "EntityLink", links, "links", true)
   if not list then return nil, err end
   local ids; ids, err = self.ctx.pool:tx(function(q)
     local out = {}
@@ -92,7 +91,7 @@ end
 
 -- GraphStore.store_entity_link: one confirmed link; returns its id.
 function _M:store_entity_link(link, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
+  local _, err = gstore.bank_arg(LABEL, bank_id); if err then return nil, err end
   local id; id, err = self.ctx.pool:tx(function(q) return put_link(self, q, link, bank_id, "link") end, { idempotent = true })
   if not id then return nil, perr("store_entity_link", bank_id, err) end
   return id
@@ -101,8 +100,7 @@ end
 -- GraphStore.link_memories_to_entities: memory ↔ entity edges; an
 -- association may carry `text` (an extension) returned in GraphHit.text.
 function _M:link_memories_to_entities(assocs, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = types.list("MemoryEntityAssociation", assocs, "associations", "postgres graph", true)
+  local list, err = gstore.dtos(LABEL, bank_id, "MemoryEntityAssociation", assocs, "associations", true)
   if not list then return nil, err end
   local sql = fmt([[INSERT INTO %s.memory_entities (bank_id, memory_id, entity_id, text) VALUES ($1, $2, $3, $4)
     ON CONFLICT (bank_id, memory_id, entity_id) DO UPDATE SET text = coalesce(excluded.text, memory_entities.text)]], self.S)
@@ -223,8 +221,7 @@ end
 -- GraphStore.store_memory_links (optional): deduplicated on (source,
 -- target, link_type); ids in input order.
 function _M:store_memory_links(links, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = types.list("MemoryLink", links, "links", "postgres graph")
+  local list, err = gstore.dtos(LABEL, bank_id, "MemoryLink", links, "links")
   if not list then return nil, err end
   local rows = {}
   for i, dto in ipairs(list) do

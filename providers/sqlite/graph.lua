@@ -13,9 +13,9 @@
 -- drops the associations and memory links of forgotten memories.
 -- Storage plumbing (schema, statements, transactions): graph_db.lua.
 local DB = require "astrocyte.providers.sqlite.graph_db"
-local types = require "astrocyte.types"
 local util = require "astrocyte.util"
 local similarity = require "astrocyte.store.similarity"
+local gstore = require "astrocyte.store.graph"
 local type, pairs, ipairs, min, tostring = type, pairs, ipairs, math.min, tostring
 local lower, sort = string.lower, table.sort
 local marks, chunks, encode_map, decode = DB.marks, DB.chunks, DB.encode_map, DB.decode
@@ -25,15 +25,7 @@ local mt = { __index = _M }
 -- The statement cache, query(), q() and tx() methods.
 _M.stmt, _M.query, _M.q, _M.tx = DB.stmt, DB.query, DB.q, DB.tx
 
-local function bank_arg(bank_id)
-  if type(bank_id) ~= "string" or bank_id == "" then return nil, "sqlite graph: bank_id must be a non-empty string" end
-  return bank_id
-end
-
--- Validates an array of DTOs of kind `name`; returns the copies.
-local function dtos(name, list, what)
-  return types.list(name, list, what, "sqlite graph", true)
-end
+local LABEL = "sqlite graph"
 
 ---------------------------------------------------------------------------
 -- Entities
@@ -67,8 +59,7 @@ end
 
 -- GraphStore.store_entities: upserts; returns the ids in input order.
 function _M:store_entities(entities, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = dtos("Entity", entities, "entities")
+  local list, err = gstore.dtos(LABEL, bank_id, "Entity", entities, "entities", true)
   if not list then return nil, err end
   if #list == 0 then return {} end
   return self:tx("store_entities", true, function()
@@ -224,8 +215,7 @@ end
 
 -- GraphStore.store_links: one link id per link, in input order.
 function _M:store_links(links, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = dtos("EntityLink", links, "links")
+  local list, err = gstore.dtos(LABEL, bank_id, "EntityLink", links, "links", true)
   if not list then return nil, err end
   if #list == 0 then return {} end
   return self:tx("store_links", true, function() return self:put_links(list, bank_id) end)
@@ -233,8 +223,7 @@ end
 
 -- GraphStore.store_entity_link: one confirmed link; returns its id.
 function _M:store_entity_link(link, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = dtos("EntityLink", { link }, "link")
+  local list, err = gstore.dtos(LABEL, bank_id, "EntityLink", { link }, "link", true)
   if not list then return nil, err end
   local ids; ids, err = self:tx("store_entity_link", true, function() return self:put_links(list, bank_id) end)
   if not ids then return nil, err end
@@ -245,8 +234,7 @@ end
 -- association may carry `text` (extension), used when the file has no
 -- memory row for that id.
 function _M:link_memories_to_entities(assocs, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = dtos("MemoryEntityAssociation", assocs, "associations")
+  local list, err = gstore.dtos(LABEL, bank_id, "MemoryEntityAssociation", assocs, "associations", true)
   if not list then return nil, err end
   if #list == 0 then return true end
   return self:tx("link_memories_to_entities", true, function()
@@ -264,7 +252,7 @@ end
 -- memory links (either end) of the given memories. Returns the number of
 -- associations removed.
 function _M:unlink_memories(memory_ids, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
+  local _, err = gstore.bank_arg(LABEL, bank_id); if err then return nil, err end
   if type(memory_ids) ~= "table" then return nil, "sqlite graph: memory_ids must be an array" end
   if #memory_ids == 0 then return 0 end
   return self:tx("unlink_memories", true, function()
@@ -307,8 +295,7 @@ RETURNING id]]
 -- GraphStore.store_memory_links: memory → memory links, deduplicated on
 -- (source, target, link_type); returns ids in input order.
 function _M:store_memory_links(links, bank_id)
-  local _, err = bank_arg(bank_id); if err then return nil, err end
-  local list; list, err = dtos("MemoryLink", links, "links")
+  local list, err = gstore.dtos(LABEL, bank_id, "MemoryLink", links, "links", true)
   if not list then return nil, err end
   if #list == 0 then return {} end
   return self:tx("store_memory_links", true, function()
@@ -327,10 +314,8 @@ end
 -- GraphStore.find_memory_links(seed_ids, bank_id, opts): links whose source
 -- or target is a seed; opts = { link_types?, limit = 200 }; insertion order.
 function _M:find_memory_links(seed_ids, bank_id, opts)
-  opts = opts or {}
-  local limit, kinds = opts.limit or 200, opts.link_types
-  if type(bank_id) ~= "string" or type(seed_ids) ~= "table" or #seed_ids == 0 or limit < 1 then return {} end
-  if type(kinds) == "table" and #kinds == 0 then return {} end
+  local limit, kinds = gstore.link_query(seed_ids, bank_id, opts)
+  if not limit then return {} end
   local found, err = self:tx("find_memory_links", false, function()
     local by_key = {}
     local ok, cerr = chunks(seed_ids, function(slice)

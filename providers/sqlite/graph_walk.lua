@@ -5,6 +5,7 @@
 -- scores the memories it reaches, has_memories() tells whether the file
 -- holds the vector store's `memories` table (for hit texts).
 local DB = require "astrocyte.providers.sqlite.graph_db"
+local gstore = require "astrocyte.store.graph"
 local type, pairs, ipairs = type, pairs, ipairs
 local sort = table.sort
 local marks, chunks = DB.marks, DB.chunks
@@ -133,11 +134,7 @@ function _M:query_neighbors(entity_ids, bank_id, max_depth, limit)
       sort(h.connected_entities)
       hits[#hits + 1] = h
     end
-    sort(hits, function(x, y)
-      if x.score ~= y.score then return x.score > y.score end
-      return x.memory_id < y.memory_id
-    end)
-    for i = #hits, limit + 1, -1 do hits[i] = nil end
+    gstore.top_hits(hits, limit)
     -- Texts of the memories, from the vector store's table in this file.
     if #hits > 0 and self:has_memories() then
       local ids, by = {}, {}
