@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS astrocyte_bank_seq (bank_id TEXT PRIMARY KEY, seq INT
 ]]
 
 local COLS = "key, bank_id, id, text, vector, metadata, tags, fact_type, memory_layer, chunk_id, occurred_at, retained_at, archived_at"
+local HIT_COLS = COLS:gsub("vector, ", "")   -- get_rows for search hits: no vector blob to copy
 local LIVE = " AND archived_at IS NULL"
 
 local Backend = {}
@@ -215,13 +216,13 @@ function Backend:upsert(rows)
   return keys
 end
 
-function Backend:get_rows(keys)
-  local out = {}
+function Backend:get_rows(keys, no_vector)
+  local out, cols = {}, no_vector and HIT_COLS or COLS
   -- Chunks of 500 keep us under SQLite's bound-parameter limit.
   for start = 1, #keys, 500 do
     local n = math.min(500, #keys - start + 1)
     local marks = string.rep("?,", n - 1) .. "?"
-    local rows, err = self:query("SELECT " .. COLS .. " FROM memories WHERE key IN (" .. marks .. ")",
+    local rows, err = self:query("SELECT " .. cols .. " FROM memories WHERE key IN (" .. marks .. ")",
                                  unpack(keys, start, start + n - 1))
     if not rows then return nil, serr(self, "read", err) end
     for _, r in ipairs(rows) do out[r.key] = decode_row(r) end

@@ -73,7 +73,7 @@ end
 -- Writes entities, memory↔entity associations and co-occurrence links.
 local function store_graph(eng, bank, items, per_chunk_entities)
   local gs = eng.graph_store
-  local all, seen, assoc, links = {}, {}, {}, {}
+  local all, seen, assoc, links, link_at = {}, {}, {}, {}, {}
   local max_co = eng.cfg.entity_cooccurrence and eng.cfg.entity_cooccurrence.max_entities_per_memory or 5
   for i, it in ipairs(items) do
     local ents = per_chunk_entities[i]
@@ -82,8 +82,13 @@ local function store_graph(eng, bank, items, per_chunk_entities)
       assoc[#assoc + 1] = { memory_id = it.id, entity_id = e.id }
       if j <= max_co then
         for k = j + 1, math.min(#ents, max_co) do
-          links[#links + 1] = { entity_a = e.id, entity_b = ents[k].id, link_type = "co_occurs",
-                                evidence = it.id, confidence = 1.0 }
+          -- A pair seen again (a batch of many items) is upserted once, with
+          -- the latest evidence: the row sequential upserts would leave.
+          local key = e.id .. "\0" .. ents[k].id
+          local n = link_at[key] or #links + 1
+          link_at[key] = n
+          links[n] = { entity_a = e.id, entity_b = ents[k].id, link_type = "co_occurs",
+                       evidence = it.id, confidence = 1.0 }
         end
       end
     end

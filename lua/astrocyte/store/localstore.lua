@@ -253,7 +253,7 @@ end
 -- Fetches rows for keys and builds hits in key order with the given scores.
 function _M:_hits(keys, scores, map_score)
   if #keys == 0 then return {} end
-  local rows, err = self.backend:get_rows(keys)
+  local rows, err = self.backend:get_rows(keys, true)   -- true: hits need no vector
   if not rows then return nil, err end
   local hits = {}
   for i, k in ipairs(keys) do
