@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "astro_lua.h"
+#include "standalone.h"
 
 int astro_lua_fail(lua_State *L, const char *msg)
 {
@@ -52,17 +53,7 @@ uint64_t astro_lua_checkkey(lua_State *L, int idx)
 
 int astro_lua_optbool(lua_State *L, int idx, const char *name, int dflt)
 {
-    int v = dflt;
-    lua_getfield(L, idx, name);
-    if (!lua_isnil(L, -1)) {
-        if (!lua_isboolean(L, -1)) {
-            lua_pushfstring(L, "opts.%s must be a boolean", name);
-            luaL_argerror(L, idx, lua_tostring(L, -1));
-        }
-        v = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
+    return astro_mod_optbool(L, idx, name, dflt);
 }
 
 int64_t astro_lua_opttime(lua_State *L, int idx)

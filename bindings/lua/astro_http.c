@@ -36,7 +36,7 @@
 
 #include <curl/curl.h>
 
-#include "compat.h"
+#include "standalone.h"
 
 #define MT_CLIENT "astrocyte.http_curl.client"
 #define DEFAULT_MAX_RESPONSE (64u * 1024u * 1024u)
@@ -468,16 +468,7 @@ static int l_new(lua_State *L)
  * Lua hosts; the OpenResty backend uses ngx.sleep instead). */
 static int l_sleep_ms(lua_State *L)
 {
-    lua_Number ms = luaL_checknumber(L, 1);
-    struct timespec ts, rem;
-    if (!(ms > 0))
-        return 0;
-    if (ms > 3600000)
-        ms = 3600000;
-    ts.tv_sec = (time_t)(ms / 1000);
-    ts.tv_nsec = (long)((ms - (lua_Number)ts.tv_sec * 1000) * 1000000);
-    while (nanosleep(&ts, &rem) != 0 && errno == EINTR)
-        ts = rem;
+    astro_mod_sleep_ms(luaL_checknumber(L, 1), 3600000);
     return 0;
 }
 
@@ -499,18 +490,8 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_http_curl(lua_State *L)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return luaL_error(L, "http_curl: curl_global_init failed");
-    luaL_newmetatable(L, MT_CLIENT);
-    lua_newtable(L);
-    luaL_setfuncs(L, client_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, m_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, m_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-    luaL_newlib(L, module_funcs);
-    lua_pushliteral(L, "0.1.0");
-    lua_setfield(L, -2, "VERSION");
+    astro_mod_newclass(L, MT_CLIENT, client_methods, m_close, m_tostring);
+    astro_mod_newlib(L, module_funcs);
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
     lua_setfield(L, -2, "curl_version");
     return 1;

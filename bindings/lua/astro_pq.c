@@ -39,7 +39,7 @@
 
 #include <libpq-fe.h>
 
-#include "compat.h"
+#include "standalone.h"
 
 #define MT_CONN "astrocyte.pq.conn"
 #define MAX_PARAMS 65535
@@ -408,16 +408,7 @@ static int l_parse_vector(lua_State *L)
  * an OpenResty backend sleeps with ngx.sleep instead). */
 static int l_sleep_ms(lua_State *L)
 {
-    lua_Number ms = luaL_checknumber(L, 1);
-    struct timespec ts, rem;
-    if (ms <= 0)
-        return 0;
-    if (ms > 60000)
-        ms = 60000;
-    ts.tv_sec = (time_t)(ms / 1000);
-    ts.tv_nsec = (long)((ms - (lua_Number)ts.tv_sec * 1000) * 1e6);
-    while (nanosleep(&ts, &rem) != 0 && errno == EINTR)
-        ts = rem;
+    astro_mod_sleep_ms(luaL_checknumber(L, 1), 60000);
     return 0;
 }
 
@@ -445,18 +436,8 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_pq(lua_State *L);
 
 ASTRO_LUA_EXPORT int luaopen_astrocyte_pq(lua_State *L)
 {
-    luaL_newmetatable(L, MT_CONN);
-    lua_newtable(L);
-    luaL_setfuncs(L, conn_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, m_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, m_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-    luaL_newlib(L, module_funcs);
-    lua_pushliteral(L, "0.1.0");
-    lua_setfield(L, -2, "VERSION");
+    astro_mod_newclass(L, MT_CONN, conn_methods, m_close, m_tostring);
+    astro_mod_newlib(L, module_funcs);
     lua_pushinteger(L, PQlibVersion());
     lua_setfield(L, -2, "libpq_version");
     return 1;

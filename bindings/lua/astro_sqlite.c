@@ -13,7 +13,7 @@
 
 #include <sqlite3.h>
 
-#include "compat.h"
+#include "standalone.h"
 
 #define MT_DB   "astrocyte.sqlite.db"
 #define MT_STMT "astrocyte.sqlite.stmt"
@@ -53,22 +53,6 @@ static lstmt *check_stmt(lua_State *L)
     return s;
 }
 
-/* Returns boolean field `name` of the table at idx, dflt when nil. */
-static int opt_bool(lua_State *L, int idx, const char *name, int dflt)
-{
-    int v = dflt;
-    lua_getfield(L, idx, name);
-    if (!lua_isnil(L, -1)) {
-        if (!lua_isboolean(L, -1)) {
-            lua_pushfstring(L, "opts.%s must be a boolean", name);
-            luaL_argerror(L, idx, lua_tostring(L, -1));
-        }
-        v = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 /* sqlite.open(path [, {readonly=false, create=true}]) -> db | nil, err */
 static int l_open(lua_State *L)
 {
@@ -77,8 +61,8 @@ static int l_open(lua_State *L)
     ldb *d;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
-        readonly = opt_bool(L, 2, "readonly", 0);
-        create = opt_bool(L, 2, "create", 1);
+        readonly = astro_mod_optbool(L, 2, "readonly", 0);
+        create = astro_mod_optbool(L, 2, "create", 1);
     }
     if (readonly)
         flags = SQLITE_OPEN_READONLY;
@@ -444,30 +428,13 @@ static const luaL_Reg module_funcs[] = {
     {NULL, NULL}
 };
 
-/* Creates metatable tname with methods as __index plus __gc and __tostring. */
-static void new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
-                      lua_CFunction gc, lua_CFunction tostring)
-{
-    luaL_newmetatable(L, tname);
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-}
-
 ASTRO_LUA_EXPORT int luaopen_astrocyte_sqlite(lua_State *L);
 
 ASTRO_LUA_EXPORT int luaopen_astrocyte_sqlite(lua_State *L)
 {
-    new_class(L, MT_DB, db_methods, m_db_close, m_db_tostring);
-    new_class(L, MT_STMT, stmt_methods, m_stmt_finalize, m_stmt_tostring);
-    luaL_newlib(L, module_funcs);
-    lua_pushliteral(L, "0.1.0");
-    lua_setfield(L, -2, "VERSION");
+    astro_mod_newclass(L, MT_DB, db_methods, m_db_close, m_db_tostring);
+    astro_mod_newclass(L, MT_STMT, stmt_methods, m_stmt_finalize, m_stmt_tostring);
+    astro_mod_newlib(L, module_funcs);
     lua_pushstring(L, sqlite3_libversion());
     lua_setfield(L, -2, "sqlite_version");
     return 1;

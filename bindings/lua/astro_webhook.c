@@ -39,7 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compat.h"
+#include "standalone.h"
 #include "webhook_queue.h"
 
 #define MT_DISPATCHER "astrocyte.webhook.dispatcher"
@@ -366,16 +366,7 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_webhook(lua_State *L)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return luaL_error(L, "webhook: curl_global_init failed");
-    if (luaL_newmetatable(L, MT_DISPATCHER)) {
-        lua_newtable(L);
-        luaL_setfuncs(L, disp_methods, 0);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, l_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, l_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_pop(L, 1);
+    astro_mod_newclass(L, MT_DISPATCHER, disp_methods, l_gc, l_tostring);
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);
     lua_pushliteral(L, "0.1.0");
