@@ -2,7 +2,7 @@
 -- client (tools/mcp-client): the handshake, the tool listing under the
 -- mcp.* flags, calls that store and find memories in the --db file, tool
 -- errors naming the field, an unknown tool, and access denial for the
--- static mcp.principal.
+-- static mcp.principal (or --principal).
 local mcp_client = require "support.mcp_client"
 local tmp = require "support.tmp"
 local util = require "astrocyte.util"
@@ -19,11 +19,12 @@ describe("astrocyte mcp (stdio, SDK client)", function()
   teardown(function() tmp.rm(dir) end)
 
   -- Runs the client against `astrocyte --db DB --config CFG [--bank B] mcp`.
-  local function session(cfg, steps, bank)
+  local function session(cfg, steps, bank, principal)
     local cfg_path = dir .. "/astrocyte-" .. tostring(#steps) .. "-" .. tostring(os.clock()) .. ".json"
     write(cfg_path, assert(util.encode(cfg)))
     local args = { "--db", dir .. "/mem.db", "--config", cfg_path }
     if bank then args[#args + 1] = "--bank"; args[#args + 1] = bank end
+    if principal then args[#args + 1] = "--principal"; args[#args + 1] = principal end
     args[#args + 1] = "mcp"
     local out = mcp_client.run({ transport = "stdio", args = args, steps = steps })
     assert(out.connectError == nil, out.connectError and out.connectError.message .. "\n" .. out.stderr)
@@ -136,6 +137,9 @@ describe("astrocyte mcp (stdio, SDK client)", function()
     local v = mcp_client.tool_json(out.steps[1])
     assert.are.equal("AccessDenied", v.error)
     assert.matches("agent:mcp", v.message)
+    -- --principal acts as another identity
+    out = session(cfg, { { op = "call", name = "memory_recall", arguments = { query = "deploys" } } }, nil, "agent:notetaker")
+    assert.are.equal(1, #mcp_client.tool_json(out.steps[1]).hits)
   end)
 
   it("refuses to start when logs would go to stdout", function()

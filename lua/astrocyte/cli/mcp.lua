@@ -10,8 +10,9 @@ local _M = {}
 
 _M.USAGE = [[
 
-  mcp                    serve the tools over MCP on stdin/stdout until stdin closes
-                         (--bank sets mcp.default_bank_id; config block mcp:)
+mcp:
+  mcp                   the MCP server on stdin/stdout until stdin closes (`serve` has it at /mcp)
+      [--bank ID] (mcp.default_bank_id)  [--principal P] (mcp.principal, agent:mcp)
 ]]
 
 -- Registers the command. ctx: {commands, fail, usage_error} of astrocyte.cli.
