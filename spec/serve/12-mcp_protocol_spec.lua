@@ -143,7 +143,7 @@ describe("mcp server:handle", function()
 
     it("refuses an mcp block with an unknown key or a bad value, naming the key", function()
       for key, block in pairs({ ["mcp.expose_forgt"] = { expose_forgt = true }, ["mcp.max_results_limit"] = { max_results_limit = 0 },
-                                ["mcp.principal"] = { principal = 5 } }) do
+                                ["mcp.principal"] = { principal = 5 }, ["mcp.allowed_origins"] = { allowed_origins = { 1 } } }) do
         local s, err = mcp.new(eng, { config = block })
         assert.is_nil(s)
         assert.are.equal("ConfigError", err.kind)
@@ -251,7 +251,7 @@ describe("mcp server:handle", function()
         access_control = { enabled = true, default_policy = "deny" },
         access_grants = { { bank_id = "open", principal = "agent:mcp", permissions = { "read", "write" } },
                           { bank_id = "secret", principal = "user:ana", permissions = { "*" } } },
-        mcp = { default_bank_id = "open", expose_admin = true },
+        mcp = { default_bank_id = "open", expose_admin = true, expose_forget = true },
       })
       gs = assert(mcp.new(guarded))
     end)
@@ -276,6 +276,10 @@ describe("mcp server:handle", function()
       assert.are.equal(1, #call(gs, "memory_recall", { query = "vault", bank_id = "secret" }, ctx).hits)
       local h = call(gs, "memory_hold_set", { hold_id = "h1", reason = "audit", bank_id = "secret" }, ctx)
       assert.are.equal("user:ana", h.set_by)
+      local r, res = call(gs, "memory_forget", { bank_id = "secret", tags = { "x" } }, ctx)
+      assert.is_true(res.isError)
+      assert.are.equal("LegalHoldActive", r.error)
+      assert.matches("h1", r.message)
       assert.is_true(call(gs, "memory_hold_release", { hold_id = "h1", bank_id = "secret" }, ctx).released)
       assert.are.equal("AccessDenied", call(gs, "memory_recall", { query = "lunch" }, ctx).error)
     end)
@@ -319,6 +323,13 @@ describe("mcp.http.handle", function()
     assert.are.equal("application/json", h["content-type"])
     assert.are.equal("memory_retain", body.result.tools[1].name)
     assert.are_not.equal(sid, initialize(), "each initialize opens a new session")
+  end)
+
+  it("opens no session when initialize fails", function()
+    local status, h, body = post(req(1, "initialize", { capabilities = {} }))
+    assert.are.equal(200, status)
+    assert.are.equal(-32602, body.error.code)
+    assert.is_nil(h["mcp-session-id"])
   end)
 
   it("wants a known session, a supported version header, the right Accept and Content-Type", function()

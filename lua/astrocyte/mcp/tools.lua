@@ -41,9 +41,10 @@ function _M.config(m)
     end
     local want = spec[1]
     local ok = (want == "integer" and type(v) == "number" and v == floor(v) and v >= 1)
-      or (want == "list" and type(v) == "table" and util.is_array(v)) or type(v) == want
+      or (want == "list" and validate.str_list(v, k) ~= nil) or type(v) == want
     if not ok then
-      return nil, errors.config(fmt("mcp.%s must be %s", k, want == "integer" and "an integer >= 1" or "a " .. want),
+      return nil, errors.config(fmt("mcp.%s must be %s", k, want == "integer" and "an integer >= 1"
+        or want == "list" and "a list of strings" or "a " .. want),
                                 { key_path = "mcp." .. k })
     end
     out[k] = v
