@@ -19,8 +19,7 @@ local type, ipairs, pairs, fmt, min, max = type, ipairs, pairs, string.format, m
 local concat = table.concat
 local nn = shared.nn
 
-local _M = { SPI_VERSION = 1, name = "elasticsearch" }
-local mt = { __index = _M, __tostring = function(self) return "elasticsearch store (" .. self.base .. ")" end }
+local _M, mt = shared.class("elasticsearch", "elasticsearch store")
 
 -- conf: { url (http://localhost:9200), api_key? (Authorization: ApiKey),
 --   username?/password? (basic), index ("astrocyte"), dimensions?,

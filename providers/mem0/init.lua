@@ -15,8 +15,7 @@ local errors = require "astrocyte.errors"
 local type, ipairs, fmt, min, max = type, ipairs, string.format, math.min, math.max
 local nn = shared.nn
 
-local _M = { SPI_VERSION = 1, name = "mem0" }
-local mt = { __index = _M, __tostring = function(self) return "mem0 engine (" .. self.base .. ")" end }
+local _M, mt = shared.class("mem0", "mem0 engine")
 
 local ROUTES = {
   platform = { add = "/v1/memories/", search = "/v1/memories/search/", list = "/v1/memories/",

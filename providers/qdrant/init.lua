@@ -17,8 +17,7 @@ local errors = require "astrocyte.errors"
 local type, ipairs, pairs, fmt, min, max = type, ipairs, pairs, string.format, math.min, math.max
 local nn = shared.nn
 
-local _M = { SPI_VERSION = 1, name = "qdrant" }
-local mt = { __index = _M, __tostring = function(self) return "qdrant vector store (" .. self.base .. ")" end }
+local _M, mt = shared.class("qdrant", "qdrant vector store")
 
 -- conf: { url (http://localhost:6333), api_key?, collection ("astrocyte"),
 --   dimensions? (fixed; else learned from the first vectors), batch_size (256),

@@ -43,6 +43,13 @@ function _M.opt_int(conf, name, key, default, lo, hi)
   return v
 end
 
+-- A remote provider's class { SPI_VERSION = 1, name } and the metatable of
+-- its instances, which print as "<what> (<base url>)".
+function _M.class(name, what)
+  local cls = { SPI_VERSION = 1, name = name }
+  return cls, { __index = cls, __tostring = function(self) return what .. " (" .. self.base .. ")" end }
+end
+
 -- Base URL without trailing slashes; nil, err unless http(s)://.
 function _M.base_url(conf, name, default)
   local u = conf.base_url or conf.url or default

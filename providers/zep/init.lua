@@ -16,8 +16,7 @@ local util = require "astrocyte.util"
 local ipairs, min, max = ipairs, math.min, math.max
 local nn = shared.nn
 
-local _M = { SPI_VERSION = 1, name = "zep" }
-local mt = { __index = _M, __tostring = function(self) return "zep engine (" .. self.base .. ")" end }
+local _M, mt = shared.class("zep", "zep engine")
 
 -- conf: { base_url (https://api.getzep.com), api_key?, user_id ("astrocyte"),
 --   session_prefix ("astrocyte-"), timeout_ms, max_retries, outbound_transport? }

@@ -29,6 +29,13 @@ describe("qdrant provider", function()
 
   before_each(function() s:reset() end)
 
+  it("prints as the store and its base URL (shared.class)", function()
+    local st = new()
+    assert.equal("qdrant vector store (" .. s.url .. ")", tostring(st))
+    assert.equal(1, st.SPI_VERSION)
+    assert.equal("qdrant", st.name)
+  end)
+
   it("keeps a collection per dimension, created with Cosine distance", function()
     local a, b = new(), new({ collection = "mem" })
     assert(a:store_vectors({ item("x", "b", { 1, 0, 0 }) }))
