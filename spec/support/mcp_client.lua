@@ -7,7 +7,8 @@
 --   mcp_client.tool_json(out.steps[2])   -- the decoded JSON text of a tool result
 --
 -- stdio plans spawn bin/astrocyte (on the spec's own runtime) with plan.args
--- unless plan.command is given.
+-- unless plan.command is given. ASTRO_NODE names another node binary (to
+-- run the specs on Node 18 and Node 20).
 local nginx = require "support.nginx"
 local util = require "astrocyte.util"
 
@@ -39,7 +40,7 @@ function _M.run(plan)
   f:write(assert(util.encode(plan)))
   f:close()
   local err_path = path .. ".err"
-  local p = assert(io.popen("node " .. q(_M.DIR .. "/client.mjs") .. " " .. q(path) .. " 2>" .. q(err_path), "r"))
+  local p = assert(io.popen(q(os.getenv("ASTRO_NODE") or "node") .. " " .. q(_M.DIR .. "/client.mjs") .. " " .. q(path) .. " 2>" .. q(err_path), "r"))
   local out = p:read("*a")
   p:close()
   local ef = io.open(err_path, "rb")
