@@ -66,7 +66,9 @@ S.root = {
   identity = "map", access_grants = "list", banks = "map", agents = "map",
   defaults = { skepticism = "integer", literalism = "integer", empathy = "integer",
                preferred_fact_types = "list", tags = "list" },
-  mcp = "map",
+  mcp = { default_bank_id = "string", expose_reflect = "boolean", expose_forget = "boolean", expose_admin = "boolean",
+          max_results_limit = "integer", principal = "string",
+          allowed_origins = "list" },   -- extension: origins /mcp accepts besides loopback
   dlp = { scan_recall_output = "boolean", scan_reflect_output = "boolean", output_pii_action = enum("warn", "redact", "reject") },
   lifecycle = { enabled = "boolean", ttl = { archive_after_days = "integer", delete_after_days = "integer",
                                              exempt_tags = "list", fact_type_overrides = "map" } },
