@@ -157,7 +157,8 @@ describe("mcp server:handle", function()
       local r = call(server, "memory_retain", { content = "Ana prefers green tea in the morning", tags = { "pref" } })
       assert.is_true(r.stored)
       local id = r.memory_id
-      r = call(server, "memory_recall", { query = "what does Ana drink?" })
+      -- JSON null is "not given": the default bank and no tags
+      r = call(server, "memory_recall", { query = "what does Ana drink?", bank_id = http.null, tags = http.null })
       assert.are.equal(id, r.hits[1].memory_id)
       assert.are.equal("notes", r.hits[1].bank_id)
       assert.is_number(r.hits[1].score)
