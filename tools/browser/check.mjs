@@ -26,8 +26,11 @@ const browser = await puppeteer.launch({
 });
 try {
   const page = await browser.newPage();
-  page.setDefaultTimeout(15000);
-  page.on("console", (m) => { if (m.type() === "error") out.console_errors.push(m.text()); });
+  page.setDefaultTimeout(60000); // generous: CI machines may be loaded
+  // Console errors of the person's own session; the intruder's refused
+  // requests (403, logged by Chromium) come after `watching` is off.
+  let watching = true;
+  page.on("console", (m) => { if (watching && m.type() === "error") out.console_errors.push(m.text()); });
   page.on("pageerror", (e) => out.page_errors.push(String(e)));
   const external = [];
   page.on("request", (r) => { if (!r.url().startsWith(base)) external.push(r.url()); });
@@ -112,14 +115,16 @@ try {
 
   // Another principal: the bank list shows nothing of the bank, and its
   // memories cannot be opened, even by URL.
+  watching = false;
   await useIdentity(sc.intruder);
   await waitBanksSettled();
   out.intruder_banks = await banks();
   const probe = out.hits_after_forget && out.hits_after_forget[0];
   if (probe) {
     out.intruder_memory = await page.evaluate(async (bank, id, who) => {
-      const r = await fetch(`/v1/memories/${encodeURIComponent(bank)}/${encodeURIComponent(id)}`,
-        { headers: { "X-Astrocyte-Principal": who } });
+      const r = await fetch("/v1/memory", { method: "POST",
+        headers: { "X-Astrocyte-Principal": who, "Content-Type": "application/json" },
+        body: JSON.stringify({ bank_id: bank, memory_id: id }) });
       return { status: r.status, body: await r.text() };
     }, sc.bank, probe.memory_id, sc.intruder);
     out.intruder_recall = await page.evaluate(async (bank, q, who) => {

@@ -5,7 +5,7 @@
 -- exactly what that principal may see:
 --   GET  /v1/banks                          banks with memory counts
 --   POST /v1/recall  {query, bank_id, max_results}   hits + trace.channel_ranks
---   GET  /v1/memories/{bank_id}/{memory_id} one memory: tags, metadata, entities, history
+--   POST /v1/memory  {bank_id, memory_id}   one memory: tags, metadata, entities, history
 --   POST /v1/forget  {bank_id, memory_ids}  after an explicit confirmation
 -- Every value from the server is put in the page with textContent, never
 -- as HTML. Elements carry data-testid names for the browser spec.
@@ -15,6 +15,7 @@ return [==[<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Astrocyte memory browser</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --fg:#1d2330; --muted:#667085; --line:#d9dde5; --accent:#2f5bd3; --bad:#b42318; --bg:#f7f8fa; }
   * { box-sizing: border-box; }
@@ -140,7 +141,7 @@ return [==[<!doctype html>
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (!res.ok) {
           var err = new Error((data && (data.detail || data.message)) || ("HTTP " + res.status));
-          err.kind = data && (data.kind || data.error) || ("HTTP " + res.status);
+          err.kind = (data && data.error && data.error.kind) || ("HTTP " + res.status);
           err.status = res.status;
           throw err;
         }
@@ -250,7 +251,7 @@ return [==[<!doctype html>
     show($("detail-error"), "");
     Array.prototype.forEach.call(document.querySelectorAll("ol.hits li"), function (x) { x.classList.remove("open"); });
     if (li) li.classList.add("open");
-    return api("GET", "/v1/memories/" + encodeURIComponent(bank) + "/" + encodeURIComponent(id)).then(function (m) {
+    return api("POST", "/v1/memory", { bank_id: bank, memory_id: id }).then(function (m) {
       state.open = { bank: bank, id: id };
       $("detail-empty").hidden = true;
       $("detail").hidden = false;

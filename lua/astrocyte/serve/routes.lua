@@ -143,6 +143,22 @@ _M.LIST = {
       if not list then return nil, err end
       return 200, { banks = list }
     end },
+  -- One memory with its entities and history (the memory browser's detail
+  -- view); recall permission on the bank, like a search.
+  { method = "POST", path = "/v1/memory", name = "memory", auth = "principal",
+    body = { bank_id = "string", memory_id = "string" }, required = { "bank_id", "memory_id" },
+    handler = function(req)
+      if not req.engine then return no_engine(req) end
+      local m, err = req.engine:memory(req.body.bank_id, req.body.memory_id)
+      if not m then return nil, err end
+      return 200, m
+    end },
+  -- The memory browser page: static, no credentials needed to load it; its
+  -- JSON calls carry the person's own credentials.
+  { method = "GET", path = "/ui", name = "ui", auth = "none",
+    handler = function()
+      return 200, nil, "text/html; charset=utf-8", require("astrocyte.serve.browser_page")
+    end },
   { method = "GET", path = "/v1/admin/banks", name = "admin_banks", auth = "admin",
     handler = function(req)
       if not req.engine then return no_engine(req) end
