@@ -1,5 +1,7 @@
 -- spec/reliability/worker.lua: the writer process of the reliability specs.
---   <lua> worker.lua DB PREFIX N SEED [REOPEN_EVERY] [BANK] [check]
+--   <lua> worker.lua DB PREFIX N SEED [REOPEN_EVERY] [BANK] [check] [IMPORT_N]
+-- DB is a file (the Lua API), cli:<file> (one CLI process per call, which
+-- forgets hard only) or an http:// URL (clients.lua).
 -- Runs N operations on the engine over the SQLite file DB: mostly retains
 -- (each text carries a unique word, PREFIX .. letters, so a recall for that
 -- word finds exactly that memory), and forgets of memories it retained
@@ -9,6 +11,9 @@
 --   F <memory_id>            hard forget acknowledged (deleted_count 1)
 --   S <memory_id>            soft forget acknowledged (archived_count 1)
 --   E <op> <word|id> <kind> <message>   the call failed
+--   I <word>                 imported (IMPORT_N retains through one CLI import
+--                            after the N operations; the import has no ids)
+--   DONE <ms>                the end, and how long the run took
 -- Every REOPEN_EVERY operations (default 0: never) it closes the engine,
 -- which saves the HNSW snapshots, and opens it again. The operation
 -- With "check" it ends by recalling through its own engine every word
@@ -17,9 +22,11 @@
 -- sequence depends only on SEED (a Park-Miller generator, the same on Lua
 -- 5.4 and LuaJIT), so a failing run can be replayed.
 local astrocyte = require "astrocyte"
+local now_ms = require("astrocyte.util").now_ms
 
 local db, prefix, n, seed = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4])
 local reopen_every, bank, check = tonumber(arg[5] or "0"), arg[6] or "crash", arg[7] == "check"
+local import_n = tonumber(arg[8] or "0")
 io.stdout:setvbuf("line")
 
 local state = seed % 2147483646 + 1
@@ -41,8 +48,11 @@ local function word(i)
 end
 
 local function open()
+  if db:match("^cli:") then return require("reliability.clients").cli(db:sub(5), bank) end
+  if db:match("^http://") then return require("reliability.clients").http(db) end
   local eng, err = astrocyte.open({
-    vector_store_config = { path = db, vector_index = { hnsw_threshold = 16 } },
+    vector_store_config = { path = db, vector_index = { hnsw_threshold = 16 },
+                            busy_timeout_ms = tonumber(os.getenv("ASTRO_BUSY_TIMEOUT_MS")) },
     signal_quality = { dedup = { enabled = false } },
   })
   if not eng then
@@ -52,39 +62,61 @@ local function open()
   return eng
 end
 
+local function text_of(i, w)
+  return string.format("Entry %d of %s mentions %s beside the %s harbour", i, prefix, w,
+                       ({ "north", "south", "east", "west" })[rand(4)])
+end
+
 local function say(...) io.stdout:write(table.concat({ ... }, " "), "\n") end
 
+local started = now_ms()
 local eng = open()
 local live, soft, words, failed = {}, false, {}, {}
 for i = 1, n do
   if #live > 4 and rand(4) == 1 then
     local j = rand(#live)
     local id = live[j]
-    soft = not soft
+    soft = not soft and not eng.hard_only
+    local t0 = now_ms()
     local res, err = eng:forget({ bank_id = bank, memory_ids = { id }, soft = soft })
     if not res then
-      say("E", "F", id, tostring(err.kind), tostring(err))
+      say("E", "F", id, tostring(err.kind), tostring(err), "(after " .. (now_ms() - t0) .. " ms)")
     elseif (soft and res.archived_count or res.deleted_count) == 1 then
       table.remove(live, j)
       say(soft and "S" or "F", id)
     end
   else
     local w = word(i)
-    local text = string.format("Entry %d of %s mentions %s beside the %s harbour", i, prefix, w,
-                               ({ "north", "south", "east", "west" })[rand(4)])
+    local text = text_of(i, w)
+    local t0 = now_ms()
     local res, err = eng:retain(text, { bank_id = bank, tags = { prefix } })
-    if res and res.stored then
+    if res and res.stored and not res.deduplicated then
       live[#live + 1] = res.memory_id
       words[res.memory_id] = w
       say("R", res.memory_id, w)
     else
       failed[#failed + 1] = w
-      say("E", "R", w, tostring(err and err.kind), tostring(err or "not stored"))
+      say("E", "R", w, tostring(err and err.kind), tostring(err or "not stored as new: " .. tostring(res.retention_action)), "(after " .. (now_ms() - t0) .. " ms)")
     end
   end
   if reopen_every > 0 and i % reopen_every == 0 then
     eng:close()
     eng = open()
+  end
+end
+if import_n > 0 then
+  local file = os.tmpname()
+  local f = assert(io.open(file, "wb"))
+  for i = n + 1, n + import_n do
+    f:write(require("astrocyte.util").encode({ content = text_of(i, word(i)), bank_id = bank, tags = { prefix } }), "\n")
+  end
+  f:close()
+  local res, err = eng:import(file)
+  os.remove(file)
+  if res and res.imported == import_n then
+    for i = n + 1, n + import_n do say("I", word(i)) end
+  else
+    say("E", "I", "-", tostring(err and err.kind), tostring(err or "imported " .. tostring(res and res.imported)))
   end
 end
 if check then
@@ -103,4 +135,4 @@ if check then
   end
 end
 eng:close()
-say("DONE")
+say("DONE", now_ms() - started)

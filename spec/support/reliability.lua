@@ -46,35 +46,66 @@ function _M.sh(cmd)
   return out:gsub("EXIT:%d+%s*$", ""), code
 end
 
--- Runs worker.lua (args: db, prefix, n, seed, reopen, bank) with env vars;
--- opts.kill_ms: SIGKILL it after that many ms. Returns the output lines,
--- the exit code (137 when killed) and stderr.
-function _M.worker(args, vars, opts)
-  local dir = os.tmpname()
-  local argv = { _M.interp(), q(_M.WORKER) }
+-- The shell command running worker.lua (args: db, prefix, n, seed, reopen,
+-- bank, ...) with env vars (ASTRO_RUNTIME picks the interpreter), its
+-- output into base.out / base.err.
+local function worker_cmd(args, vars, base)
+  local rt = vars and vars.ASTRO_RUNTIME
+  local argv = { rt and (rt == "luajit" and "luajit" or "lua5.4") or _M.interp(), q(_M.WORKER) }
   for _, a in ipairs(args) do argv[#argv + 1] = q(a) end
-  local run = _M.env(vars) .. table.concat(argv, " ") .. " >" .. q(dir .. ".out") .. " 2>" .. q(dir .. ".err")
+  return _M.env(vars) .. table.concat(argv, " ") .. " >" .. q(base .. ".out") .. " 2>" .. q(base .. ".err")
+end
+
+-- The complete output lines, stderr and exit code a worker left in base.*.
+local function collect(base, code)
+  local out, err = _M.read(base .. ".out"), _M.read(base .. ".err")
+  code = code or tonumber(_M.read(base .. ".code"))
+  for _, ext in ipairs({ "", ".out", ".err", ".code" }) do os.remove(base .. ext) end
+  local lines = {}
+  for line in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end -- complete lines only
+  return lines, code, err
+end
+
+-- Runs one worker; opts.kill_ms: SIGKILL it after that many ms. Returns the
+-- output lines, the exit code (137 when killed) and stderr.
+function _M.worker(args, vars, opts)
+  local base = os.tmpname()
+  local run = worker_cmd(args, vars, base)
   local code, _
   if opts and opts.kill_ms then
     _, code = _M.sh(string.format("%s & pid=$!; sleep %.3f; kill -9 $pid 2>/dev/null; wait $pid", run, opts.kill_ms / 1000))
   else
     _, code = _M.sh(run)
   end
-  local out, err = _M.read(dir .. ".out"), _M.read(dir .. ".err")
-  os.remove(dir); os.remove(dir .. ".out"); os.remove(dir .. ".err")
-  local lines = {}
-  for line in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end -- complete lines only
-  return lines, code, err
+  return collect(base, code)
+end
+
+-- Runs several workers at once ({args, vars} each) and waits for all;
+-- returns {lines, code, err} per worker.
+function _M.workers(list)
+  local bases, cmds = {}, {}
+  for i, w in ipairs(list) do
+    bases[i] = os.tmpname()
+    cmds[i] = "( " .. worker_cmd(w.args, w.vars, bases[i]) .. "; echo $? >" .. q(bases[i] .. ".code") .. " ) &"
+  end
+  _M.sh(table.concat(cmds, " ") .. " wait")
+  local out = {}
+  for i, base in ipairs(bases) do
+    local lines, code, err = collect(base)
+    out[i] = { lines = lines, code = code, err = err }
+  end
+  return out
 end
 
 -- Ack lines → {retained = {id = word}, forgotten = {id = "F"|"S"},
--- errors = {line...}, order = {ids retained, in order}}.
+-- imported = {word = true}, errors = {line...}, order = {ids retained, in order}}.
 function _M.acks(lines, into)
-  local a = into or { retained = {}, forgotten = {}, errors = {}, order = {} }
+  local a = into or { retained = {}, forgotten = {}, imported = {}, errors = {}, order = {} }
   for _, l in ipairs(lines) do
     local op, id, w = l:match("^(%u) (%S+) ?(%S*)")
     if op == "R" then a.retained[id] = w; a.order[#a.order + 1] = id
     elseif op == "F" or op == "S" then a.forgotten[id] = op
+    elseif op == "I" then a.imported[id] = true
     elseif op == "E" then a.errors[#a.errors + 1] = l end
   end
   return a
