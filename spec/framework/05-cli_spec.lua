@@ -71,6 +71,16 @@ describe("astrocyte CLI", function()
     assert.equal("astrocyte: ValidationError: " .. dir .. "/bad.jsonl:2: missing string field 'content'\n", err)
     _, out = run({ "banks" })
     assert.is_nil(out:find("imp2", 1, true))
+    -- a record the engine refuses (blank content): its line is named and
+    -- nothing of its batch is stored
+    f = io.open(dir .. "/blank.jsonl", "w")
+    f:write('{"content": "fine one"}\n{"content": "fine two"}\n\n{"content": "   "}\n')
+    f:close()
+    code, out, err = run({ "--bank", "imp3", "import", dir .. "/blank.jsonl" })
+    assert.equal(2, code)
+    assert.truthy(err:find("blank.jsonl:4: ValidationError: items[3]: content is empty (0 of 3 records stored before it)", 1, true), err)
+    _, out = run({ "banks" })
+    assert.is_nil(out:find("imp3", 1, true))
   end)
 
   it("uses exit codes 1 for usage and 2 for bad input", function()

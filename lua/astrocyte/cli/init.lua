@@ -288,7 +288,9 @@ function commands.banks(eng, opts, pos)
 end
 
 -- import: validates every line first (nothing is stored if any line is bad),
--- then retains them in order.
+-- then retains them in order, IMPORT_BATCH per retain_many call (a failing
+-- call stores none of its records; the calls before it stay stored).
+local IMPORT_BATCH = 1000
 function commands.import(eng, opts, pos)
   if #pos ~= 1 then return usage_error("import takes exactly one FILE argument") end
   local path = pos[1]
@@ -308,7 +310,7 @@ function commands.import(eng, opts, pos)
         f:close()
         return fail(astrocyte.errors.new("ValidationError", fmt("%s:%d: missing string field 'content'", path, n)))
       end
-      records[#records + 1] = { line = n, content = content, opts = {
+      records[#records + 1] = { line = n, item = { content = content,
         bank_id = rec.bank_id or opts.bank, tags = rec.tags, metadata = rec.metadata,
         occurred_at = rec.occurred_at, fact_type = rec.fact_type } }
     end
@@ -316,15 +318,19 @@ function commands.import(eng, opts, pos)
   f:close()
   local bar = (not opts.json and stderr_is_tty()) and progress_bar(#records) or nil
   local stored = 0
-  for i, r in ipairs(records) do
-    local res, err = eng:retain(r.content, r.opts)
+  -- IMPORT_BATCH records per retain_many call: one transaction each.
+  for start = 1, #records, IMPORT_BATCH do
+    local items = {}
+    for i = start, math.min(#records, start + IMPORT_BATCH - 1) do items[#items + 1] = records[i].item end
+    local res, err = eng:retain_many(items)
     if not res then
       if bar then bar:finish() end
+      local r = records[start + ((type(err) == "table" and err.index) or 1) - 1]
       io.stderr:write(fmt("astrocyte: %s:%d: %s (%d of %d records stored before it)\n", path, r.line, tostring(err), stored, #records))
       return exit_code(err)
     end
-    stored = stored + 1
-    if bar then bar:update(i) end
+    stored = stored + #items
+    if bar then bar:update(stored) end
   end
   if bar then bar:finish() end
   if opts.json then print_json({ imported = stored }) else print(fmt("imported %d memories from %s", stored, path)) end
