@@ -89,6 +89,15 @@ describe("astrocyte serve: routes", function()
     end
   end)
 
+  it("echoes a caller's X-Request-ID, and makes one up otherwise", function()
+    local _, _, h = g:json("GET", "/live", nil, { ["X-Request-ID"] = "req-42.a" })
+    assert.equal("req-42.a", h["x-request-id"])
+    _, _, h = g:json("GET", "/live", nil, { ["X-Request-ID"] = "not ok; <script>" })
+    assert.truthy(h["x-request-id"]:match("^%x+$"), h["x-request-id"])
+    local _, _, h2 = g:json("GET", "/live")
+    assert.truthy(h2["x-request-id"]:match("^%x+$") and h2["x-request-id"] ~= h["x-request-id"])
+  end)
+
   it("answers 404 for an unknown route and 405 with Allow for a wrong method, as JSON", function()
     local s, v = g:json("GET", "/v2/nothing")
     assert.equal(404, s); assert.equal("NotFound", v.error.kind)

@@ -74,6 +74,10 @@ local function send(status, body, ctype, raw, extra_headers)
   ngx.status = status
   ngx.header["Content-Type"] = ctype or "application/json"
   ngx.header["Cache-Control"] = "no-store"
+  -- X-Request-ID: the caller's (one short token), else nginx's own $request_id
+  local rid = ngx.var.http_x_request_id
+  if type(rid) ~= "string" or #rid > 128 or not rid:match("^[%w%-_.:]+$") then rid = ngx.var.request_id end
+  ngx.header["X-Request-ID"] = rid
   for k, v in pairs(extra_headers or {}) do ngx.header[k] = v end
   if raw == nil then
     raw = util.encode(body)
