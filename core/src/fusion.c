@@ -28,6 +28,67 @@ static int cmp_fused(const void *a, const void *b) {
     return (x->first > y->first) - (x->first < y->first);
 }
 
+/* The per-key sums both fusions build: distinct keys in first-seen order,
+ * their index map and their accumulated scores. */
+typedef struct fuse_acc {
+    astro__idxmap map;
+    uint64_t *ukeys;
+    fused *acc;
+    size_t nu;
+} fuse_acc;
+
+/* Sizes a for `total` input keys (0 < total < ASTRO__IDX_EMPTY); returns
+ * ASTRO_OK or ASTRO_ENOMEM (then a still needs acc_free). */
+static int acc_init(fuse_acc *a, size_t total) {
+    a->map = (astro__idxmap){ NULL, 0, 0 };
+    a->nu = 0;
+    a->ukeys = malloc(total * sizeof *a->ukeys);
+    a->acc = malloc(total * sizeof *a->acc);
+    /* The map is empty, so reserve never needs to read keys. */
+    if (!a->ukeys || !a->acc || astro__idxmap_reserve(&a->map, total, NULL)) return ASTRO_ENOMEM;
+    return ASTRO_OK;
+}
+
+/* Adds contribution c to key's sum, giving a new key the next index. */
+static inline void acc_add(fuse_acc *a, uint64_t key, double c) {
+    size_t pos = astro__idxmap_find(&a->map, a->ukeys, key), u;
+    if (pos == SIZE_MAX) {
+        u = a->nu++;
+        a->ukeys[u] = key;
+        a->acc[u].score = 0;
+        a->acc[u].first = u;
+        astro__idxmap_insert(&a->map, a->ukeys, key, (uint32_t)u);
+    } else {
+        u = a->map.slots[pos];
+    }
+    a->acc[u].score += c;
+}
+
+/* Sorts the sums and writes the best `cap` keys (and scores) out. */
+static void acc_emit(fuse_acc *a, uint64_t *out_keys, double *out_scores, size_t cap,
+                     size_t *n_out) {
+    qsort(a->acc, a->nu, sizeof *a->acc, cmp_fused);
+    size_t nw = a->nu < cap ? a->nu : cap;
+    for (size_t i = 0; i < nw; i++) {
+        out_keys[i] = a->ukeys[a->acc[i].first];
+        if (out_scores) out_scores[i] = a->acc[i].score;
+    }
+    *n_out = nw;
+}
+
+static void acc_free(fuse_acc *a) {
+    astro__idxmap_free(&a->map);
+    free(a->ukeys);
+    free(a->acc);
+}
+
+/* Checks list i's weight: ASTRO_OK when finite and >= 0. */
+static int check_weight(double w, size_t i, astro_err *err) {
+    if (isnan(w) || w < 0) return astro_err_set(err, ASTRO_EINVAL, "weight of list %zu is negative", i);
+    if (!isfinite(w)) return astro_err_set(err, ASTRO_EINVAL, "weight of list %zu is not finite", i);
+    return ASTRO_OK;
+}
+
 /* Fuses the lists; see fusion.h. Returns ASTRO_OK or a negative code. */
 int astro_rrf_fuse(const astro_ranked *lists, size_t nlists, double k,
                    uint64_t *out_keys, double *out_scores, size_t cap, size_t *n_out,
@@ -41,8 +102,8 @@ int astro_rrf_fuse(const astro_ranked *lists, size_t nlists, double k,
         return astro_err_set(err, ASTRO_EINVAL, "rrf: k must be finite and >= 0");
     for (size_t i = 0; i < nlists; i++) {
         double w = lists[i].weight;
-        if (isnan(w) || w < 0) return astro_err_set(err, ASTRO_EINVAL, "weight of list %zu is negative", i);
-        if (!isfinite(w)) return astro_err_set(err, ASTRO_EINVAL, "weight of list %zu is not finite", i);
+        int wrc = check_weight(w, i, err);
+        if (wrc) return wrc;
         if (w == 0) continue;
         if (!lists[i].keys && lists[i].n)
             return astro_err_set(err, ASTRO_EINVAL, "rrf: keys of list %zu is NULL", i);
@@ -52,46 +113,19 @@ int astro_rrf_fuse(const astro_ranked *lists, size_t nlists, double k,
     if (total == 0) return ASTRO_OK;
     if (total >= ASTRO__IDX_EMPTY) return astro_err_set(err, ASTRO_ERANGE, "rrf: input too large");
 
-    int rc = ASTRO_ENOMEM;
-    astro__idxmap map = { NULL, 0, 0 };
-    uint64_t *ukeys = malloc(total * sizeof *ukeys);
-    fused *acc = malloc(total * sizeof *acc);
-    /* The map is empty, so reserve never needs to read keys. */
-    if (!ukeys || !acc || astro__idxmap_reserve(&map, total, NULL)) goto done;
-
-    size_t nu = 0;
+    fuse_acc a;
+    if (acc_init(&a, total)) {
+        acc_free(&a);
+        return astro_err_set(err, ASTRO_ENOMEM, "rrf: out of memory");
+    }
     for (size_t i = 0; i < nlists; i++) {
         double w = lists[i].weight;
         if (w == 0) continue;
-        for (size_t r = 0; r < lists[i].n; r++) {
-            uint64_t key = lists[i].keys[r];
-            size_t pos = astro__idxmap_find(&map, ukeys, key);
-            size_t u;
-            if (pos == SIZE_MAX) {
-                u = nu++;
-                ukeys[u] = key;
-                acc[u].score = 0;
-                acc[u].first = u;
-                astro__idxmap_insert(&map, ukeys, key, (uint32_t)u);
-            } else {
-                u = map.slots[pos];
-            }
-            acc[u].score += w / (k + (double)r + 1.0);
-        }
+        for (size_t r = 0; r < lists[i].n; r++)
+            acc_add(&a, lists[i].keys[r], w / (k + (double)r + 1.0));
     }
-    qsort(acc, nu, sizeof *acc, cmp_fused);
-    size_t nw = nu < cap ? nu : cap;
-    for (size_t i = 0; i < nw; i++) {
-        out_keys[i] = ukeys[acc[i].first];
-        if (out_scores) out_scores[i] = acc[i].score;
-    }
-    *n_out = nw;
-    rc = ASTRO_OK;
-done:
-    astro__idxmap_free(&map);
-    free(ukeys);
-    free(acc);
-    if (rc) return astro_err_set(err, rc, "rrf: out of memory");
+    acc_emit(&a, out_keys, out_scores, cap, n_out);
+    acc_free(&a);
     return ASTRO_OK;
 }
 
@@ -116,8 +150,8 @@ int astro_score_fuse(const astro_scored *lists, size_t nlists, uint64_t *out_key
     if (!out_keys && cap) return astro_err_set(err, ASTRO_EINVAL, "fuse: out_keys is NULL");
     for (size_t i = 0; i < nlists; i++) {
         double w = lists[i].weight;
-        if (isnan(w) || w < 0) return astro_err_set(err, ASTRO_EINVAL, "weight of list %zu is negative", i);
-        if (!isfinite(w)) return astro_err_set(err, ASTRO_EINVAL, "weight of list %zu is not finite", i);
+        int wrc = check_weight(w, i, err);
+        if (wrc) return wrc;
         if (w == 0) continue;
         if ((!lists[i].keys || !lists[i].scores) && lists[i].n)
             return astro_err_set(err, ASTRO_EINVAL, "fuse: keys or scores of list %zu is NULL", i);
@@ -128,12 +162,11 @@ int astro_score_fuse(const astro_scored *lists, size_t nlists, uint64_t *out_key
     }
     if (total == 0) return ASTRO_OK;
     if (total >= ASTRO__IDX_EMPTY) return astro_err_set(err, ASTRO_ERANGE, "fuse: input too large");
-    int rc = ASTRO_ENOMEM;
-    astro__idxmap map = { NULL, 0, 0 };
-    uint64_t *ukeys = malloc(total * sizeof *ukeys);
-    fused *acc = malloc(total * sizeof *acc);
-    if (!ukeys || !acc || astro__idxmap_reserve(&map, total, NULL)) goto done;
-    size_t nu = 0;
+    fuse_acc a;
+    if (acc_init(&a, total)) {
+        acc_free(&a);
+        return astro_err_set(err, ASTRO_ENOMEM, "fuse: out of memory");
+    }
     for (size_t i = 0; i < nlists; i++) {
         double w = lists[i].weight;
         if (w == 0 || lists[i].n == 0) continue;
@@ -144,35 +177,11 @@ int astro_score_fuse(const astro_scored *lists, size_t nlists, uint64_t *out_key
             lo = x < lo ? x : lo;
             hi = x > hi ? x : hi;
         }
-        for (size_t r = 0; r < lists[i].n; r++) {
-            uint64_t key = lists[i].keys[r];
-            size_t pos = astro__idxmap_find(&map, ukeys, key), u;
-            if (pos == SIZE_MAX) {
-                u = nu++;
-                ukeys[u] = key;
-                acc[u].score = 0;
-                acc[u].first = u;
-                astro__idxmap_insert(&map, ukeys, key, (uint32_t)u);
-            } else {
-                u = map.slots[pos];
-            }
-            double norm = normalize(lists[i].scores[r], lo, hi);
-            acc[u].score += w * norm;
-        }
+        for (size_t r = 0; r < lists[i].n; r++)
+            acc_add(&a, lists[i].keys[r], w * normalize(lists[i].scores[r], lo, hi));
     }
-    qsort(acc, nu, sizeof *acc, cmp_fused);
-    size_t nw = nu < cap ? nu : cap;
-    for (size_t i = 0; i < nw; i++) {
-        out_keys[i] = ukeys[acc[i].first];
-        if (out_scores) out_scores[i] = acc[i].score;
-    }
-    *n_out = nw;
-    rc = ASTRO_OK;
-done:
-    astro__idxmap_free(&map);
-    free(ukeys);
-    free(acc);
-    if (rc) return astro_err_set(err, rc, "fuse: out of memory");
+    acc_emit(&a, out_keys, out_scores, cap, n_out);
+    acc_free(&a);
     return ASTRO_OK;
 }
 
