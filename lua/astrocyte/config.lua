@@ -84,7 +84,7 @@ local function defaults()
       -- turns took keyword recall@10 on the conversational dev split from 0.61 (none)
       -- to 0.72 (one) and 0.73 (two). Embedding the context as well made the
       -- fused result worse (0.70), so it is off.
-      dialogue_context_turns = 2, chunk_context_chars = 200, context_in_embedding = false,
+      dialogue_context_turns = 2, chunk_context_chars = 200, context_in_embedding = false, context_date = true,
       -- The reference's session-diversity penalty (0.08 per earlier hit of
       -- the same session) cost 0.04 recall@10 on the conversational dev split: off.
       session_diversity_penalty = 0,

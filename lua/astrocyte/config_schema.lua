@@ -88,6 +88,7 @@ S.root = {
     final_rerank_mode = { "string", one_of = { "heuristic", "llm_pairwise" } }, final_rerank_top_n = "integer",
     weights = { semantic = "number", keyword = "number", graph = "number", temporal = "number" },
     dialogue_context_turns = "integer", chunk_context_chars = "integer", context_in_embedding = "boolean",
+    context_date = "boolean",
     session_diversity_penalty = "number", temporal_window_weight = "number",
     intent_weights = "map",   -- INTENT -> {semantic, keyword, graph, temporal}, over intent.WEIGHTS
   },

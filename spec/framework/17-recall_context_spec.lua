@@ -74,6 +74,25 @@ describe("recall context", function()
         eng:close()
       end)
 
+      it("indexes the day a memory occurred as words (pipeline.context_date), never in the hit", function()
+        local eng = open(store, { weights = KW })
+        assert(eng:retain("Ben: I adopted a cat today.", { bank_id = "b", content_type = "conversation",
+          occurred_at = "2024-05-22T20:00:00Z", metadata = { session_id = "s3" } }))
+        assert(eng:retain("Ben: The glacier views were worth it.", { bank_id = "b", content_type = "conversation",
+          occurred_at = "2024-06-14T19:30:00Z", metadata = { session_id = "s4" } }))
+        local got = texts(assert(eng:recall("Wednesday 22 May", { bank_id = "b", max_results = 5 })))
+        assert.same({ "Ben: I adopted a cat today." }, got)
+        got = texts(assert(eng:recall("June", { bank_id = "b", max_results = 5 })))
+        assert.same({ "Ben: The glacier views were worth it." }, got)
+        eng:close()
+        dir = tmp.dir()
+        eng = open(store, { weights = KW, context_date = false })
+        assert(eng:retain("Ben: I adopted a cat today.", { bank_id = "b", content_type = "conversation",
+          occurred_at = "2024-05-22T20:00:00Z", metadata = { session_id = "s3" } }))
+        assert.same({}, texts(assert(eng:recall("Wednesday May", { bank_id = "b", max_results = 5 }))))
+        eng:close()
+      end)
+
       it("keeps sessions and banks apart", function()
         local eng = open(store, { weights = KW })
         turns(eng, "b", "s1", { CHAT[1] })

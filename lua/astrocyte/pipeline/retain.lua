@@ -149,6 +149,16 @@ local function last_heading(text, into)
   return h
 end
 
+-- "8 May 2023 Monday" for a time in ms (UTC), in English whatever the
+-- process locale (os.date's %B follows it).
+local MONTH_NAMES = { "January", "February", "March", "April", "May", "June", "July",
+  "August", "September", "October", "November", "December" }
+local DAY_NAMES = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" }
+local function date_words(ms)
+  local t = os.date("!*t", math.floor(ms / 1000))
+  return t.day .. " " .. MONTH_NAMES[t.month] .. " " .. t.year .. " " .. DAY_NAMES[t.wday]
+end
+
 -- Context strings for chunks (indexed with each, never returned as its
 -- text): a dialogue chunk gets the `dialogue_context_turns` turns before it
 -- (earlier chunks of this call, then earlier retains into the same bank with
@@ -218,6 +228,12 @@ function _M.prepare(eng, r, bcfg)
     return nil, errors.validation("content has no text after chunking", { field = "content", bank_id = r.bank_id })
   end
   local ctx = contexts(eng, r, chunks, strategy == "dialogue", p)
+  if p.context_date ~= false and r.occurred_ms then
+    -- the day it happened, as words the keyword channel can match ("8 May
+    -- 2023 Monday"), like the date heading of a chat session
+    local day = date_words(r.occurred_ms)
+    for i = 1, #chunks do ctx[i] = ctx[i] and (ctx[i] .. "\n" .. day) or day end
+  end
   local to_embed = chunks
   if p.context_in_embedding then
     to_embed = {}
