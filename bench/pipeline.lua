@@ -6,7 +6,9 @@
 --                anchor: raw SQLite INSERTs of the same notes, one transaction each
 --   batch/s      eng:retain_many, --batch notes per call (one transaction), for
 --                the rest of the notes; anchor: raw INSERTs, --batch per transaction
---   recall       eng:recall p50/p99 on the reopened bank; anchor: FTS5 MATCH
+--   recall       eng:recall p50/p99 on the reopened bank, and its mean CPU time
+--                (os.clock: what a query costs when the machine is shared);
+--                anchor: FTS5 MATCH
 --   open         seconds to reopen the engine on the file (index snapshots),
 --                and the process's resident memory after it
 --   workers      (--workers 1,2) recall throughput of N processes on one file,
@@ -121,6 +123,22 @@ local function anchor_insert(texts, from, to)
   assert(adb:exec("COMMIT"))
 end
 
+-- Rows are printed as each size finishes (a 1M run takes a long while).
+local function header()
+  print(("%-9s %12s %14s %8s %10s %13s %6s %10s %10s %10s %10s %7s %8s %9s"):format("memories", "retain/s",
+    "sqlite ins/s", "ratio", "batch/s", "sqlite bat/s", "ratio", "recall p50", "recall p99", "fts5 p50", "fts5 p99",
+    "open s", "rss MB", "recall cpu"))
+end
+local function row(r)
+  local bat, abat = r.batch_per_s or 0, r.anchor_batch_per_s or 0
+  print(("%-9d %12.0f %14.0f %8.2f %10.0f %13.0f %6.2f %8.2fms %8.2fms %8.2fms %8.2fms %7.2f %8.0f %7.2fms"):format(
+    r.memories, r.retain_per_s, r.anchor_insert_per_s, r.retain_per_s / r.anchor_insert_per_s, bat, abat,
+    abat > 0 and bat / abat or 0, r.recall_p50_ms, r.recall_p99_ms, r.fts5_p50_ms, r.fts5_p99_ms,
+    r.open_s, r.rss_bytes / 1048576, r.recall_cpu_ms))
+  io.stdout:flush()
+end
+if not args.json then header() end
+
 local results, done = {}, 0
 for _, size in ipairs(args.sizes) do
   local texts = {}
@@ -163,11 +181,12 @@ for _, size in ipairs(args.sizes) do
 
   local qs = {}
   for q = 1, args.queries do qs[q] = query() end
-  local lat, alat = {}, {}
+  local lat, alat, cpu = {}, {}, 0
   for q = 1, #qs do
-    local s = now()
+    local s, c = now(), os.clock()
     assert(eng:recall(qs[q], { bank_id = "bench", max_results = 10 }))
     lat[q] = (now() - s) * 1000
+    cpu = cpu + (os.clock() - c)
     s = now()
     fq:reset(); fq:bind(1, (qs[q]:gsub(" ", " OR ")))
     while fq:step() do end
@@ -176,10 +195,11 @@ for _, size in ipairs(args.sizes) do
   results[#results + 1] = {
     memories = size, retain_per_s = ours_retain, anchor_insert_per_s = anchor_retain,
     batch_per_s = ours_batch, anchor_batch_per_s = anchor_batch,
-    recall_p50_ms = pct(lat, 0.5), recall_p99_ms = pct(lat, 0.99),
+    recall_p50_ms = pct(lat, 0.5), recall_p99_ms = pct(lat, 0.99), recall_cpu_ms = cpu / #qs * 1000,
     fts5_p50_ms = pct(alat, 0.5), fts5_p99_ms = pct(alat, 0.99),
     open_s = open_s, rss_bytes = rss, index_bytes = eng.providers.vector_store:index_bytes(),
   }
+  if not args.json then row(results[#results]) end
 end
 eng:close(); adb:close()
 
@@ -213,16 +233,6 @@ os.execute("rm -rf " .. dir)
 if args.json then
   print(util.encode({ results = results, workers = scaling }))
 else
-  print(("%-9s %12s %14s %8s %10s %13s %6s %10s %10s %10s %10s %7s %8s"):format("memories", "retain/s",
-    "sqlite ins/s", "ratio", "batch/s", "sqlite bat/s", "ratio", "recall p50", "recall p99", "fts5 p50", "fts5 p99",
-    "open s", "rss MB"))
-  for _, r in ipairs(results) do
-    local bat, abat = r.batch_per_s or 0, r.anchor_batch_per_s or 0
-    print(("%-9d %12.0f %14.0f %8.2f %10.0f %13.0f %6.2f %8.2fms %8.2fms %8.2fms %8.2fms %7.2f %8.0f"):format(
-      r.memories, r.retain_per_s, r.anchor_insert_per_s, r.retain_per_s / r.anchor_insert_per_s, bat, abat,
-      abat > 0 and bat / abat or 0, r.recall_p50_ms, r.recall_p99_ms, r.fts5_p50_ms, r.fts5_p99_ms,
-      r.open_s, r.rss_bytes / 1048576))
-  end
   print("recall = full pipeline (embed query, vector + BM25 + graph channels, RRF, rerank); fts5 = keyword only")
   print(("retain/s on the last %d notes of each size, batch/s on the rest (%d per call)"):format(args.sample,
     args.batch))
