@@ -24,23 +24,9 @@
 
 #define IO_HEAD (8 + 4 + 4 + 8 * 12)
 
-static uint64_t checksum(const unsigned char *p, size_t n) {
-    uint64_t h[4] = { ASTRO__FNV_OFFSET, ASTRO__FNV_OFFSET ^ 1, ASTRO__FNV_OFFSET ^ 2, ASTRO__FNV_OFFSET ^ 3 };
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        for (int l = 0; l < 4; l++) {
-            uint64_t w;
-            memcpy(&w, p + i + 8 * l, 8);
-            h[l] = (h[l] ^ w) * 0x100000001b3ULL;
-        }
-    }
-    uint64_t r = astro__fnv1a64(p + i, n - i, h[0] ^ astro__mix64(h[1]) ^ astro__mix64(h[2] + 7) ^ astro__mix64(h[3] + 13));
-    return astro__mix64(r ^ n);
-}
-
 static void fix_checksum(unsigned char *b, size_t len) {
     if (len < 8) return;
-    uint64_t s = checksum(b, len - 8);
+    uint64_t s = astro__checksum(b, len - 8);
     memcpy(b + len - 8, &s, 8);
 }
 

@@ -1,8 +1,9 @@
 /*
 ** common.c — error filling, filter defaults and the small shared machinery of
 ** libastrocyte: the key -> dense index hash map used by the flat index, BM25
-** and fusion, the bounded top-k heap every search ranks with, and the search
-** filter predicate. Kept here so each index file holds only its own structure.
+** and fusion, the bounded top-k heap every search ranks with, the search
+** filter predicate and the checksum of saved index files. Kept here so each
+** index file holds only its own structure.
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,21 @@ void astro_filter_init(astro_filter *f) {
     f->time_from = ASTRO_TIME_NONE;
     f->time_to = ASTRO_TIME_NONE;
     f->as_of = ASTRO_TIME_NONE;
+}
+
+/* Returns the file checksum; see internal.h. */
+uint64_t astro__checksum(const unsigned char *p, size_t n) {
+    uint64_t h[4] = { ASTRO__FNV_OFFSET, ASTRO__FNV_OFFSET ^ 1, ASTRO__FNV_OFFSET ^ 2, ASTRO__FNV_OFFSET ^ 3 };
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int l = 0; l < 4; l++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * l, 8);
+            h[l] = (h[l] ^ w) * 0x100000001b3ULL;
+        }
+    }
+    uint64_t r = astro__fnv1a64(p + i, n - i, h[0] ^ astro__mix64(h[1]) ^ astro__mix64(h[2] + 7) ^ astro__mix64(h[3] + 13));
+    return astro__mix64(r ^ n);
 }
 
 /* ---- key -> index map ---------------------------------------------------- */

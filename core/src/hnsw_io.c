@@ -24,21 +24,6 @@
 #define IO_NHDR 12
 #define IO_HEAD (8 + 4 + 4 + 8 * IO_NHDR)
 
-/* Returns the checksum of p[0..n): four FNV-1a lanes over 64-bit words. */
-static uint64_t checksum(const unsigned char *p, size_t n) {
-    uint64_t h[4] = { ASTRO__FNV_OFFSET, ASTRO__FNV_OFFSET ^ 1, ASTRO__FNV_OFFSET ^ 2, ASTRO__FNV_OFFSET ^ 3 };
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        for (int l = 0; l < 4; l++) {
-            uint64_t w;
-            memcpy(&w, p + i + 8 * l, 8);
-            h[l] = (h[l] ^ w) * 0x100000001b3ULL;
-        }
-    }
-    uint64_t r = astro__fnv1a64(p + i, n - i, h[0] ^ astro__mix64(h[1]) ^ astro__mix64(h[2] + 7) ^ astro__mix64(h[3] + 13));
-    return astro__mix64(r ^ n);
-}
-
 /* Bytes of one slot record. */
 static size_t slot_bytes(size_t dim, size_t M0) {
     return dim * sizeof(float) + (1 + M0) * sizeof(uint32_t) + 3 + sizeof(uint32_t) + sizeof(uint64_t) +
@@ -85,7 +70,7 @@ int astro_hnsw_save_mem(const astro_hnsw *ix, void *buf, size_t cap, size_t *len
     }
     if (ix->nfree) put(&p, ix->freelist, ix->nfree * sizeof(uint32_t));
     if (ix->upper_n) put(&p, ix->upper, ix->upper_n * sizeof(uint32_t));
-    uint64_t sum = checksum(buf, (size_t)(p - (unsigned char *)buf));
+    uint64_t sum = astro__checksum(buf, (size_t)(p - (unsigned char *)buf));
     put(&p, &sum, 8);
     return ASTRO_OK;
 }
@@ -183,7 +168,7 @@ int astro_hnsw_load_mem(const void *buf, size_t len, astro_hnsw **out, astro_err
     if (need != len) return astro_err_set(err, ASTRO_EFORMAT, "hnsw: size %zu, header says %llu", len, (unsigned long long)need);
     uint64_t sum;
     memcpy(&sum, (const unsigned char *)buf + len - 8, 8);
-    if (sum != checksum(buf, len - 8)) return astro_err_set(err, ASTRO_EFORMAT, "hnsw: checksum mismatch");
+    if (sum != astro__checksum(buf, len - 8)) return astro_err_set(err, ASTRO_EFORMAT, "hnsw: checksum mismatch");
 
     astro_hnsw_opts o = { M, h[2], h[3], h[4] ? h[4] : 1 };
     astro_hnsw *ix = NULL;

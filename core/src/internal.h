@@ -37,6 +37,10 @@ static inline uint64_t astro__fnv1a64(const void *p, size_t n, uint64_t h) {
 
 #define ASTRO__FNV_OFFSET 0xcbf29ce484222325ULL
 
+/* Returns the checksum of p[0..n) the saved index files end with: four
+ * FNV-1a lanes over 64-bit words, folded with the tail and n. */
+uint64_t astro__checksum(const unsigned char *p, size_t n);
+
 /* Open-addressing map from uint64 key to a uint32 dense index. The map stores
  * only indices; the key of index i is keys[i] in an array owned by the caller,
  * which is passed to every call. Linear probing; deletion by backward shift so
