@@ -105,6 +105,8 @@ function _M.metadata(v, field)
   return out
 end
 
+local TIME_MIN_MS, TIME_MAX_MS = -62135596800000, 253402300799999
+
 -- Timestamp: nil, an ISO-8601 string or seconds since the epoch → ms.
 function _M.time(v, field)
   if v == nil then return nil end
@@ -113,6 +115,10 @@ function _M.time(v, field)
   end
   local ms, why = util.to_ms(v)
   if not ms then return nil, verr(field, fmt("%s: %s", field, why)) end
+  -- Stores keep ISO-8601 dates: years 1 to 9999 only.
+  if ms < TIME_MIN_MS or ms > TIME_MAX_MS then
+    return nil, verr(field, fmt("%s is out of range (years 0001 to 9999)", field))
+  end
   return ms
 end
 

@@ -127,10 +127,14 @@ function _M.rows(path, bank)
   return out, n
 end
 
-function _M.open(path, extra)
+-- An engine on the file (HNSW past 16 vectors, no near-duplicate check);
+-- extra: more vector_store_config keys, top: more top-level keys.
+function _M.open(path, extra, top)
   local vsc = { path = path, vector_index = { hnsw_threshold = 16 } }
   for k, v in pairs(extra or {}) do vsc[k] = v end
-  return astrocyte.open({ vector_store_config = vsc, signal_quality = { dedup = { enabled = false } } })
+  local cfg = { vector_store_config = vsc, signal_quality = { dedup = { enabled = false } } }
+  for k, v in pairs(top or {}) do cfg[k] = v end
+  return astrocyte.open(cfg)
 end
 
 -- True when a recall of `word` in bank returns memory id.

@@ -214,7 +214,10 @@ function commands.retain(eng, opts, pos)
   local res, err = eng:retain(text, { bank_id = opts.bank, tags = split_list(opts.tags), metadata = md,
                                       occurred_at = opts["occurred-at"], fact_type = opts["fact-type"] })
   if not res then return fail(err) end
-  if opts.json then print_json(res) else
+  if opts.json then print_json(res)
+  elseif not res.stored then -- a near-duplicate skipped: no chunks to count
+    print(fmt("not stored: %s%s", res.error or res.retention_action or "skipped", res.memory_id and (" (" .. res.memory_id .. ")") or ""))
+  else
     print(fmt("stored %s (%d chunk%s)", res.memory_id, res.chunk_count, res.chunk_count == 1 and "" or "s"))
   end
   return 0

@@ -3,9 +3,9 @@
 -- without an embedding, all through embed(eng, texts), which asks the
 -- engine's embedding provider (embed_packed when it has it, else embed) and
 -- returns packed float32 vectors, one per text.
-local core = require "astrocyte.core"
+local vector = require "astrocyte.store.vector"
 local errors = require "astrocyte.errors"
-local type, fmt = type, string.format
+local type, fmt, tostring = type, string.format, tostring
 
 local _M = {}
 
@@ -19,20 +19,26 @@ function _M.embed(eng, texts)
     vecs, err = errors.call(p, "embed_packed", fields, texts)
   else
     vecs, err = errors.call(p, "embed", fields, texts)
-    if vecs then
-      local packed = {}
-      for i = 1, #vecs do packed[i] = type(vecs[i]) == "string" and vecs[i] or core.vec_pack(vecs[i]) end
-      vecs = packed
-    end
   end
   if not vecs then
     return nil, err or errors.new("ProviderUnavailable", "embedding provider returned no vectors", { provider = name })
   end
-  if #vecs ~= #texts then
-    return nil, errors.new("ProviderUnavailable", fmt("embedding provider returned %d vectors for %d texts", #vecs, #texts),
-                           { provider = name })
+  if type(vecs) ~= "table" or #vecs ~= #texts then
+    return nil, errors.new("ProviderUnavailable", fmt("embedding provider '%s' returned %s for %d texts", tostring(name),
+                           type(vecs) == "table" and (#vecs .. " vectors") or type(vecs), #texts), { provider = name })
   end
-  return vecs
+  -- A provider's garbage (a non-number, NaN, inf, an empty vector, mixed
+  -- dimensions) is its failure, named here, not a storage error later.
+  local packed, dims = {}, nil
+  for i = 1, #vecs do
+    local v, perr = vector.pack(vecs[i], dims, fmt("embeddings[%d]", i), true)
+    if not v then
+      return nil, errors.new("ProviderUnavailable", fmt("embedding provider '%s' returned a bad vector: %s", tostring(name), perr),
+                             { provider = name, field = fmt("embeddings[%d]", i) })
+    end
+    packed[i], dims = v, #v / 4
+  end
+  return packed
 end
 
 return _M
