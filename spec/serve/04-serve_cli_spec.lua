@@ -98,6 +98,39 @@ describe("astrocyte serve: the command", function()
     assert.same({ { bank_id = "cli", memory_count = 1 } }, banks)
   end)
 
+  it("answers 503 while the engine cannot open, and recovers without a restart", function()
+    -- the database's directory is a file: the workers' open fails
+    local dir = io.popen("mktemp -d /tmp/astrocyte-serve-503.XXXXXX"):read("*l")
+    local data = dir .. "/data"
+    assert(io.open(data, "w")):close()
+    local g = gateway.start({ ready_path = "/live", args = { "--db", data .. "/astrocyte.db" } })
+    local ok, err = pcall(function()
+      local s, v, h, raw, _
+      s, v, _, raw = g:json("GET", "/ready")
+      assert.equal(503, s, raw)
+      assert.equal("StorageError", v.error.kind)
+      s, v, _, raw = g:json("POST", "/v1/retain", { content = "kept once it opens", bank_id = "later" })
+      assert.equal(503, s, raw)
+      assert.equal("StorageError", v.error.kind)
+      s, v = g:json("GET", "/health")
+      assert.equal(503, s); assert.is_false(v.healthy)
+      assert.truthy(g:output():find("cannot open the engine (retrying in 1 s)", 1, true), g:output())
+      os.execute("rm -f " .. q(data) .. " && mkdir " .. q(data))
+      for _ = 1, 60 do
+        s, v, h, raw = g:json("POST", "/v1/retain", { content = "kept once it opens", bank_id = "later" })
+        if s == 200 then break end
+        os.execute("sleep 0.1")
+      end
+      assert.equal(200, s, raw)
+      assert.is_true(v.stored)
+      assert.equal(200, (g:json("GET", "/ready")))
+      assert.is_string(h["x-request-id"])
+    end)
+    g:cleanup()
+    os.execute("rm -rf " .. q(dir))
+    assert(ok, err)
+  end)
+
   it("logs to stderr and answers TERM with nginx's graceful stop (QUIT)", function()
     local g = gateway.start({})
     local rc = g:stop("TERM")
