@@ -131,11 +131,28 @@ describe("astrocyte serve: the command", function()
     assert(ok, err)
   end)
 
-  it("logs to stderr and answers TERM with nginx's graceful stop (QUIT)", function()
-    local g = gateway.start({})
+  it("logs to stderr and answers TERM with nginx's graceful stop: a request in flight completes", function()
+    -- a location that answers after 1.5 s, included for this test
+    local inc = os.tmpname()
+    local f = assert(io.open(inc, "w"))
+    f:write('location = /slow { content_by_lua_block { ngx.sleep(1.5) ngx.say("finished") } }\n')
+    f:close()
+    local g = gateway.start({ args = { "--include", inc } })
+    local resp = g.dir .. "/slow-response"
+    os.execute("curl -s --max-time 20 -o " .. q(resp) .. " -w '%{http_code}' " .. q(g.url .. "/slow")
+      .. " >" .. q(resp .. ".code") .. " 2>/dev/null &")
+    os.execute("sleep 0.5")                      -- the request is in flight
     local rc = g:stop("TERM")
+    for _ = 1, 50 do                             -- curl writes its code when it ends
+      if (gateway.read_file(resp .. ".code") or "") ~= "" then break end
+      os.execute("sleep 0.1")
+    end
+    local body, code = gateway.read_file(resp), gateway.read_file(resp .. ".code")
     local out = g:output()
     g:cleanup()
+    os.remove(inc)
+    assert.equal("200", code, out)
+    assert.equal("finished\n", body)
     assert.equal(0, rc, out)
     assert.truthy(out:find("start worker process", 1, true), out)
     assert.truthy(out:find("SIGQUIT", 1, true), out)
