@@ -301,6 +301,19 @@ describe("provider config schemas", function()
     assert.equal(dir .. "/x.db", cfg.vector_store_config.path)
   end)
 
+  it("gives the top-level vector_index section only to a store whose vector_index is that section", function()
+    local eng = assert(astrocyte.open({ vector_store = "in_memory", vector_index = { hnsw_threshold = 5 } }))
+    assert.same({ hnsw_threshold = 5 }, eng.cfg.vector_store_config.vector_index)
+    eng:close()
+    -- postgres's vector_index is the index kind: the section used to reach
+    -- it and fail its check; now the store gets as far as connecting.
+    local err
+    eng, err = astrocyte.open({ vector_store = "postgres", vector_index = { hnsw_threshold = 5 },
+      vector_store_config = { dsn = "postgresql://u@127.0.0.1:9/db", reconnect_attempts = 0 } })
+    assert.is_nil(eng)
+    assert.equal("ProviderUnavailable", err.kind, err.message)
+  end)
+
   describe("custom providers", function()
     local saved
     before_each(function()
@@ -362,6 +375,10 @@ return { Store = Store, schema = { vector_stores = {
     it("without a schema are not checked", function()
       local cfg = assert(config.load({ vector_store = "my_store:Store", vector_store_config = { dims = 8, anything = { 1 } } }))
       assert.same({ dims = 8, anything = { 1 } }, config.masked(cfg).vector_store_config)
+      -- and get the top-level vector_index section as before
+      local eng = assert(astrocyte.open({ vector_store = "my_store:Store", vector_index = { hnsw_threshold = 5 } }))
+      assert.same({ hnsw_threshold = 5 }, eng.cfg.vector_store_config.vector_index)
+      eng:close()
     end)
   end)
 

@@ -86,9 +86,14 @@ function _M.build(cfg, old)
     if not p.engine then return fail(err) end
     return with_llm()
   end
-  -- The top-level vector_index section tunes the built-in stores' indexes.
+  -- The top-level vector_index section tunes the built-in stores' indexes;
+  -- not given to a store whose schema gives vector_index another meaning
+  -- (postgres: the index kind, a string).
+  local vs_schema = registry.schema("vector_stores", cfg.vector_store)
+  local vi = vs_schema and vs_schema.vector_index
   if type(cfg.vector_index) == "table" and type(cfg.vector_store_config) == "table"
-     and cfg.vector_store_config.vector_index == nil then
+     and cfg.vector_store_config.vector_index == nil
+     and (vs_schema == nil or (type(vi) == "table" and type(vi[1]) ~= "string")) then
     cfg.vector_store_config.vector_index = cfg.vector_index
   end
   p.vector_store, err = get("vector_store", "vector_stores", cfg.vector_store, cfg.vector_store_config, "vector_store")
