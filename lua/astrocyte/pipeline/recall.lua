@@ -343,7 +343,12 @@ function _M.finish(o, g, k, t0, p)
   if not fused then return nil, errors.new("InternalError", "fusion: " .. tostring(err), { bank_id = o.bank_id }) end
   local hits = {}
   for i, h in ipairs(fused) do hits[i] = memory_hit(h, o.bank_id) end
-  rerank.basic(o.query, hits)
+  -- Only the hits that can still make the returned page need their text
+  -- scored, unless a later step reorders past it (LLM rerank, session penalty).
+  local penalty = p and p.session_diversity_penalty
+  if penalty == nil then penalty = rerank.SESSION_PENALTY end
+  local exact = (o.final_rerank_mode == "llm_pairwise" and o.llm) or penalty > 0
+  rerank.basic(o.query, hits, nil, (not exact) and o.max_results or nil)
   local llm_reranked = false
   if o.final_rerank_mode == "llm_pairwise" and o.llm then
     hits, llm_reranked = rerank.llm(o.query, hits, o.llm, o.final_rerank_top_n)

@@ -40,13 +40,35 @@ local function query_terms(query)
   return terms, nt, names, nn
 end
 
--- Reranks hits in place by term and name overlap; returns hits.
-function _M.basic(query, hits, opts)
+-- How many of hits (sorted by score, descending) can still be among the
+-- first `top` after a boost of at most max_boost: a hit scoring below
+-- hits[top].score / max_boost stays below each of the first `top` whatever
+-- its overlap. #hits when top is nil or hits are not sorted.
+local function reachable(hits, top, max_boost)
+  local n = #hits
+  if not top or top >= n then return n end
+  for i = 2, n do
+    if hits[i].score > hits[i - 1].score then return n end
+  end
+  local floor = hits[top].score / max_boost
+  local m = top
+  while m < n and hits[m + 1].score >= floor do m = m + 1 end
+  return m
+end
+
+-- Reranks hits in place by term and name overlap; returns hits. With
+-- `top`, only the hits that can still reach the first `top` are scored and
+-- reordered (the first `top` come out as a full rerank would give them;
+-- the rest keep their order and fused scores after them).
+function _M.basic(query, hits, opts, top)
   local kw = opts and opts.keyword_weight or _M.KEYWORD_WEIGHT
   local pn = opts and opts.proper_noun_weight or _M.PROPER_NOUN_WEIGHT
   local terms, nt, names, nn = query_terms(query)
   local max_boost = 1 + kw * nt + pn * nn
   if nt == 0 then return hits end
+  local n = reachable(hits, top, max_boost)
+  local tail = {}
+  for i = n + 1, #hits do tail[#tail + 1] = hits[i]; hits[i] = nil end
   for _, h in ipairs(hits) do
     local seen, overlap, named = {}, 0, 0
     for _, t in ipairs(core.tokenize(h.text)) do
@@ -59,6 +81,7 @@ function _M.basic(query, hits, opts)
     h.score = h.score * (1 + kw * overlap + pn * named) / max_boost
   end
   stable_sort(hits)
+  for _, h in ipairs(tail) do hits[#hits + 1] = h end
   return hits
 end
 
