@@ -73,7 +73,7 @@ local function keys_of(t)
   return out
 end
 
--- "an integer between 1 and 1000", "a string|number", "one of a, b".
+-- What a leaf accepts: "an integer between 1 and 1000", "a string or number".
 local function describe(node)
   local t = leaf_type(node):gsub("|", " or ")
   local s = article(t) .. " " .. t
