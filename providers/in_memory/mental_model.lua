@@ -13,7 +13,7 @@ local types = require "astrocyte.types"
 local mmdoc = require "astrocyte.store.mental_model_doc"
 local revisions = require "astrocyte.store.revisions"
 local util = require "astrocyte.util"
-local type, pairs = type, pairs
+local type = type
 
 local _M = revisions.class()
 
@@ -51,16 +51,7 @@ end
 -- MentalModelStore.list(bank_id, opts): current revisions; opts = {scope?, kind?}.
 function _M:list(bank_id, opts)
   opts = opts or {}
-  local b = self.banks[bank_id]
-  local out = {}
-  if not b then return out end
-  for _, m in pairs(b.current) do
-    if not m.deleted and (opts.scope == nil or m.scope == opts.scope) and (opts.kind == nil or m.kind == opts.kind) then
-      out[#out + 1] = public(m)
-    end
-  end
-  table.sort(out, function(a, c) return a.model_id < c.model_id end)
-  return out
+  return revisions.list(self, bank_id, opts.scope, opts.kind, public, "model_id")
 end
 
 -- MentalModelStore.delete: soft delete; false if absent or already deleted.

@@ -5,7 +5,6 @@
 local types = require "astrocyte.types"
 local revisions = require "astrocyte.store.revisions"
 local util = require "astrocyte.util"
-local pairs = pairs
 
 local _M = revisions.class()
 
@@ -30,16 +29,7 @@ end
 
 -- WikiStore.list_pages: current revisions, filtered by exact scope / kind.
 function _M:list_pages(bank_id, scope, kind)
-  local b = self.banks[bank_id]
-  local out = {}
-  if not b then return out end
-  for _, p in pairs(b.current) do
-    if (scope == nil or p.scope == scope) and (kind == nil or p.kind == kind) then
-      out[#out + 1] = util.deepcopy(p)
-    end
-  end
-  table.sort(out, function(a, c) return a.page_id < c.page_id end)
-  return out
+  return revisions.list(self, bank_id, scope, kind, util.deepcopy, "page_id")
 end
 
 -- WikiStore.delete_page: true if the page existed.

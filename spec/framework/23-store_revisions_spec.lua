@@ -27,6 +27,24 @@ describe("astrocyte.store.revisions", function()
     end)
   end)
 
+  describe("list()", function()
+    it("filters by scope and kind, skips soft-deleted revisions, sorts by the id field", function()
+      local store = revisions.class().new()
+      local b = revisions.bank(store, "b1")
+      revisions.put(b, "c", { id = "c", scope = "s1", kind = "k1" })
+      revisions.put(b, "a", { id = "a", scope = "s1", kind = "k2" })
+      revisions.put(b, "b", { id = "b", scope = "s2", kind = "k1" })
+      revisions.put(b, "d", { id = "d", scope = "s1", kind = "k1", deleted = true })
+      local ids = function(l) local o = {}; for i, r in ipairs(l) do o[i] = r.id end; return o end
+      local same = function(r) return r end
+      assert.same({ "a", "b", "c" }, ids(revisions.list(store, "b1", nil, nil, same, "id")))
+      assert.same({ "a", "c" }, ids(revisions.list(store, "b1", "s1", nil, same, "id")))
+      assert.same({ "b", "c" }, ids(revisions.list(store, "b1", nil, "k1", same, "id")))
+      assert.same({ "c" }, ids(revisions.list(store, "b1", "s1", "k1", same, "id")))
+      assert.same({}, revisions.list(store, "nobank", nil, nil, same, "id"))
+    end)
+  end)
+
   describe("input()", function()
     it("copies the argument and tags it with the bank", function()
       local v = { page_id = "p" }

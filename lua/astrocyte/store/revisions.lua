@@ -3,7 +3,7 @@
 -- plus an archive of the previous revisions (kept, oldest first); a new
 -- revision of an id archives the current one and is numbered after it.
 local util = require "astrocyte.util"
-local type, ipairs, setmetatable = type, ipairs, setmetatable
+local type, pairs, ipairs, setmetatable = type, pairs, ipairs, setmetatable
 
 local _M = {}
 
@@ -48,6 +48,22 @@ function _M.put(b, id, dto)
     dto.revision = 1
   end
   b.current[id] = dto
+end
+
+-- The current revisions of a bank whose scope and kind match (nil matches
+-- any), skipping soft-deleted ones, each passed through public, sorted by
+-- their field id_field.
+function _M.list(self, bank_id, scope, kind, public, id_field)
+  local b = self.banks[bank_id]
+  local out = {}
+  if not b then return out end
+  for _, r in pairs(b.current) do
+    if not r.deleted and (scope == nil or r.scope == scope) and (kind == nil or r.kind == kind) then
+      out[#out + 1] = public(r)
+    end
+  end
+  table.sort(out, function(x, y) return x[id_field] < y[id_field] end)
+  return out
 end
 
 -- The archived revisions of `id`, oldest first, each passed through
