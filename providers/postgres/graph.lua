@@ -30,6 +30,22 @@ local function entity_of(r)
            mention_count = r.mention_count }
 end
 
+-- Runs sql once per parameter row, all in one idempotent transaction;
+-- returns the results in order, or nil and an error naming `what` and bank.
+local function exec_rows(self, what, bank_id, sql, rows)
+  local out, err = self.ctx.pool:tx(function(q)
+    local res = {}
+    for i, r in ipairs(rows) do
+      local x, qerr = q(sql, r)
+      if not x then return nil, qerr end
+      res[i] = x
+    end
+    return res
+  end, { idempotent = true })
+  if not out then return nil, perr(what, bank_id, err) end
+  return out
+end
+
 -- GraphStore.store_entities: upserts (keyed by (bank_id, id)); ids in input order.
 function _M:store_entities(entities, bank_id)
   local list, err = gstore.dtos(LABEL, bank_id, "Entity", entities, "entities")
@@ -45,14 +61,8 @@ function _M:store_entities(entities, bank_id)
     ON CONFLICT (bank_id, id) DO UPDATE SET name = excluded.name, entity_type = excluded.entity_type,
       aliases = excluded.aliases, metadata = excluded.metadata, embedding = excluded.embedding,
       mention_count = excluded.mention_count]], self.S)
-  local ok; ok, err = self.ctx.pool:tx(function(q)
-    for _, r in ipairs(rows) do
-      local res, qerr = q(sql, r)
-      if not res then return nil, qerr end
-    end
-    return true
-  end, { idempotent = true })
-  if not ok then return nil, perr("store_entities", bank_id, err) end
+  local ok; ok, err = exec_rows(self, "store_entities", bank_id, sql, rows)
+  if not ok then return nil, err end
   return ids
 end
 
@@ -104,14 +114,10 @@ function _M:link_memories_to_entities(assocs, bank_id)
   if not list then return nil, err end
   local sql = fmt([[INSERT INTO %s.memory_entities (bank_id, memory_id, entity_id, text) VALUES ($1, $2, $3, $4)
     ON CONFLICT (bank_id, memory_id, entity_id) DO UPDATE SET text = coalesce(excluded.text, memory_entities.text)]], self.S)
-  local ok; ok, err = self.ctx.pool:tx(function(q)
-    for _, a in ipairs(list) do
-      local res, qerr = q(sql, { bank_id, a.memory_id, a.entity_id, type(a.text) == "string" and a.text or nil, n = 4 })
-      if not res then return nil, qerr end
-    end
-    return true
-  end, { idempotent = true })
-  if not ok then return nil, perr("link_memories_to_entities", bank_id, err) end
+  local rows = {}
+  for i, a in ipairs(list) do rows[i] = { bank_id, a.memory_id, a.entity_id, type(a.text) == "string" and a.text or nil, n = 4 } end
+  local ok; ok, err = exec_rows(self, "link_memories_to_entities", bank_id, sql, rows)
+  if not ok then return nil, err end
   return true
 end
 
@@ -235,16 +241,10 @@ function _M:store_memory_links(links, bank_id)
     ON CONFLICT (bank_id, source_memory_id, target_memory_id, link_type) DO UPDATE SET evidence = excluded.evidence,
       confidence = excluded.confidence, weight = excluded.weight, metadata = excluded.metadata
     RETURNING id]], self.S)
-  local ids; ids, err = self.ctx.pool:tx(function(q)
-    local out = {}
-    for i, r in ipairs(rows) do
-      local res, qerr = q(sql, r)
-      if not res then return nil, qerr end
-      out[i] = res.rows[1].id
-    end
-    return out
-  end, { idempotent = true })
-  if not ids then return nil, perr("store_memory_links", bank_id, err) end
+  local res; res, err = exec_rows(self, "store_memory_links", bank_id, sql, rows)
+  if not res then return nil, err end
+  local ids = {}
+  for i, x in ipairs(res) do ids[i] = x.rows[1].id end
   return ids
 end
 
