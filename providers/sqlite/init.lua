@@ -161,6 +161,7 @@ local function run_tx(self, fn, batch)
   ok, err = self.db:exec("COMMIT")
   if not ok then
     self.db:exec("ROLLBACK")
+    err = "commit failed, the write may or may not be on disk: " .. tostring(err) -- a failed fsync can leave a WAL commit the next open recovers
     return nil, batch and serr(self, "write", err) or err
   end
   self:_committed()

@@ -1,5 +1,5 @@
 -- spec/reliability/worker.lua: the writer process of the reliability specs.
---   <lua> worker.lua DB PREFIX N SEED [REOPEN_EVERY] [BANK] [check] [IMPORT_N]
+--   <lua> worker.lua DB PREFIX N SEED [REOPEN_EVERY] [BANK] [check|stop] [IMPORT_N]
 -- DB is a file (the Lua API), cli:<file> (one CLI process per call, which
 -- forgets hard only) or an http:// URL (clients.lua).
 -- Runs N operations on the engine over the SQLite file DB: mostly retains
@@ -18,7 +18,8 @@
 -- which saves the HNSW snapshots, and opens it again. The operation
 -- With "check" it ends by recalling through its own engine every word
 -- it retained: "LOST <id>" for an acknowledged, unforgotten memory not
--- found, "GHOST <word>" for a failed retain that is found. The operation
+-- found, "GHOST <word>" for a failed retain that is found. With "stop" it
+-- exits at the first failed retain without closing (a crash after an error). The operation
 -- sequence depends only on SEED (a Park-Miller generator, the same on Lua
 -- 5.4 and LuaJIT), so a failing run can be replayed.
 local astrocyte = require "astrocyte"
@@ -26,6 +27,7 @@ local now_ms = require("astrocyte.util").now_ms
 
 local db, prefix, n, seed = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4])
 local reopen_every, bank, check = tonumber(arg[5] or "0"), arg[6] or "crash", arg[7] == "check"
+local stop = arg[7] == "stop" -- exit at the first failed call, closing nothing
 local import_n = tonumber(arg[8] or "0")
 io.stdout:setvbuf("line")
 
@@ -97,6 +99,7 @@ for i = 1, n do
     else
       failed[#failed + 1] = w
       say("E", "R", w, tostring(err and err.kind), tostring(err or "not stored as new: " .. tostring(res.retention_action)), "(after " .. (now_ms() - t0) .. " ms)")
+      if stop then os.exit(1, false) end
     end
   end
   if reopen_every > 0 and i % reopen_every == 0 then
