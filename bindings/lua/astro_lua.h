@@ -25,6 +25,7 @@
 #define ASTRO_MT_FLAT     "astrocyte.flat"
 #define ASTRO_MT_BM25     "astrocyte.bm25"
 #define ASTRO_MT_HNSW     "astrocyte.hnsw"
+#define ASTRO_MT_ASSOC    "astrocyte.assoc"
 #define ASTRO_MT_TKCACHE  "astrocyte.tokenizer_cache"
 
 /* The growable bitmap behind astrocyte.keyset; `view` is what filters see. */
@@ -88,6 +89,7 @@ void astro_lua_addmethods(lua_State *L, const char *tname, const luaL_Reg *metho
 void astro_lua_open_text(lua_State *L);
 void astro_lua_open_vec(lua_State *L);
 void astro_lua_open_index(lua_State *L);
+void astro_lua_open_assoc(lua_State *L);
 void astro_lua_open_policy(lua_State *L);
 void astro_lua_open_crypto(lua_State *L);
 void astro_lua_open_fs(lua_State *L);
