@@ -14,7 +14,8 @@
 #     examples/game_server built with find_package (astrocyte::host) and run
 #     for a few ticks on the installed Lua tree;
 #   - the installed CLI retains and recalls, also through a symlink, on
-#     LuaJIT, and after the whole prefix is moved elsewhere.
+#     LuaJIT, and after the whole prefix is moved elsewhere; its `serve`
+#     answers over HTTP and ends with exit 0 on SIGTERM.
 # Environment (set by spec/install/CMakeLists.txt): ASTRO_SOURCE_DIR,
 # ASTRO_BUILD_DIR, ASTRO_VERSION, ASTRO_CMAKE, ASTRO_CC, ASTRO_PKG_CONFIG,
 # ASTRO_LUA54, ASTRO_LUAJIT (empty: not built), ASTRO_PREFIX0 (the configured
@@ -196,6 +197,34 @@ cli_roundtrip "$tmp/work/astro-link" "$tmp/cli-link.db" "CLI through a symlink"
 if [ -n "${ASTRO_LUAJIT:-}" ]; then
   ASTRO_LUA=$ASTRO_LUAJIT cli_roundtrip "$P/$ASTRO_BINDIR/astrocyte" "$tmp/cli-jit.db" "CLI on LuaJIT"
 fi
+# The installed `astrocyte serve` (nginx's LuaJIT workers on the installed
+# LuaJIT tree): ready, a retain over HTTP, SIGTERM ends it with exit 0. Not
+# on the sanitizer build (nginx workers cannot host preloaded ASan).
+if [ -n "${ASTRO_LUAJIT:-}" ] && [ -z "${ASTRO_PRELOAD:-}" ] && command -v nginx >/dev/null && command -v curl >/dev/null; then
+  step "installed serve"
+  served=0
+  for attempt in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 19000))
+    "$P/$ASTRO_BINDIR/astrocyte" --db "$tmp/serve.db" serve --listen "127.0.0.1:$port" >"$tmp/serve.log" 2>&1 &
+    spid=$!
+    for _ in $(seq 50); do
+      curl -sf "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && { served=1; break; }
+      kill -0 "$spid" 2>/dev/null || break
+      sleep 0.2
+    done
+    [ "$served" = 1 ] && break
+    kill -KILL "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
+    grep -q "Address already in use" "$tmp/serve.log" || { cat "$tmp/serve.log" >&2; fail "installed serve did not start"; }
+  done
+  [ "$served" = 1 ] || fail "installed serve: no free port"
+  out=$(curl -s -H 'Content-Type: application/json' -d '{"content": "served from the install", "bank_id": "inst"}' \
+        "http://127.0.0.1:$port/v1/retain")
+  [[ "$out" == *'"stored":true'* ]] || fail "installed serve: retain answered $out"
+  kill -TERM "$spid"
+  rc=0; wait "$spid" || rc=$?
+  [ "$rc" = 0 ] || { cat "$tmp/serve.log" >&2; fail "installed serve: exit $rc after SIGTERM"; }
+fi
+
 mv "$P" "$tmp/moved"
 cli_roundtrip "$tmp/moved/$ASTRO_BINDIR/astrocyte" "$tmp/cli-moved.db" "CLI of a moved prefix"
 

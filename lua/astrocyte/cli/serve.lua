@@ -50,8 +50,12 @@ local function absolute(path)
   return capture("pwd") .. "/" .. path
 end
 
--- The directory holding astrocyte/init.lua (the Lua tree this CLI runs from).
+-- The directory holding astrocyte/init.lua for nginx: the installed LuaJIT
+-- tree (ASTRO_LUAJIT_LDIR, set by the installed launcher), else the tree
+-- this CLI runs from.
 local function lua_dir()
+  local jl = os.getenv("ASTRO_LUAJIT_LDIR")
+  if jl and file_exists(jl .. "/astrocyte/init.lua") then return jl end
   for entry in package.path:gmatch("[^;]+") do
     local dir = entry:match("^(.*)/%?%.lua$")
     if dir and file_exists(dir .. "/astrocyte/init.lua") then return absolute(dir) end
@@ -59,10 +63,12 @@ local function lua_dir()
 end
 
 -- The directory of the LuaJIT build of the C modules (nginx's workers run
--- LuaJIT): $ASTRO_BUILD_DIR/luajit, LUA_CPATH, or this interpreter's cpath
--- under LuaJIT.
+-- LuaJIT): ASTRO_LUAJIT_CDIR (the installed launcher's), $ASTRO_BUILD_DIR/luajit,
+-- LUA_CPATH, or this interpreter's cpath under LuaJIT.
 local function luajit_cdir()
   local cands = {}
+  local jc = os.getenv("ASTRO_LUAJIT_CDIR")
+  if jc then cands[#cands + 1] = jc .. "/?.so" end
   local build = os.getenv("ASTRO_BUILD_DIR")
   if build then cands[#cands + 1] = build .. "/luajit/?.so" end
   for entry in (os.getenv("LUA_CPATH") or ""):gmatch("[^;]+") do cands[#cands + 1] = entry end
