@@ -42,29 +42,13 @@ table.sort(args.sizes)
 assert(args.retains and args.retains >= 1, "--retains must be >= 1")
 assert(args.batch and args.batch >= 1, "--batch must be >= 1")
 
--- Deterministic notes and queries (Zipf-ish vocabulary, 12-30 words).
--- The LCG (seed * 1103515245 + 12345) mod 2^31 is computed with the
--- multiplier split at 2^16 so every intermediate stays below 2^53: the
--- same sequence on Lua 5.4 integers and LuaJIT doubles (a plain product
--- loses low bits in a double, and the sequence then cycles within ~700
--- notes, which retain rejects as near-duplicates).
-local seed
-local function rand()
-  seed = ((seed * 16838) % 32768 * 65536 + seed * 20077 + 12345) % 2147483648
-  return seed / 2147483648
-end
-local VOCAB = {}
-for w = 1, 20000 do
-  local s, n = {}, w
-  repeat s[#s + 1] = string.char(97 + n % 26); n = math.floor(n / 26) until n == 0
-  VOCAB[w] = table.concat(s) .. (w % 7 == 0 and "ing" or "")
-end
-local function word() return VOCAB[math.floor(20000 ^ rand())] end
-local function note(n)
-  local parts = {}
-  for k = 1, 12 + math.floor(rand() * 18) do parts[k] = word() end
-  return "Note " .. n .. ": " .. table.concat(parts, " ") .. "."
-end
+-- Deterministic notes and queries (bench/words.lua: Zipf-ish vocabulary,
+-- 12-30 words; the same sequence on Lua 5.4 and LuaJIT). Each backend has
+-- its own note generator, so every backend gets the same notes.
+package.path = (os.getenv("ASTRO_SOURCE_DIR") or ".") .. "/bench/?.lua;" .. package.path
+local words = require "words"
+local gen -- the note generator in use
+local function note(n) return "Note " .. n .. ": " .. gen:note() .. "." end
 
 local function now() return core.time() end
 
@@ -146,12 +130,11 @@ local ok, perr = pcall(function()
   for _, b in ipairs(backends) do
     b.eng = b.open()
     b.count = 0
-    seed = 12345
-    b.seed = seed
+    b.gen = words.new(12345)
   end
   for _, size in ipairs(args.sizes) do
     for _, b in ipairs(backends) do
-      seed = b.seed
+      gen = b.gen
       -- (1) bulk fill (not measured as retain throughput).
       local n_fill = math.max(0, size - args.retains - b.count)
       local fill_s = fill(b, math.max(b.count, size - args.retains))
@@ -169,13 +152,12 @@ local ok, perr = pcall(function()
         assert(r and r.stored, "retain failed on " .. b.name .. ": "
           .. tostring(r and (r.error or r.retention_action) or (type(rerr) == "table" and rerr.message or rerr)))
       end
-      b.seed = seed
       local rate = (b.count - n0) / (now() - t0)
       -- (3) recall latency.
-      seed = 999
+      local qgen = words.new(999)
       local lat, used = {}, {}
       for q = 1, args.queries do
-        local query = word() .. " " .. word() .. " " .. word()
+        local query = qgen:phrase(3)
         local q0 = now()
         local res = b.eng:recall(query, { bank_id = BANK, max_results = 10 })
         lat[q] = (now() - q0) * 1000

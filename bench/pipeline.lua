@@ -42,29 +42,12 @@ while i <= #arg do
   i = i + 1
 end
 
--- Deterministic text generator: Zipf-ish vocabulary, 12-30 words per note.
-local seed = 12345
-local function rand()
-  seed = (seed * 1103515245 + 12345) % 2147483648
-  return seed / 2147483648
-end
-local VOCAB = {}
-for w = 1, 20000 do
-  local s, n = {}, w
-  repeat s[#s + 1] = string.char(97 + n % 26); n = math.floor(n / 26) until n == 0
-  VOCAB[w] = table.concat(s) .. (w % 7 == 0 and "ing" or "")
-end
-local function word()
-  return VOCAB[math.floor(20000 ^ rand())]     -- log-uniform rank ≈ Zipf s=1
-end
-local function note(n)
-  local parts = {}
-  for k = 1, 12 + math.floor(rand() * 18) do parts[k] = word() end
-  return "Note " .. n .. ": " .. table.concat(parts, " ") .. "."
-end
-local function query()
-  return word() .. " " .. word() .. " " .. word()
-end
+-- Deterministic text (bench/words.lua: Zipf-ish vocabulary, 12-30 words per
+-- note; the same sequence on Lua 5.4 and LuaJIT).
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local gen = require("words").new(12345)
+local function note(n) return "Note " .. n .. ": " .. gen:note() .. "." end
+local function query() return gen:phrase(3) end
 
 local function now() return core.time() end
 local function pct(list, p)
@@ -92,7 +75,7 @@ end
 -- ready, waits for go, runs its queries; prints "<queries> <start> <end>".
 if args.worker then
   local dir, id = args.worker:match("^(.*):(%d+)$")
-  for _ = 1, tonumber(id) * 7919 do rand() end    -- each worker its own queries
+  for _ = 1, tonumber(id) * 7919 do gen:rand() end    -- each worker its own queries
   local eng = open_engine(dir .. "/bench.db")
   local qs = {}
   for q = 1, args.queries do qs[q] = query() end
