@@ -77,6 +77,22 @@ write(dir .. "/recall.lua", "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 
   .. "  return wrk.format(nil, nil, nil, bodies[i % #bodies + 1]) end\n")
 write(dir .. "/bare.conf", "location = /bare { return 200; }\n")
 
+-- 2b. the engine alone: the same queries in one LuaJIT process, one after
+-- another (what one nginx worker could do at most, without HTTP)
+local qlist = {}
+for n, b in ipairs(bodies) do qlist[n] = string.format("%q", util.json.decode(b).query) end
+write(dir .. "/engine.lua", "local core = require 'astrocyte.core'\n"
+  .. "local e = assert(require('astrocyte').open(nil, { db = " .. string.format("%q", db) .. " }))\n"
+  .. "local qs = {" .. table.concat(qlist, ",") .. "}\n"
+  .. "for i = 1, 20 do assert(e:recall(qs[i], { bank_id = 'bench', max_results = 10 })) end\n"
+  .. "local ms = {}\nlocal t0 = core.time()\n"
+  .. "for i = 1, #qs do local t = core.time(); assert(e:recall(qs[i], { bank_id = 'bench', max_results = 10 }))\n"
+  .. "  ms[i] = (core.time() - t) * 1000 end\n"
+  .. "local total = core.time() - t0\ntable.sort(ms)\n"
+  .. "io.write(#qs / total, ' ', ms[math.ceil(#ms * 0.99)], '\\n')\n")
+local eng_rps, eng_p99 = sh("luajit " .. q(dir .. "/engine.lua")):match("([%d%.]+) ([%d%.]+)")
+local engine = { rps = tonumber(eng_rps), p99_ms = tonumber(eng_p99) }
+
 -- 3. the gateway: 2 workers, dev auth on loopback, the bare location included
 local port = 20000 + math.floor(os.time() % 10000)
 local url = "http://127.0.0.1:" .. port
@@ -129,12 +145,15 @@ stop()
 local ratio = recall.rps / bare.rps
 if args.json then
   print(util.encode({ memories = args.memories, workers = args.workers, connections = args.connections,
-    duration_s = args.duration, bare = bare, live = live, recall = recall, ratio = ratio }))
+    duration_s = args.duration, bare = bare, live = live, recall = recall, engine_alone = engine, ratio = ratio }))
 else
   print(("gateway bench: %d memories, %d nginx workers, wrk %d threads x %d connections, %d s each")
     :format(args.memories, args.workers, args.threads, args.connections, args.duration))
   print(("  bare return 200 (anchor)  %10.0f req/s   p99 %8.2f ms"):format(bare.rps, bare.p99_ms))
   print(("  GET /live (Lua, no engine) %9.0f req/s   p99 %8.2f ms   ratio %.3f"):format(live.rps, live.p99_ms, live.rps / bare.rps))
   print(("  POST /v1/recall           %10.0f req/s   p99 %8.2f ms   non-2xx %d"):format(recall.rps, recall.p99_ms, recall.errors))
+  if engine.rps then
+    print(("  engine alone (LuaJIT, 1 thread, no HTTP) %6.0f recalls/s   p99 %8.2f ms"):format(engine.rps, engine.p99_ms))
+  end
   print(("  ratio recall/bare         %10.3f   (goal >= 0.25)"):format(ratio))
 end
