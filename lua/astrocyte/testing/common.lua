@@ -1,6 +1,6 @@
 -- astrocyte.testing.common: cases every conformance suite shares — the SPI
 -- shape check (every required method present and callable, SPI_VERSION 1 or
--- absent, per astrocyte.spi) and the health() check.
+-- absent, per astrocyte.spi), the capabilities() and the health() check.
 local spi = require "astrocyte.spi"
 
 local _M = {}
@@ -12,6 +12,13 @@ function _M.spi_case(group)
     if not ok then t.fail("spi.check rejected the provider: %s", err.message) end
     local v = t.p.SPI_VERSION
     t.ok(v == nil or v == 1, "SPI_VERSION must be 1 or absent, got %s", tostring(v))
+  end }
+end
+
+-- Case: capabilities() returns a valid `dto` (the group's capabilities DTO).
+function _M.capabilities_case(dto)
+  return { "capabilities() returns " .. dto, function(t)
+    t.valid(dto, t.call("capabilities"), "capabilities()")
   end }
 end
 

@@ -17,9 +17,7 @@ end
 local cases = {
   common.spi_case("llm_providers"),
 
-  { "capabilities() returns LLMCapabilities", function(t)
-    t.valid("LLMCapabilities", t.call("capabilities"), "capabilities()")
-  end },
+  common.capabilities_case("LLMCapabilities"),
 
   { "complete returns a Completion (or fails cleanly when not supported)", function(t)
     if not completes(t) then

@@ -27,10 +27,7 @@ local EVENTS = {
 local cases = {
   common.spi_case("memory_export_sinks"),
 
-  { "capabilities() returns MemoryExportSinkCapabilities", function(t)
-    local c = t.call("capabilities")
-    t.valid("MemoryExportSinkCapabilities", c, "capabilities()")
-  end },
+  common.capabilities_case("MemoryExportSinkCapabilities"),
 
   { "emit accepts every event kind", function(t)
     for _, e in ipairs(EVENTS) do t.call("emit", event(e[1], e[2])) end

@@ -12,9 +12,7 @@ end
 local cases = {
   common.spi_case("outbound_transports"),
 
-  { "capabilities() returns TransportCapabilities", function(t)
-    t.valid("TransportCapabilities", t.call("capabilities"), "capabilities()")
-  end },
+  common.capabilities_case("TransportCapabilities"),
 
   { "apply(ctx) mutates the context in place and leaves it a valid HttpClientContext", function(t)
     local c = ctx()
