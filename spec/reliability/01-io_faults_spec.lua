@@ -109,6 +109,26 @@ describe("reliability: I/O faults on the sqlite store", function()
     verify(acks)
   end)
 
+  it("a really full disk (a 1 MiB tmpfs, mounted when running as root): calls fail cleanly, more space recovers", function()
+    local mnt = dir .. "/small"
+    local _, code = R.sh("mkdir -p " .. R.q(mnt) .. " && mount -t tmpfs -o size=1m tmpfs " .. R.q(mnt) .. " 2>/dev/null")
+    if code ~= 0 then return pending("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN); the faultfs cases cover ENOSPC") end
+    finally(function() R.sh("umount " .. R.q(mnt)) end)
+    db = mnt .. "/store.db"
+    local lines, wcode = R.worker({ db, "s", 400, seed, 0, BANK, "check" })
+    assert.equal(0, wcode)
+    local acks = R.acks(lines)
+    assert.is_true(#acks.order > 0, "nothing fit")
+    assert.is_true(storage_errors(lines) > 0, "the disk never filled")
+    for _, l in ipairs(lines) do
+      if l:match("^E ") then assert.truthy(l:find("disk is full", 1, true), l) end
+    end
+    injected["tmpfs full"] = (injected["tmpfs full"] or 0) + #acks.errors
+    local _, rc = R.sh("mount -o remount,size=16m " .. R.q(mnt))
+    assert.equal(0, rc)
+    verify(acks)
+  end)
+
   it("disk full at the first write of a new file: open fails naming the file, a later open works", function()
     local lines, code, _, got = faulty("c", 5, { FAULTFS_PATH = db, FAULTFS_OP = "write", FAULTFS_ERRNO = "ENOSPC",
       FAULTFS_AFTER_BYTES = 0 }, "ENOSPC write")
@@ -261,32 +281,45 @@ describe("reliability: I/O faults on the sqlite store", function()
     assert.equal(before, R.read(db), "a failed open changed the file")
   end)
 
-  -- The HNSW snapshot (vector_snapshots.graph) of a bank past the flat
-  -- threshold, rewritten by fn(blob) → new blob.
-  local function damage_snapshot(fn)
+  -- The HNSW snapshot of a bank past the flat threshold: its bytes and a
+  -- function that replaces them. It is the bank's file next to the database
+  -- (<db>-<hex bank id>.hnsw) when the vector_snapshots row's graph blob is
+  -- empty, else that blob (the older layout); nil when none was saved.
+  local function snapshot()
     local h = assert(sqlite.open(db))
     local st = assert(h:prepare("SELECT graph FROM vector_snapshots WHERE bank_id = ?"))
     st:bind(1, BANK)
-    assert.is_true(st:step(), "no snapshot was saved")
-    local blob = st:row()[1]
-    st:finalize()
-    assert.truthy(core.hnsw_load_string(blob), "the saved snapshot does not load")
-    st = assert(h:prepare("UPDATE vector_snapshots SET graph = ? WHERE bank_id = ?"))
-    st:bind_blob(1, fn(blob)); st:bind(2, BANK)
-    assert.is_false(st:step())
+    local has = st:step()
+    local blob = has and st:row()[1]
     st:finalize(); h:close()
-    return blob
+    if not has then return nil end
+    if blob and #blob > 0 then
+      return blob, function(b)
+        local w = assert(sqlite.open(db))
+        local u = assert(w:prepare("UPDATE vector_snapshots SET graph = ? WHERE bank_id = ?"))
+        u:bind_blob(1, b); u:bind(2, BANK)
+        assert.is_false(u:step())
+        u:finalize(); w:close()
+      end
+    end
+    local file = db .. "-" .. (BANK:gsub(".", function(c) return string.format("%02x", c:byte()) end)) .. ".hnsw"
+    return R.read(file), function(b)
+      if b == nil then os.remove(file); return end
+      local f = assert(io.open(file, "wb"))
+      f:write(b)
+      f:close()
+    end
   end
 
-  local function snapshot_now()
-    local h = assert(sqlite.open(db))
-    local st = assert(h:prepare("SELECT graph FROM vector_snapshots WHERE bank_id = ?"))
-    st:bind(1, BANK)
-    st:step()
-    local blob = st:row()[1]
-    st:finalize(); h:close()
-    return blob
+  -- Rewrites the saved snapshot with fn(bytes) (nil: removes a snapshot file).
+  local function damage_snapshot(fn)
+    local bytes, put = snapshot()
+    assert.truthy(bytes, "no snapshot was saved")
+    assert.truthy(core.hnsw_load_string(bytes), "the saved snapshot does not load")
+    put(fn(bytes))
   end
+
+  local function snapshot_now() return (snapshot()) end
 
   for _, c in ipairs({
     { what = "a corrupted HNSW snapshot (bytes flipped mid-graph)", fn = function(b)
@@ -295,6 +328,7 @@ describe("reliability: I/O faults on the sqlite store", function()
       end },
     { what = "a truncated HNSW snapshot", fn = function(b) return b:sub(1, math.floor(#b * 2 / 3)) end },
     { what = "an HNSW snapshot that is not one", fn = function() return "not a graph at all" end },
+    { what = "an empty HNSW snapshot", fn = function() return "" end },
   }) do
     it(c.what .. ": the next open rebuilds the index from the rows and saves a good snapshot", function()
       local acks = R.acks(clean("o", 40))
