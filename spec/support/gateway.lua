@@ -21,24 +21,7 @@ G.__index = G
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-local function run(cmd)
-  local a, _, c = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end
-  return a == true and (c == nil or c == 0)
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local run, capture, write_file = nginx.run, nginx.capture, nginx.write_file
 
 _M.read_file = nginx.read_file
 _M.SOURCE_DIR, _M.BUILD_DIR = nginx.SOURCE_DIR, nginx.BUILD_DIR

@@ -73,7 +73,7 @@ end
 
 _M.SOURCE_DIR = os.getenv("ASTRO_SOURCE_DIR") or (here() .. "/../..")
 _M.BUILD_DIR = os.getenv("ASTRO_BUILD_DIR") or (_M.SOURCE_DIR .. "/build")
-_M.read_file = read_file
+_M.read_file, _M.write_file, _M.run, _M.capture = read_file, write_file, run, capture
 _M.q, _M.run, _M.capture, _M.write_file = q, run, capture, write_file
 
 -- Percent-encodes a query-string value.
