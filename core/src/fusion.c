@@ -37,15 +37,25 @@ typedef struct fuse_acc {
     size_t nu;
 } fuse_acc;
 
-/* Sizes a for `total` input keys (0 < total < ASTRO__IDX_EMPTY); returns
- * ASTRO_OK or ASTRO_ENOMEM (then a still needs acc_free). */
-static int acc_init(fuse_acc *a, size_t total) {
+static void acc_free(fuse_acc *a) {
+    astro__idxmap_free(&a->map);
+    free(a->ukeys);
+    free(a->acc);
+}
+
+/* Sizes a for `total` (> 0) input keys; returns ASTRO_OK, or ASTRO_ERANGE /
+ * ASTRO_ENOMEM with err naming `who` (and nothing left to free). */
+static int acc_open(fuse_acc *a, size_t total, const char *who, astro_err *err) {
+    if (total >= ASTRO__IDX_EMPTY) return astro_err_set(err, ASTRO_ERANGE, "%s: input too large", who);
     a->map = (astro__idxmap){ NULL, 0, 0 };
     a->nu = 0;
     a->ukeys = malloc(total * sizeof *a->ukeys);
     a->acc = malloc(total * sizeof *a->acc);
     /* The map is empty, so reserve never needs to read keys. */
-    if (!a->ukeys || !a->acc || astro__idxmap_reserve(&a->map, total, NULL)) return ASTRO_ENOMEM;
+    if (!a->ukeys || !a->acc || astro__idxmap_reserve(&a->map, total, NULL)) {
+        acc_free(a);
+        return astro_err_set(err, ASTRO_ENOMEM, "%s: out of memory", who);
+    }
     return ASTRO_OK;
 }
 
@@ -76,10 +86,21 @@ static void acc_emit(fuse_acc *a, uint64_t *out_keys, double *out_scores, size_t
     *n_out = nw;
 }
 
-static void acc_free(fuse_acc *a) {
-    astro__idxmap_free(&a->map);
-    free(a->ukeys);
-    free(a->acc);
+/* The argument checks both fusions start with; clears *n_out. */
+static int check_out(const void *lists, size_t nlists, const uint64_t *out_keys, size_t cap,
+                     size_t *n_out, const char *who, astro_err *err) {
+    if (n_out) *n_out = 0;
+    if (!n_out) return astro_err_set(err, ASTRO_EINVAL, "%s: n_out is NULL", who);
+    if (!lists && nlists) return astro_err_set(err, ASTRO_EINVAL, "%s: lists is NULL", who);
+    if (!out_keys && cap) return astro_err_set(err, ASTRO_EINVAL, "%s: out_keys is NULL", who);
+    return ASTRO_OK;
+}
+
+/* Adds a list of n keys to *total; ASTRO_ERANGE when the sum would wrap. */
+static int add_total(size_t *total, size_t n, const char *who, astro_err *err) {
+    if (n > SIZE_MAX - *total) return astro_err_set(err, ASTRO_ERANGE, "%s: input too large", who);
+    *total += n;
+    return ASTRO_OK;
 }
 
 /* Checks list i's weight: ASTRO_OK when finite and >= 0. */
@@ -94,30 +115,21 @@ int astro_rrf_fuse(const astro_ranked *lists, size_t nlists, double k,
                    uint64_t *out_keys, double *out_scores, size_t cap, size_t *n_out,
                    astro_err *err) {
     size_t total = 0;
-    if (n_out) *n_out = 0;
-    if (!n_out) return astro_err_set(err, ASTRO_EINVAL, "rrf: n_out is NULL");
-    if (!lists && nlists) return astro_err_set(err, ASTRO_EINVAL, "rrf: lists is NULL");
-    if (!out_keys && cap) return astro_err_set(err, ASTRO_EINVAL, "rrf: out_keys is NULL");
+    int rc = check_out(lists, nlists, out_keys, cap, n_out, "rrf", err);
+    if (rc) return rc;
     if (!(k >= 0) || !isfinite(k))
         return astro_err_set(err, ASTRO_EINVAL, "rrf: k must be finite and >= 0");
     for (size_t i = 0; i < nlists; i++) {
         double w = lists[i].weight;
-        int wrc = check_weight(w, i, err);
-        if (wrc) return wrc;
+        if ((rc = check_weight(w, i, err))) return rc;
         if (w == 0) continue;
         if (!lists[i].keys && lists[i].n)
             return astro_err_set(err, ASTRO_EINVAL, "rrf: keys of list %zu is NULL", i);
-        if (lists[i].n > SIZE_MAX - total) return astro_err_set(err, ASTRO_ERANGE, "rrf: input too large");
-        total += lists[i].n;
+        if ((rc = add_total(&total, lists[i].n, "rrf", err))) return rc;
     }
     if (total == 0) return ASTRO_OK;
-    if (total >= ASTRO__IDX_EMPTY) return astro_err_set(err, ASTRO_ERANGE, "rrf: input too large");
-
     fuse_acc a;
-    if (acc_init(&a, total)) {
-        acc_free(&a);
-        return astro_err_set(err, ASTRO_ENOMEM, "rrf: out of memory");
-    }
+    if ((rc = acc_open(&a, total, "rrf", err))) return rc;
     for (size_t i = 0; i < nlists; i++) {
         double w = lists[i].weight;
         if (w == 0) continue;
@@ -144,29 +156,21 @@ static double normalize(float x, double lo, double hi) {
 int astro_score_fuse(const astro_scored *lists, size_t nlists, uint64_t *out_keys,
                      double *out_scores, size_t cap, size_t *n_out, astro_err *err) {
     size_t total = 0;
-    if (n_out) *n_out = 0;
-    if (!n_out) return astro_err_set(err, ASTRO_EINVAL, "fuse: n_out is NULL");
-    if (!lists && nlists) return astro_err_set(err, ASTRO_EINVAL, "fuse: lists is NULL");
-    if (!out_keys && cap) return astro_err_set(err, ASTRO_EINVAL, "fuse: out_keys is NULL");
+    int rc = check_out(lists, nlists, out_keys, cap, n_out, "fuse", err);
+    if (rc) return rc;
     for (size_t i = 0; i < nlists; i++) {
         double w = lists[i].weight;
-        int wrc = check_weight(w, i, err);
-        if (wrc) return wrc;
+        if ((rc = check_weight(w, i, err))) return rc;
         if (w == 0) continue;
         if ((!lists[i].keys || !lists[i].scores) && lists[i].n)
             return astro_err_set(err, ASTRO_EINVAL, "fuse: keys or scores of list %zu is NULL", i);
         for (size_t r = 0; r < lists[i].n; r++)
             if (isnan(lists[i].scores[r])) return astro_err_set(err, ASTRO_EINVAL, "fuse: NaN score in list %zu", i);
-        if (lists[i].n > SIZE_MAX - total) return astro_err_set(err, ASTRO_ERANGE, "fuse: input too large");
-        total += lists[i].n;
+        if ((rc = add_total(&total, lists[i].n, "fuse", err))) return rc;
     }
     if (total == 0) return ASTRO_OK;
-    if (total >= ASTRO__IDX_EMPTY) return astro_err_set(err, ASTRO_ERANGE, "fuse: input too large");
     fuse_acc a;
-    if (acc_init(&a, total)) {
-        acc_free(&a);
-        return astro_err_set(err, ASTRO_ENOMEM, "fuse: out of memory");
-    }
+    if ((rc = acc_open(&a, total, "fuse", err))) return rc;
     for (size_t i = 0; i < nlists; i++) {
         double w = lists[i].weight;
         if (w == 0 || lists[i].n == 0) continue;
