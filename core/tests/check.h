@@ -1,7 +1,7 @@
 /*
 ** check.h — what every core test binary shares: the CHECK(id, cond) macro,
 ** which counts a failed condition in `failures` and prints where and which
-** case failed (main returns failures != 0), and a fixed-seed PRNG for the
+** case failed (main returns check_report(name)), and a fixed-seed PRNG for the
 ** tests that sweep random vectors. Included by tests/test_*.c only.
 */
 #ifndef ASTRO_TEST_CHECK_H
@@ -18,6 +18,13 @@ static int failures;
             fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, id, #cond); \
         }                                                                      \
     } while (0)
+
+/* main's return value: 0, or 1 after printing how many checks of test
+ * `name` failed. */
+static inline int check_report(const char *name) {
+    if (failures) fprintf(stderr, "%s: %d failure(s)\n", name, failures);
+    return failures ? 1 : 0;
+}
 
 /* Returns the next value of a fixed-seed xorshift64* generator in [-1, 1). */
 static inline float rnd(uint64_t *s) {

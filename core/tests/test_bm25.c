@@ -201,6 +201,5 @@ int main(void) {
     astro_bm25_free(ix);
 
     pruning_matches_exhaustive();
-    if (failures) fprintf(stderr, "test_bm25: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_bm25");
 }

@@ -70,6 +70,5 @@ int main(void) {
     CHECK("br-3.0", astro_breaker_new(&o, &b, &err) == ASTRO_EINVAL);
     CHECK("br-3.1", astro_breaker_new(NULL, NULL, &err) == ASTRO_EINVAL);
 
-    if (failures) fprintf(stderr, "test_breaker: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_breaker");
 }

@@ -156,6 +156,5 @@ int main(void) {
         CHECK("chunk-8.1", span_is(s, &two[0], "A.") && span_is(s, &two[1], "B.") && two[2].off == 77);
         CHECK("chunk-8.2", astro_chunk(s, strlen(s), &o, NULL, 0, &n, &err) == ASTRO_OK && n == 5);
     }
-    if (failures) fprintf(stderr, "test_chunk: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_chunk");
 }

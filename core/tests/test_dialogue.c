@@ -85,6 +85,5 @@ int main(void) {
     CHECK("dialogue-9.1", fits);
     CHECK("dialogue-9.2", out[0].prefix_len == 0 && out[0].off == 0 && out[0].len >= 8 && memcmp(d9, "untitled", 8) == 0);
 
-    if (failures) fprintf(stderr, "test_dialogue: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_dialogue");
 }

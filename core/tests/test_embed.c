@@ -94,6 +94,5 @@ int main(void) {
     astro_embedder_free(e2);
     astro_embedder_free(e8);
     astro_embedder_free(NULL);
-    if (failures) fprintf(stderr, "test_embed: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_embed");
 }

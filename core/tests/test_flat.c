@@ -184,6 +184,5 @@ int main(void) {
     CHECK("flat-8.2", ok && astro_flat_count(ix) == 1500);
     astro_flat_free(ix);
 
-    if (failures) fprintf(stderr, "test_flat: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_flat");
 }

@@ -147,6 +147,5 @@ int main(void) {
     for (size_t i = 1; i < n; i++) sorted &= oks[i - 1] >= oks[i];
     CHECK("rrf-5.1", sorted);
 
-    if (failures) fprintf(stderr, "test_fusion: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_fusion");
 }

@@ -268,6 +268,5 @@ int main(void) {
     test_luhn_names();
     test_capacity();
     test_redact();
-    if (failures) fprintf(stderr, "test_pii: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_pii");
 }

@@ -102,6 +102,5 @@ int main(void) {
     astro_ratelimit_free(rl);
     CHECK("new-1.0", astro_ratelimit_new(1, NULL, &err) == ASTRO_EINVAL);
 
-    if (failures) fprintf(stderr, "test_ratelimit: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_ratelimit");
 }

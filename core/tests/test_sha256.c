@@ -125,6 +125,5 @@ int main(void)
     test_sha256();
     test_hmac();
     test_ct_equal();
-    if (failures) fprintf(stderr, "test_sha256: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_sha256");
 }

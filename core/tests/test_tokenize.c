@@ -143,6 +143,5 @@ int main(void) {
     astro_tokenizer_free(def);
     astro_tokenizer_free(tiny);
     astro_tokenizer_free(NULL);
-    if (failures) fprintf(stderr, "test_tokenize: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_tokenize");
 }

@@ -59,6 +59,5 @@ int main(void) {
         int want = (c >= 0xC2 && c <= 0xDF);
         CHECK("utf8-4.0", astro_utf8_valid(b, 2, NULL) == want);
     }
-    if (failures) fprintf(stderr, "test_utf8: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_utf8");
 }

@@ -83,6 +83,5 @@ int main(void) {
                              f.time_to == ASTRO_TIME_NONE && f.as_of == ASTRO_TIME_NONE);
         astro_filter_init(NULL);
     }
-    if (failures) fprintf(stderr, "test_vec: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_report("test_vec");
 }
