@@ -374,32 +374,9 @@ function Backend:ping()
   return true
 end
 
--- HNSW snapshots: {bank_id = {fingerprint, graph}}.
-function Backend:load_snapshots()
-  local rows = self:query("SELECT bank_id, fingerprint, graph FROM vector_snapshots")
-  local out = {}
-  for _, r in ipairs(rows or {}) do out[r.bank_id] = r end
-  return out
-end
-
--- Fingerprint (count:sum:max of keys) of a bank's live vector rows.
-function Backend:vector_fingerprint(bank_id)
-  local rows = self:query("SELECT count(*) AS n, total(key) AS s, max(key) AS m FROM memories" ..
-    " WHERE bank_id = ? AND vector IS NOT NULL" .. LIVE, bank_id)
-  local r = rows and rows[1] or {}
-  return require("astrocyte.store.memindex").fingerprint(r.n, r.s, r.m)
-end
-
--- Stores a bank's HNSW snapshot (best effort: a failure only costs a rebuild).
-function Backend:save_snapshot(bank_id, graph, fingerprint)
-  local st = self:stmt("INSERT INTO vector_snapshots (bank_id, fingerprint, graph) VALUES (?, ?, ?)" ..
-    " ON CONFLICT (bank_id) DO UPDATE SET fingerprint = excluded.fingerprint, graph = excluded.graph")
-  if not st then return nil end
-  st:bind(1, bank_id); st:bind(2, fingerprint); st:bind_blob(3, graph)
-  local ok = st:step()
-  st:reset()
-  return ok ~= nil
-end
+-- HNSW snapshots (load_snapshots, vector_fingerprint, save_snapshot), the
+-- graphs in files next to the database: snapshots.lua.
+require("astrocyte.providers.sqlite.snapshots").install(Backend, LIVE)
 
 -- The change log (bank_seq, log_changes, mark_seen, _committed,
 -- pending_changes ...): changes.lua.

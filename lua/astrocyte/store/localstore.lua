@@ -13,6 +13,7 @@
 -- log) pass straight through to the backend, which persists them.
 local core = require "astrocyte.core"
 local memindex = require "astrocyte.store.memindex"
+local snapshots = require "astrocyte.store.snapshots"
 local vector = require "astrocyte.store.vector"
 local util = require "astrocyte.util"
 local type, pairs, ipairs, fmt, max = type, pairs, ipairs, string.format, math.max
@@ -59,28 +60,17 @@ function _M.new(backend, conf, name)
   if self.dims then self.dims = tonumber(self.dims) end
   -- Changes other connections commit from here on are replayed by _sync.
   if backend.mark_seen then backend:mark_seen() end
-  -- HNSW graphs saved at the last close are restored instead of rebuilt,
-  -- when the bank's vector rows are exactly those the graph was built from.
-  if backend.load_snapshots then
-    for bank_id, snap in pairs(backend:load_snapshots() or {}) do
-      if snap.fingerprint == self:_snapshot_fingerprint(bank_id, backend:vector_fingerprint(bank_id)) then
-        local graph = core.hnsw_load_string(snap.graph)
-        if graph then self.index:preload(bank_id, graph) end
-      end
-    end
-  end
+  -- HNSW graphs saved at the last close are restored instead of rebuilt.
+  snapshots.restore(self)
   local ok, err = load_rows(backend, self.index)
   self.index:finish_preload()
   if not ok then return nil, err end
   return self
 end
 
--- A snapshot's fingerprint: its rows' key fingerprint plus, where the
--- backend logs changes, the bank's last change seq (a same-key rewrite
--- with a new vector changes the seq, not the keys).
+-- A snapshot's fingerprint (astrocyte.store.snapshots).
 function _M:_snapshot_fingerprint(bank_id, key_fp)
-  if not self.backend.bank_seq then return key_fp end
-  return key_fp .. ":" .. tostring(self.backend:bank_seq(bank_id))
+  return snapshots.fingerprint(self, bank_id, key_fp)
 end
 
 -- Rebuilds the indexes from the backend's rows.
@@ -478,20 +468,10 @@ function _M:index_bytes()
   return self.index:bytes()
 end
 
--- Saves each HNSW graph (banks past the flat threshold) so the next open
--- restores it instead of rebuilding, then closes the backend. A bank
--- another connection wrote after our last sync is not saved (our graph
--- would not match its rows).
+-- Saves the HNSW graphs that changed (astrocyte.store.snapshots), then
+-- closes the backend.
 function _M:close()
-  local backend = self.backend
-  if backend.save_snapshot and self:_sync() then
-    for bank_id in pairs(self.index.banks) do
-      local graph, fp = self.index:snapshot(bank_id)
-      if graph and (not backend.bank_seq or backend:bank_seq(bank_id) <= backend.seen_seq) then
-        backend:save_snapshot(bank_id, graph, self:_snapshot_fingerprint(bank_id, fp))
-      end
-    end
-  end
+  snapshots.save(self)
   return self.backend:close()
 end
 
