@@ -89,6 +89,7 @@ void astro_lua_addmethods(lua_State *L, const char *tname, const luaL_Reg *metho
 void astro_lua_open_text(lua_State *L);
 void astro_lua_open_vec(lua_State *L);
 void astro_lua_open_index(lua_State *L);
+void astro_lua_open_index_i8(lua_State *L);
 void astro_lua_open_assoc(lua_State *L);
 void astro_lua_open_policy(lua_State *L);
 void astro_lua_open_crypto(lua_State *L);
