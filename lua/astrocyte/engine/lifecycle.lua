@@ -211,13 +211,19 @@ end
 local E = _M.methods
 local governed, check_open, bank_arg = checks.governed, checks.check_open, checks.bank_arg
 
+-- The admin verb `name`(bank_id, opts): open engine, valid bank and opts
+-- (known keys), then run(self, bank, opts) guarded.
+local function bank_verb(name, known, run)
+  return function(self, bank_id, opts)
+    local cerr = check_open(self, name); if cerr then return nil, cerr end
+    local bank, err = bank_arg(self, bank_id); if not bank then return nil, err end
+    local o; o, err = validate.opts(opts, known, name); if not o then return nil, err end
+    return checks.guarded(run, self, bank, o)
+  end
+end
+
 -- engine:run_lifecycle(bank_id, {now = ISO|epoch, dry_run = bool}) → LifecycleRunResult.
-E.run_lifecycle = governed("admin", function(self, bank_id, opts)
-  local cerr = check_open(self, "run_lifecycle"); if cerr then return nil, cerr end
-  local bank, err = bank_arg(self, bank_id); if not bank then return nil, err end
-  local o; o, err = validate.opts(opts, LIFECYCLE_OPTS, "run_lifecycle"); if not o then return nil, err end
-  return checks.guarded(run_lifecycle, self, bank, o)
-end, function(self, bank_id, res)
+E.run_lifecycle = governed("admin", bank_verb("run_lifecycle", LIFECYCLE_OPTS, run_lifecycle), function(self, bank_id, res)
   if ((res.archived_count or 0) + (res.deleted_count or 0)) > 0 then
     self.observe:governance("ttl_expiry", bank_id, { archived_count = res.archived_count,
                                                      deleted_count = res.deleted_count })
@@ -225,12 +231,7 @@ end, function(self, bank_id, res)
 end)
 
 -- engine:consolidate(bank_id, {threshold, batch_size = 100, dry_run}) → ConsolidationResult.
-E.consolidate = governed("admin", function(self, bank_id, opts)
-  local cerr = check_open(self, "consolidate"); if cerr then return nil, cerr end
-  local bank, err = bank_arg(self, bank_id); if not bank then return nil, err end
-  local o; o, err = validate.opts(opts, CONSOLIDATE_OPTS, "consolidate"); if not o then return nil, err end
-  return checks.guarded(consolidate, self, bank, o)
-end, function(self, bank_id, res)
+E.consolidate = governed("admin", bank_verb("consolidate", CONSOLIDATE_OPTS, consolidate), function(self, bank_id, res)
   self.observe:governance("consolidation", bank_id, { duplicates_removed = res.duplicates_removed,
                                                       total_scanned = res.total_scanned })
 end)
