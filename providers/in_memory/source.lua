@@ -58,16 +58,26 @@ function _M:store_document(doc)
   return dto.id
 end
 
-function _M:get_document(document_id, bank_id)
-  local d = visible_doc(self.banks[bank_id], document_id)
-  return d and public(d) or nil
+-- get(id, bank_id): a copy of the visible record, or nil.
+local function getter(visible)
+  return function(self, id, bank_id)
+    local r = visible(self.banks[bank_id], id)
+    return r and public(r) or nil
+  end
 end
 
-function _M:find_document_by_hash(content_hash, bank_id)
-  local b = self.banks[bank_id]
-  local d = b and visible_doc(b, b.doc_hash[content_hash])
-  return d and public(d) or nil
+-- find(content_hash, bank_id): a copy of the visible record with that hash
+-- in index `hashes` of the bank, or nil.
+local function by_hash(visible, hashes)
+  return function(self, content_hash, bank_id)
+    local b = self.banks[bank_id]
+    local r = b and visible(b, b[hashes][content_hash])
+    return r and public(r) or nil
+  end
 end
+
+_M.get_document = getter(visible_doc)
+_M.find_document_by_hash = by_hash(visible_doc, "doc_hash")
 
 -- SourceStore.list_documents(bank_id, opts): newest first; opts = {limit = 100}.
 function _M:list_documents(bank_id, opts)
@@ -121,10 +131,7 @@ function _M:store_chunks(chunks)
   return ids
 end
 
-function _M:get_chunk(chunk_id, bank_id)
-  local c = visible_chunk(self.banks[bank_id], chunk_id)
-  return c and public(c) or nil
-end
+_M.get_chunk = getter(visible_chunk)
 
 -- SourceStore.list_chunks: the document's chunks ordered by chunk_index.
 function _M:list_chunks(document_id, bank_id)
@@ -141,11 +148,7 @@ function _M:list_chunks(document_id, bank_id)
   return out
 end
 
-function _M:find_chunk_by_hash(content_hash, bank_id)
-  local b = self.banks[bank_id]
-  local c = b and visible_chunk(b, b.chunk_hash[content_hash])
-  return c and public(c) or nil
-end
+_M.find_chunk_by_hash = by_hash(visible_chunk, "chunk_hash")
 
 function _M:health()
   return { healthy = true, message = "in_memory source: ok" }
