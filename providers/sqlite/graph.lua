@@ -23,7 +23,7 @@ local marks, chunks, encode_map, decode = DB.marks, DB.chunks, DB.encode_map, DB
 local _M = { SPI_VERSION = 1, name = "sqlite" }
 local mt = { __index = _M }
 -- The statement cache, query(), q() and tx() methods.
-_M.stmt, _M.query, _M.q, _M.tx = DB.stmt, DB.query, DB.q, DB.tx
+_M.stmt, _M.query, _M.q, _M.tx, _M.query_in = DB.stmt, DB.query, DB.q, DB.tx, DB.query_in
 
 local LABEL = "sqlite graph"
 
@@ -93,17 +93,12 @@ function _M:entity_dtos(bank_id, rows)
                 mention_count = r.mention_count, _updated_at = r.updated_at }
     out[i], by_id[r.id], ids[i] = e, e, r.id
   end
-  local ok, err = chunks(ids, function(slice)
-    local args = { bank_id, n = #slice + 1 }
-    for i, id in ipairs(slice) do args[i + 1] = id end
-    local rows2, qerr = self:query("SELECT entity_id, alias FROM entity_aliases WHERE bank_id = ? AND entity_id IN ("
-                                   .. marks(#slice) .. ") ORDER BY key", args)
-    if not rows2 then return nil, qerr end
+  local ok, err = self:query_in("SELECT entity_id, alias FROM entity_aliases WHERE bank_id = ? AND entity_id",
+                                 " ORDER BY key", bank_id, ids, function(rows2)
     for _, a in ipairs(rows2) do
       local e = by_id[a.entity_id]
       e.aliases[#e.aliases + 1] = a.alias
     end
-    return true
   end)
   if not ok then return nil, err end
   return out
@@ -378,27 +373,18 @@ function _M:get_memory_entities(memory_ids, bank_id)
   local out = {}
   if type(bank_id) ~= "string" or type(memory_ids) ~= "table" or #memory_ids == 0 then return out end
   local ok, err = self:tx("get_memory_entities", false, function()
-    return chunks(memory_ids, function(slice)
-      local args = { bank_id, n = #slice + 1 }
-      for i, id in ipairs(slice) do args[i + 1] = id end
-      local pairs_rows, qerr = self:query("SELECT memory_id, entity_id FROM memory_entities WHERE bank_id = ? AND memory_id IN ("
-        .. marks(#slice) .. ") ORDER BY memory_id, entity_id", args)
-      if not pairs_rows then return nil, qerr end
+    return self:query_in("SELECT memory_id, entity_id FROM memory_entities WHERE bank_id = ? AND memory_id",
+                         " ORDER BY memory_id, entity_id", bank_id, memory_ids, function(pairs_rows)
       local eids, seen = {}, {}
       for _, r in ipairs(pairs_rows) do
         if not seen[r.entity_id] then seen[r.entity_id] = true; eids[#eids + 1] = r.entity_id end
       end
       local by_id = {}
-      local eok, eerr = chunks(eids, function(es)
-        local a2 = { bank_id, n = #es + 1 }
-        for i, id in ipairs(es) do a2[i + 1] = id end
-        local rows, rerr = self:query("SELECT " .. ENTITY_COLS .. " FROM entities e WHERE e.bank_id = ? AND e.id IN ("
-          .. marks(#es) .. ")", a2)
-        if not rows then return nil, rerr end
+      local eok, eerr = self:query_in("SELECT " .. ENTITY_COLS .. " FROM entities e WHERE e.bank_id = ? AND e.id", "",
+                                      bank_id, eids, function(rows)
         local list, derr = self:entity_dtos(bank_id, rows)
         if not list then return nil, derr end
         for _, e in ipairs(list) do by_id[e.id] = e end
-        return true
       end)
       if not eok then return nil, eerr end
       for _, r in ipairs(pairs_rows) do

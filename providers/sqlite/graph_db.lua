@@ -7,7 +7,7 @@ local sqlite = require "astrocyte.sqlite"
 local util = require "astrocyte.util"
 local errors = require "astrocyte.errors"
 local json = util.json
-local type, fmt, min, tostring, tonumber = type, string.format, math.min, tostring, tonumber
+local type, ipairs, fmt, min, tostring, tonumber = type, ipairs, string.format, math.min, tostring, tonumber
 local rep, select, next = string.rep, select, next
 local unpack = table.unpack or unpack
 
@@ -102,6 +102,21 @@ function DB.chunks(list, fn)
     if not ok then return nil, err end
   end
   return true
+end
+
+-- Runs `head .. " IN (?, ...)" .. tail` (head's one placeholder is the bank)
+-- over ids, a chunk at a time, calling each(rows) per chunk; stops at the
+-- first query error or the first error each returns (nil, err).
+function DB:query_in(head, tail, bank_id, ids, each)
+  return DB.chunks(ids, function(slice)
+    local args = { bank_id, n = #slice + 1 }
+    for i, id in ipairs(slice) do args[i + 1] = id end
+    local rows, err = self:query(head .. " IN (" .. DB.marks(#slice) .. ")" .. tail, args)
+    if not rows then return nil, err end
+    local _, ferr = each(rows)
+    if ferr then return nil, ferr end
+    return true
+  end)
 end
 
 -- Prepares (and caches) a statement.

@@ -88,12 +88,8 @@ function _M:query_neighbors(entity_ids, bank_id, max_depth, limit)
     for eid in pairs(reach) do eids[#eids + 1] = eid end
     sort(eids)
     local found = {}
-    local ok, err = chunks(eids, function(slice)
-      local args = { bank_id, n = #slice + 1 }
-      for i, id in ipairs(slice) do args[i + 1] = id end
-      local rows, qerr = self:query("SELECT memory_id, entity_id, text FROM memory_entities WHERE bank_id = ? AND entity_id IN ("
-                                    .. marks(#slice) .. ")", args)
-      if not rows then return nil, qerr end
+    local ok, err = self:query_in("SELECT memory_id, entity_id, text FROM memory_entities WHERE bank_id = ? AND entity_id", "",
+                                  bank_id, eids, function(rows)
       for _, r in ipairs(rows) do
         local re = reach[r.entity_id]
         local h = found[r.memory_id]
@@ -108,20 +104,14 @@ function _M:query_neighbors(entity_ids, bank_id, max_depth, limit)
         if re.dist == 0 then h.direct = h.direct + 1 end
         for s in pairs(re.seeds) do h.seeds[s] = true end
       end
-      return true
     end)
     if not ok then return nil, err end
     -- t: how many entities each found memory is linked to in all.
     local mids, total = {}, {}
     for mid in pairs(found) do mids[#mids + 1] = mid end
-    ok, err = chunks(mids, function(slice)
-      local args = { bank_id, n = #slice + 1 }
-      for i, id in ipairs(slice) do args[i + 1] = id end
-      local rows, qerr = self:query("SELECT memory_id, count(*) AS n FROM memory_entities WHERE bank_id = ? AND memory_id IN ("
-                                    .. marks(#slice) .. ") GROUP BY memory_id", args)
-      if not rows then return nil, qerr end
+    ok, err = self:query_in("SELECT memory_id, count(*) AS n FROM memory_entities WHERE bank_id = ? AND memory_id",
+                            " GROUP BY memory_id", bank_id, mids, function(rows)
       for _, r in ipairs(rows) do total[r.memory_id] = r.n end
-      return true
     end)
     if not ok then return nil, err end
     local hits = {}
@@ -139,13 +129,8 @@ function _M:query_neighbors(entity_ids, bank_id, max_depth, limit)
     if #hits > 0 and self:has_memories() then
       local ids, by = {}, {}
       for i, h in ipairs(hits) do ids[i] = h.memory_id; by[h.memory_id] = h end
-      ok, err = chunks(ids, function(slice)
-        local args = { bank_id, n = #slice + 1 }
-        for i, id in ipairs(slice) do args[i + 1] = id end
-        local rows, qerr = self:query("SELECT id, text FROM memories WHERE bank_id = ? AND id IN (" .. marks(#slice) .. ")", args)
-        if not rows then return nil, qerr end
+      ok, err = self:query_in("SELECT id, text FROM memories WHERE bank_id = ? AND id", "", bank_id, ids, function(rows)
         for _, r in ipairs(rows) do by[r.id].text = r.text end
-        return true
       end)
       if not ok then return nil, err end
     end

@@ -33,6 +33,53 @@ describe("astrocyte.store.graph", function()
     end)
   end)
 
+  describe("the sqlite graph's query_in()", function()
+    local graph = require "astrocyte.providers.sqlite.graph"
+    local path = os.tmpname()
+    local g
+    setup(function()
+      os.remove(path)
+      g = assert(graph.new({ path = path }))
+      local ents = {}
+      for i = 1, 450 do ents[i] = { id = "e" .. i, name = "n" .. i, entity_type = "thing" } end
+      assert(g:store_entities(ents, "b1"))
+    end)
+    teardown(function()
+      if g then g:close() end
+      for _, sfx in ipairs({ "", "-wal", "-shm" }) do os.remove(path .. sfx) end
+    end)
+
+    it("queries every chunk of ids with the bank bound first", function()
+      local ids, calls, seen = {}, 0, 0
+      for i = 1, 450 do ids[i] = "e" .. i end
+      ids[451] = "missing"
+      assert(g:query_in("SELECT id FROM entities WHERE bank_id = ? AND id", " ORDER BY id", "b1", ids, function(rows)
+        calls, seen = calls + 1, seen + #rows
+      end))
+      assert.equal(3, calls)
+      assert.equal(450, seen)
+      seen = 0
+      assert(g:query_in("SELECT id FROM entities WHERE bank_id = ? AND id", "", "other", ids, function(rows)
+        seen = seen + #rows
+      end))
+      assert.equal(0, seen)
+    end)
+
+    it("stops at the first error of the query or of each", function()
+      local calls = 0
+      local ok, err = g:query_in("SELECT id FROM entities WHERE bank_id = ? AND id", "", "b1", { "e1", "e2" }, function()
+        calls = calls + 1
+        return nil, "each failed"
+      end)
+      assert.is_nil(ok)
+      assert.equal("each failed", err)
+      assert.equal(1, calls)
+      ok, err = g:query_in("SELECT nope FROM entities WHERE bank_id = ? AND id", "", "b1", { "e1" }, function() end)
+      assert.is_nil(ok)
+      assert.truthy(tostring(err):find("nope"), tostring(err))
+    end)
+  end)
+
   describe("top_hits()", function()
     it("sorts by score, ties by memory_id, and keeps limit hits", function()
       local hits = { { memory_id = "c", score = 0.5 }, { memory_id = "a", score = 1 },
