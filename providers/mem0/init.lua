@@ -104,17 +104,10 @@ end
 function _M:recall(req)
   local _, rerr = shared.request(req, "mem0: recall needs query and bank_id strings", "query", "bank_id")
   if rerr then return nil, rerr end
-  local want = req.max_results or 10
-  local filtering = (req.tags and #req.tags > 0) or (req.fact_types and #req.fact_types > 0)
-  local body = scope(self, req.bank_id, { query = req.query, top_k = filtering and want * 5 or want })
+  local body = scope(self, req.bank_id, { query = req.query, top_k = shared.recall_window(req) })
   local res, err = call(self, "POST", self.routes.search, body, true)
   if not res then return nil, err end
-  local candidates = {}
-  for _, m in ipairs(results(res)) do
-    local h = hit_of(m, req.bank_id)
-    candidates[#candidates + 1] = h
-  end
-  return shared.engine_recall_result("mem0", candidates, req)
+  return shared.engine_recall_result("mem0", results(res), req, function(m) return hit_of(m, req.bank_id) end)
 end
 
 -- EngineProvider.forget(ForgetRequest) → ForgetResult.

@@ -295,12 +295,23 @@ function _M.unpack_metadata(raw, hit, fields)
   return hit
 end
 
--- RecallResult of an engine provider from its candidate hits: tags and
--- fact_types filtered here, best max_results by score.
-function _M.engine_recall_result(name, candidates, req)
+-- How many hits an engine provider asks its service for: max_results (10),
+-- five times that when tags or fact_types are filtered here afterwards.
+function _M.recall_window(req)
+  local want = req.max_results or 10
+  local filtering = (req.tags and #req.tags > 0) or (req.fact_types and #req.fact_types > 0)
+  return filtering and want * 5 or want
+end
+
+-- RecallResult of an engine provider from its candidates (each passed
+-- through hit_of when given, which makes a MemoryHit of a service item):
+-- tags and fact_types filtered here, best max_results by score.
+function _M.engine_recall_result(name, candidates, req, hit_of)
   local want = req.max_results or 10
   local hits, total = {}, 0
-  for _, h in ipairs(candidates) do
+  for _, c in ipairs(candidates) do
+    local h = c
+    if hit_of then h = hit_of(c) end
     if has_any(h.tags, req.tags) and has_any({ h.fact_type }, req.fact_types) then
       total = total + 1
       if #hits < want then hits[#hits + 1] = h end

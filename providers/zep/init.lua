@@ -13,7 +13,7 @@
 local shared = require "astrocyte.providers.shared"
 local errors = require "astrocyte.errors"
 local util = require "astrocyte.util"
-local ipairs, min, max = ipairs, math.min, math.max
+local min, max = math.min, math.max
 local nn = shared.nn
 
 local _M, mt = shared.class("zep", "zep engine")
@@ -83,20 +83,16 @@ end
 function _M:recall(req)
   local _, rerr = shared.request(req, "zep: recall needs query and bank_id strings", "query", "bank_id")
   if rerr then return nil, rerr end
-  local want = req.max_results or 10
-  local filtering = (req.tags and #req.tags > 0) or (req.fact_types and #req.fact_types > 0)
-  local res, err = call(self, "POST", "/api/v2/sessions/search?limit=" .. (filtering and want * 5 or want),
+  local res, err = call(self, "POST", "/api/v2/sessions/search?limit=" .. shared.recall_window(req),
     { text = req.query, session_ids = { session_of(self, req.bank_id) }, search_scope = "messages" }, true)
   if not res then return nil, err end
-  local candidates = {}
-  for _, r in ipairs(nn(res.results) or {}) do
+  return shared.engine_recall_result("zep", nn(res.results) or {}, req, function(r)
     local m = nn(r.message) or {}
     local h = shared.unpack_metadata(m.metadata, { text = nn(m.content) or "", score = min(1, max(0, nn(r.score) or 0)),
       bank_id = req.bank_id, retained_at = nn(m.created_at) }, FIELDS)
     h.memory_id = h.memory_id or nn(m.uuid)
-    candidates[#candidates + 1] = h
-  end
-  return shared.engine_recall_result("zep", candidates, req)
+    return h
+  end)
 end
 
 -- forget(scope = "all") clears the bank's session; anything selective is
