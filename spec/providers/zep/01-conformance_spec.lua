@@ -34,6 +34,14 @@ describe("zep provider", function()
     assert.equal(0, #assert(p:recall({ query = "green tea", bank_id = "ana", tags = { "other" } })).hits)
   end)
 
+  it("asks for max_results hits, five times that when it filters tags or fact types itself", function()
+    local shared = require "astrocyte.providers.shared"
+    assert.equal(10, shared.recall_window({}))
+    assert.equal(7, shared.recall_window({ max_results = 7, tags = {} }))
+    assert.equal(35, shared.recall_window({ max_results = 7, tags = { "a" } }))
+    assert.equal(50, shared.recall_window({ fact_types = { "world" } }))
+  end)
+
   it("declares forget and reflect unsupported; forget(scope = all) clears the session", function()
     local p = new()
     local c = p:capabilities()
