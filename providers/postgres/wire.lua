@@ -17,8 +17,11 @@
 -- (and its prepared statements) is gone: the call fails before sending
 -- anything and status() turns "bad", which makes the pool reconnect.
 --
--- Not supported: TLS (sslmode require/verify-*), several hosts, .pgpass,
--- COPY, channel binding.
+-- Inside nginx a host name needs a `resolver` directive (cosockets do not
+-- read /etc/hosts); an IP address or a unix socket directory does not.
+-- Not supported: TLS (sslmode require/verify-*; "prefer" connects in
+-- plain text), several hosts, .pgpass, COPY, channel binding, the "LINE n:"
+-- excerpt libpq adds under a syntax error.
 local auth = require "astrocyte.providers.postgres.wire_auth"
 local util = require "astrocyte.util"
 local fmt, char, byte, sub, floor, concat = string.format, string.char, string.byte, string.sub, math.floor, table.concat
@@ -200,7 +203,7 @@ function Conn:_connect()
     sock:settimeouts(c.connect_timeout, 3600000, 3600000)
     local ok, err
     if c.host:sub(1, 1) == "/" then
-      ok, err = sock:connect("unix:" .. c.host .. "/.s.PGSQL." .. c.port, { pool = self.pool_name })
+      ok, err = sock:connect("unix:" .. c.host .. "/.s.PGSQL." .. c.port, { pool = self.pool_name, pool_size = 1 })
     else
       ok, err = sock:connect(c.host, c.port, { pool = self.pool_name, pool_size = 1 })
     end
@@ -208,6 +211,7 @@ function Conn:_connect()
     self.sock = sock
     return true, (sock:getreusedtimes() or 0) > 0
   end
+  if c.host:sub(1, 1) == "/" then return nil, "unix sockets need nginx (cosockets); give host as an address" end
   local socket = require "socket"
   local sock = socket.tcp()
   sock:settimeout(c.connect_timeout / 1000)

@@ -27,11 +27,13 @@ end
 local Server = {}
 Server.__index = Server
 
--- The command prefix that runs as the server's user.
+-- The command prefix that runs as the server's user. Under the sanitizer
+-- pass LD_PRELOAD carries libasan for the Lua interpreter; the server must
+-- not inherit it (postgres hangs under it).
 local function as_user()
-  if capture("id -u"):gsub("%s+$", "") ~= "0" then return "", nil end
+  if capture("id -u"):gsub("%s+$", "") ~= "0" then return "env -u LD_PRELOAD ", nil end
   local user = run("id -u postgres >/dev/null 2>&1") and "postgres" or "nobody"
-  return "runuser -u " .. user .. " -- ", user
+  return "env -u LD_PRELOAD runuser -u " .. user .. " -- ", user
 end
 
 -- start() → server {port, dir, dsn(user), pid} | raises.
