@@ -47,6 +47,8 @@ function _M.check_conf(conf, key_path)
   c.retries, err = int_opt(conf, "reconnect_attempts", key_path, 0, 100, 3); if not c.retries then return nil, err end
   c.analyze_min_rows, err = int_opt(conf, "analyze_min_rows", key_path, 0, 1000000000, 1000)
   if not c.analyze_min_rows then return nil, err end
+  c.fulltext_candidates, err = int_opt(conf, "fulltext_candidates", key_path, 0, 1000000, 200)
+  if not c.fulltext_candidates then return nil, err end
   c.backoff_ms, err = int_opt(conf, "reconnect_backoff_ms", key_path, 0, 60000, 50); if not c.backoff_ms then return nil, err end
   local vi = conf.vector_index or "hnsw"
   if vi ~= "hnsw" and vi ~= "ivfflat" and vi ~= "none" then

@@ -13,11 +13,12 @@
 -- vector_index_params {m, ef_construction, ef_search | lists, probes};
 -- reconnect_attempts (3), reconnect_backoff_ms (50); analyze_min_rows
 -- (1000; ANALYZE after that many written rows or 10% growth, 0 = leave it to
--- autovacuum); driver = "auto" (default: inside nginx, in phases with
--- cosockets, the Lua wire-protocol client of wire.lua, so a query never
--- blocks the worker; libpq elsewhere) | "libpq" | "wire" (the Lua client
--- everywhere, over LuaSocket outside nginx). The password never appears in
--- an error message.
+-- autovacuum); fulltext_candidates (200; rows a keyword search ranks, rarest
+-- query terms first, 0 = every matching row); driver = "auto" (default:
+-- inside nginx, in phases with cosockets, the Lua wire-protocol client of
+-- wire.lua, so a query never blocks the worker; libpq elsewhere) | "libpq" |
+-- "wire" (the Lua client everywhere, over LuaSocket outside nginx). The
+-- password never appears in an error message.
 --
 -- Modules load lazily, so listing providers works without libpq.
 local function ctor(mod, key_path)

@@ -18,6 +18,7 @@ local store = {
   reconnect_attempts = { "integer", min = 0, max = 100, default = 3 },
   reconnect_backoff_ms = { "integer", min = 0, max = 60000, default = 50 },
   analyze_min_rows = { "integer", min = 0, max = 1000000000, default = 1000 },
+  fulltext_candidates = { "integer", min = 0, max = 1000000, default = 200 },   -- rows ranked per keyword search; 0 = all
   vector_index = { "string", one_of = { "hnsw", "ivfflat", "none" }, default = "hnsw" },
   vector_index_params = {
     m = { "integer", min = 2, max = 100, default = 16 },

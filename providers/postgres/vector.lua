@@ -2,9 +2,9 @@
 -- table (memories), as the reference's PostgresStore does. Vectors are
 -- pgvector columns searched by cosine distance (HNSW / IVFFlat index, or a
 -- scan), documents are ranked by ts_rank_cd over a generated tsvector with a
--- GIN index. Every statement names bank_id in its WHERE clause (list_banks,
--- an engine extension that lists banks, is the one exception by design) and
--- takes every value as a parameter.
+-- GIN index (keyword.lua). Every statement names bank_id in its WHERE clause
+-- (list_banks, an engine extension that lists banks, is the one exception by
+-- design) and takes every value as a parameter.
 --
 -- Scores: VectorHit.score = 1 - cosine distance clamped to [0,1] (= the
 -- cosine similarity, negatives as 0), the same as the embedded store;
@@ -14,6 +14,7 @@ local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
 local vector = require "astrocyte.store.vector"
 local migrations = require "astrocyte.providers.postgres.migrations"
+local keyword = require "astrocyte.providers.postgres.keyword"
 local type, ipairs, fmt, tostring, concat = type, ipairs, string.format, tostring, table.concat
 
 local _M = { SPI_VERSION = 1, name = "postgres" }
@@ -112,7 +113,11 @@ end
 -- on tsv): 1.5 s per recall at 100k memories on PGlite. Autovacuum analyzes
 -- on a server that runs it (PGlite runs none), so after every 10% growth —
 -- at least analyze_min_rows (default 1000; 0 = never) — the store runs
--- ANALYZE itself (a sampled read). Best effort: a failure keeps old plans.
+-- ANALYZE itself (a sampled read), and merges the GIN index's pending list
+-- (new rows' entries wait there, fastupdate; only autovacuum's analyze
+-- merges it, and while it holds them every keyword search reads all of it and
+-- the planner, counting it, scans the bank even for a rare term). Best
+-- effort: a failure keeps old plans.
 function _M:_note_written(n)
   local ctx = self.ctx
   local min_rows = ctx.conf.analyze_min_rows
@@ -123,6 +128,7 @@ function _M:_note_written(n)
   st.unanalyzed = 0
   local table_name = self.S .. ".memories"
   if not ctx.pool:query("ANALYZE " .. table_name, nil, { prepare = false }) then return end
+  ctx.pool:query("SELECT gin_clean_pending_list(to_regclass($1))", { self.S .. ".memories_tsv_gin" })
   local res = ctx.pool:query("SELECT reltuples::float8 AS n FROM pg_class WHERE oid = to_regclass($1)", { table_name })
   st.analyzed_rows = res and res.rows[1] and tonumber(res.rows[1].n) or st.analyzed_rows
 end
@@ -234,20 +240,14 @@ function _M:store_document(doc, bank_id)
 end
 
 -- DocumentStore.search_fulltext: ts_rank_cd over any query term (OR of the
--- stemmed terms), best first; filters as search_similar's.
+-- stemmed terms), best first, ranking at most fulltext_candidates rows
+-- (keyword.lua); filters as search_similar's.
 function _M:search_fulltext(query, bank_id, limit, filters)
   if type(query) ~= "string" then return nil, "postgres: query must be a string" end
   local lim, lerr = check_limit(limit); if not lim then return nil, lerr end
   if lim == 0 then return {} end
-  local p = common.params(query, bank_id)
-  local where = { "bank_id = $2", "tsv @@ q.tq" }
-  local ok, ferr = common.filters(filters, p, where)
-  if not ok then return nil, "postgres: " .. ferr end
-  local sql = fmt([[SELECT %s, ts_rank_cd(tsv, q.tq) AS rank
-    FROM %s.memories, (SELECT replace(plainto_tsquery('english'::regconfig, $1)::text, ' & ', ' | ')::tsquery AS tq) q
-    WHERE %s ORDER BY rank DESC, id LIMIT %s]], SELECT_COLS, self.S, concat(where, " AND "), p:add(lim))
-  local res, err = self.ctx.pool:query(sql, p)
-  if not res then return nil, perr("search_fulltext", bank_id, err) end
+  local res, err, what = keyword.search(self.ctx, SELECT_COLS, query, bank_id, lim, filters)
+  if not res then return nil, what == "filters" and "postgres: " .. err or perr("search_fulltext", bank_id, err) end
   local hits = {}
   for i, r in ipairs(res.rows) do
     local h = hit_of(r, r.rank or 0)
