@@ -15,7 +15,9 @@ local json = require("astrocyte.util").json
 local BANK = "conc"
 local N = tonumber(os.getenv("ASTRO_CONCURRENT_N")) or 500
 local BUSY = 10000 -- busy_timeout_ms of every writer
-local CLI_CALLS = 30 -- a CLI call is a process start and an engine open (0.3-0.6 s on a loaded machine); the other 470 go through one import
+-- A CLI call is a process start and an engine open (0.3-0.6 s on a loaded
+-- machine, ~2 s under ASan); the CLI writer's other calls are one import.
+local CLI_CALLS = os.getenv("ASTRO_SANITIZE") and 10 or 30
 
 local HANDLERS = [[
   init_by_lua_block {
@@ -76,18 +78,26 @@ describe("reliability: concurrent writers on one file", function()
   end)
 
   it("4 writers (Lua API on both runtimes, CLI, OpenResty) lose and duplicate nothing", function()
-    local why = nginx.unavailable()
-    assert(not why, why)
+    -- Without nginx where it cannot run (the ASan build), a fourth Lua API
+    -- writer takes the HTTP writer's place.
+    local why, skip = nginx.unavailable()
+    assert(not why or skip, why)
     local db = dir .. "/conc.db"
     assert(assert(R.open(db)):close()) -- the file exists before the writers race
-    server = nginx.start(nginx.conf_head(2) .. HANDLERS:gsub("@DB@", db):gsub("@BUSY@", BUSY), "/count?bank=" .. BANK)
     local other = R.interp() == "luajit" and "lua5.4" or "luajit"
+    local fourth = { args = { db, "pd", N, 14, 0, BANK, "check" }, vars = { ASTRO_BUSY_TIMEOUT_MS = BUSY } }
+    if not why then
+      server = nginx.start(nginx.conf_head(2) .. HANDLERS:gsub("@DB@", db):gsub("@BUSY@", BUSY), "/count?bank=" .. BANK)
+      fourth = { args = { server.url, "pd", N, 14, 0, BANK } }
+    else
+      print("\nno nginx writer: " .. why)
+    end
     local t0 = os.time()
     local runs = R.workers({
       { args = { db, "pa", N, 11, 0, BANK, "check" }, vars = { ASTRO_BUSY_TIMEOUT_MS = BUSY } },
       { args = { db, "pb", N, 12, 0, BANK, "check" }, vars = { ASTRO_RUNTIME = other, ASTRO_BUSY_TIMEOUT_MS = BUSY } },
       { args = { "cli:" .. db, "pc", CLI_CALLS, 13, 0, BANK, "", N - CLI_CALLS }, vars = { ASTRO_BUSY_TIMEOUT_MS = BUSY } },
-      { args = { server.url, "pd", N, 14, 0, BANK } },
+      fourth,
     })
     local took = os.time() - t0
     local acks = { retained = {}, forgotten = {}, imported = {}, errors = {}, order = {} }
@@ -150,7 +160,7 @@ describe("reliability: concurrent writers on one file", function()
     assert.equal(nlive, R.count(fresh, BANK))
     assert(fresh:close())
     local seen = {}
-    for _ = 1, 40 do
+    for _ = 1, server and 40 or 0 do
       local status, body, headers = server:http("GET", "/count?bank=" .. BANK)
       assert.equal(200, status, body)
       seen[headers["x-worker-pid"]] = json.decode(body).count
@@ -161,11 +171,11 @@ describe("reliability: concurrent writers on one file", function()
       workers = workers + 1
       assert.equal(nlive, c, "nginx worker " .. pid .. " counts otherwise")
     end
-    assert.equal(2, workers)
+    assert.equal(server and 2 or 0, workers)
     local forgets = 0
     for _ in pairs(acks.forgotten) do forgets = forgets + 1 end
     print(string.format("\nconcurrent writers: 4 × %d, %d calls acknowledged (%d retains, %d forgets) in %d s, " ..
-      "%d live, 0 lost, 0 duplicated, %d failed after the %d ms busy timeout; writers took %s s (API, API on %s, CLI, nginx)",
-      N, calls, calls - forgets, forgets, took, nlive, #acks.errors, BUSY, table.concat(spans, "/"), other))
+      "%d live, 0 lost, 0 duplicated, %d failed after the %d ms busy timeout; writers took %s s (API, API on %s, CLI, %s)",
+      N, calls, calls - forgets, forgets, took, nlive, #acks.errors, BUSY, table.concat(spans, "/"), other, server and "nginx" or "API"))
   end)
 end)
