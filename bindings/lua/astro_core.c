@@ -192,18 +192,7 @@ static int class_tostring(lua_State *L)
 void astro_lua_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
                         lua_CFunction gc)
 {
-    luaL_newmetatable(L, tname);
-    lua_pushstring(L, tname);
-    lua_setfield(L, -2, "__name");      /* 5.4 sets it too; LuaJIT does not */
-    lua_newtable(L);
-    lua_pushstring(L, tname);
-    luaL_setfuncs(L, methods, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, class_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+    astro_mod_class(L, tname, methods, 1, gc, class_tostring);
 }
 
 /* core.now_ms() -> integer milliseconds since the Unix epoch (UTC), from the

@@ -3,7 +3,7 @@
 ** (astrocyte.sqlite, astrocyte.pq, astrocyte.http_curl, astrocyte.webhook)
 ** share: registering a userdata class, the module table, and the blocking
 ** sleep of their retry loops. Static inline because each module links alone;
-** astrocyte.core (astro_lua.h) wraps astro_mod_optbool too. A file including
+** astrocyte.core (astro_lua.h) wraps astro_mod_class and astro_mod_optbool. A file including
 ** it defines _POSIX_C_SOURCE >= 199309L first when it uses astro_mod_sleep_ms.
 */
 #ifndef ASTRO_LUA_STANDALONE_H
@@ -17,13 +17,21 @@
 #define ASTRO_MOD_VERSION "0.1.0"
 
 /* Creates metatable tname with methods as __index plus __gc and __tostring
- * (only when it did not exist yet), and pops it. */
-static inline void astro_mod_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
-                                      lua_CFunction gc, lua_CFunction tostring)
+ * (only when it did not exist yet), and pops it. With named, the metatable
+ * gets __name (LuaJIT sets none) and every method tname as its upvalue 1,
+ * so one C function can serve several classes (astro_lua_newclass). */
+static inline void astro_mod_class(lua_State *L, const char *tname, const luaL_Reg *methods,
+                                   int named, lua_CFunction gc, lua_CFunction tostring)
 {
     if (luaL_newmetatable(L, tname)) {
+        if (named) {
+            lua_pushstring(L, tname);
+            lua_setfield(L, -2, "__name");
+        }
         lua_newtable(L);
-        luaL_setfuncs(L, methods, 0);
+        if (named)
+            lua_pushstring(L, tname);
+        luaL_setfuncs(L, methods, named ? 1 : 0);
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, gc);
         lua_setfield(L, -2, "__gc");
@@ -31,6 +39,13 @@ static inline void astro_mod_newclass(lua_State *L, const char *tname, const lua
         lua_setfield(L, -2, "__tostring");
     }
     lua_pop(L, 1);
+}
+
+/* astro_mod_class without names: the standalone modules' classes. */
+static inline void astro_mod_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                                      lua_CFunction gc, lua_CFunction tostring)
+{
+    astro_mod_class(L, tname, methods, 0, gc, tostring);
 }
 
 /* Returns boolean field `name` of the options table at idx, dflt when nil;
