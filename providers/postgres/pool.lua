@@ -52,13 +52,17 @@ end
 
 -- The driver a connection opened now uses → module, kind. "auto": the wire
 -- protocol over cosockets where the nginx phase has them (a query then
--- never blocks the worker), libpq everywhere else; "wire": the wire
--- protocol always (LuaSocket where there are no cosockets); "libpq".
+-- never blocks the worker) unless the connection needs TLS, libpq
+-- everywhere else; "wire": the wire protocol always (LuaSocket where there
+-- are no cosockets); "libpq".
 function Pool:_driver()
   local d = self.driver
   if type(d) == "table" then return d, "custom" end
   if d == "wire" then return wire, wire.cosockets() and "cosocket" or "luasocket" end
-  if d == "auto" and wire.cosockets() then return wire, "cosocket" end
+  if d == "auto" and wire.cosockets() then
+    if self.wire_ok == nil then self.wire_ok = wire.supports(self.conninfo) end
+    if self.wire_ok then return wire, "cosocket" end
+  end
   return require "astrocyte.pq", "libpq"
 end
 

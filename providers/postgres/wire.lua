@@ -253,6 +253,7 @@ end
 -- Startup.
 ---------------------------------------------------------------------------
 
+local NO_TLS = { require = true, ["verify-ca"] = true, ["verify-full"] = true }
 local AUTH_NAMES = { [0] = "trust", [3] = "password", [5] = "md5", [10] = "scram-sha-256" }
 
 -- Authenticates and reads until the first ReadyForQuery. Returns true or
@@ -317,13 +318,19 @@ function Conn:_startup()
   end
 end
 
+-- Whether this driver can serve conninfo (driver "auto" leaves TLS to libpq).
+function _M.supports(conninfo)
+  local c = auth.parse(conninfo)
+  return c ~= nil and not NO_TLS[c.sslmode]
+end
+
 -- wire.connect(conninfo) → conn | nil, err (astrocyte.pq's connect).
 function _M.connect(conninfo)
   local kind, why = _M.transport()
   if not kind then return nil, "pq: " .. why end
   local c, perr = auth.parse(conninfo)
   if not c then return nil, "pq: " .. perr end
-  if c.sslmode == "require" or c.sslmode == "verify-ca" or c.sslmode == "verify-full" then
+  if NO_TLS[c.sslmode] then
     return nil, "pq: sslmode " .. c.sslmode .. " is not supported by the wire driver (use driver libpq)"
   end
   local self = setmetatable({ conninfo = conninfo, c = c, kind = kind, params = {}, notices = {}, txs = "I",

@@ -23,6 +23,7 @@ local CONF = nginx.conf_head(1) .. [[
       auto = pool_mod.new({ conninfo = dsn, size = 2, driver = "auto" }),
       one = pool_mod.new({ conninfo = dsn, size = 1, driver = "auto" }),
       libpq = pool_mod.new({ conninfo = dsn, size = 2, driver = "libpq" }),
+      tls = pool_mod.new({ conninfo = dsn .. " sslmode=require", size = 1, driver = "auto", retries = 0 }),
     } }
     package.loaded.pg_spec_app = app
   }
@@ -44,7 +45,8 @@ local CONF = nginx.conf_head(1) .. [[
         local kinds = {}
         for i, s in ipairs(p.slots) do kinds[i] = s.kind end
         ngx.say(require("astrocyte.util").json.encode({ rows = res and res.rows, err = err, state = state,
-          kinds = kinds, init_worker = app.init_worker, auth = p.slots[1] and p.slots[1].conn.auth_method }))
+          kinds = kinds, driver = select(2, p:_driver()), init_worker = app.init_worker,
+          auth = p.slots[1] and p.slots[1].conn and p.slots[1].conn.auth_method }))
       }
     }
   }
@@ -119,6 +121,7 @@ describe("postgres in nginx", function()
     assert.equal("wire_scram", out.rows[1].u)
     assert.equal(42, out.rows[1].n)
     assert.same({ "cosocket" }, out.kinds)
+    assert.equal("cosocket", out.driver)
     assert.equal("scram-sha-256", out.auth)
     -- The connection outlives the request: the next one reuses its session.
     local pid1 = get(q_path("auto", "SELECT pg_backend_pid() AS p")).rows[1].p
@@ -127,6 +130,10 @@ describe("postgres in nginx", function()
     local err = get(q_path("auto", "SELECT * FROM missing_table"))
     assert.equal("42P01", err.state)
     assert.matches("relation \"missing_table\" does not exist", err.err)
+    -- TLS is left to libpq even under "auto" (this server has no TLS).
+    local tls = get(q_path("tls", "SELECT 1 AS one"))
+    assert.equal("libpq", tls.driver)
+    assert.matches("SSL", tls.err)
   end)
 
   it("a slow query does not stall other requests on the worker", function()
