@@ -207,6 +207,25 @@ describe("reliability: I/O faults on the sqlite store", function()
     assert.truthy(lines[1]:find(db, 1, true), lines[1])
   end)
 
+  it("a really read-only file system (a tmpfs remounted ro, as root): open fails naming the file; rw again recovers", function()
+    local mnt = dir .. "/ro"
+    local _, code = R.sh("mkdir -p " .. R.q(mnt) .. " && mount -t tmpfs -o size=16m tmpfs " .. R.q(mnt) .. " 2>/dev/null")
+    if code ~= 0 then return pending("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN); the EROFS shim case covers it") end
+    finally(function() R.sh("umount " .. R.q(mnt)) end)
+    db = mnt .. "/store.db"
+    local acks = R.acks(clean("t", 6))
+    local _, rc = R.sh("mount -o remount,ro " .. R.q(mnt))
+    assert.equal(0, rc)
+    local lines, wcode = R.worker({ db, "u", 5, seed, 0, BANK, "check" })
+    injected["EROFS mount"] = (injected["EROFS mount"] or 0) + 1
+    assert.equal(3, wcode)
+    assert.truthy(lines[1]:match("^E open %- StorageError "), lines[1])
+    assert.truthy(lines[1]:find(db, 1, true), lines[1])
+    _, rc = R.sh("mount -o remount,rw " .. R.q(mnt))
+    assert.equal(0, rc)
+    verify(acks)
+  end)
+
   it("EIO reading the database: open fails naming the file, a later open works", function()
     local acks = R.acks(clean("k", 5))
     local lines, code, _, got = faulty("l", 5, { FAULTFS_PATH = db, FAULTFS_OP = "read", FAULTFS_ERRNO = "EIO" },
