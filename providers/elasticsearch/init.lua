@@ -19,16 +19,11 @@ local type, ipairs, pairs, fmt, min, max = type, ipairs, pairs, string.format, m
 local concat = table.concat
 local nn = shared.nn
 
-local _M, mt = shared.class("elasticsearch", "elasticsearch store")
-
 -- conf: { url (http://localhost:9200), api_key? (Authorization: ApiKey),
 --   username?/password? (basic), index ("astrocyte"), dimensions?,
 --   refresh ("wait_for"), timeout_ms, max_retries, outbound_transport? }
-function _M.new(conf)
-  conf = conf or {}
-  local base, err = shared.base_url(conf, "elasticsearch", "http://localhost:9200")
-  if not base then return nil, err end
-  local index; index, err = shared.opt_string(conf, "elasticsearch", "index", "astrocyte")
+local _M = shared.class("elasticsearch", "elasticsearch store", "http://localhost:9200", function(conf)
+  local index, err = shared.opt_string(conf, "elasticsearch", "index", "astrocyte")
   if not index then return nil, err end
   if not index:match("^[a-z0-9][a-z0-9_%-]*$") then
     return nil, "elasticsearch: index must be lowercase letters, digits, _ and -"
@@ -44,11 +39,9 @@ function _M.new(conf)
     headers.Authorization = h.Authorization
     secrets[1] = b64
   end
-  local client; client, err = shared.client(conf, "elasticsearch", { secrets = secrets })
-  if not client then return nil, err end
-  return setmetatable({ base = base, index = index, dims = dims, headers = headers, http = client,
-                        refresh = conf.refresh or "wait_for", ready = {} }, mt)
-end
+  return { index = index, dims = dims, headers = headers, refresh = conf.refresh or "wait_for", ready = {} },
+         { secrets = secrets }
+end)
 
 local function call(self, method, path, body, allow, idempotent)
   return shared.call(self, method, path, body, idempotent == nil and true or idempotent, allow)

@@ -17,27 +17,20 @@ local errors = require "astrocyte.errors"
 local type, ipairs, pairs, fmt, min, max = type, ipairs, pairs, string.format, math.min, math.max
 local nn = shared.nn
 
-local _M, mt = shared.class("qdrant", "qdrant vector store")
-
 -- conf: { url (http://localhost:6333), api_key?, collection ("astrocyte"),
 --   dimensions? (fixed; else learned from the first vectors), batch_size (256),
 --   timeout_ms, max_retries, outbound_transport? }
-function _M.new(conf)
-  conf = conf or {}
-  local base, err = shared.base_url(conf, "qdrant", "http://localhost:6333")
-  if not base then return nil, err end
-  local coll; coll, err = shared.opt_string(conf, "qdrant", "collection", "astrocyte")
+local _M = shared.class("qdrant", "qdrant vector store", "http://localhost:6333", function(conf)
+  local coll, err = shared.opt_string(conf, "qdrant", "collection", "astrocyte")
   if not coll then return nil, err end
   if not coll:match("^[%w_%-]+$") then return nil, "qdrant: collection may hold only letters, digits, _ and -" end
   local dims; dims, err = shared.opt_int(conf, "qdrant", "dimensions", nil, 1, 65536)
   if err then return nil, err end
   local batch; batch, err = shared.opt_int(conf, "qdrant", "batch_size", 256, 1, 10000)
   if not batch then return nil, err end
-  local client; client, err = shared.client(conf, "qdrant")
-  if not client then return nil, err end
-  return setmetatable({ base = base, prefix = coll, dims = dims, batch_size = batch, http = client,
-                        headers = conf.api_key and { ["api-key"] = conf.api_key } or {}, ready = {} }, mt)
-end
+  return { prefix = coll, dims = dims, batch_size = batch, ready = {},
+           headers = conf.api_key and { ["api-key"] = conf.api_key } or {} }
+end)
 
 local call = shared.call
 

@@ -44,10 +44,28 @@ function _M.opt_int(conf, name, key, default, lo, hi)
 end
 
 -- A remote provider's class { SPI_VERSION = 1, name } and the metatable of
--- its instances, which print as "<what> (<base url>)".
-function _M.class(name, what)
+-- its instances, which print as "<what> (<base url>)". With init, also its
+-- constructor new(conf): the base URL (conf.base_url or conf.url, else
+-- default_url) is checked first, then init(conf) returns the instance's
+-- fields (or nil, err) and the options of its HTTP client (_M.client); the
+-- instance gets them plus `base` and `http`.
+function _M.class(name, what, default_url, init)
   local cls = { SPI_VERSION = 1, name = name }
-  return cls, { __index = cls, __tostring = function(self) return what .. " (" .. self.base .. ")" end }
+  local mt = { __index = cls, __tostring = function(self) return what .. " (" .. self.base .. ")" end }
+  if init then
+    function cls.new(conf)
+      conf = conf or {}
+      local base, err = _M.base_url(conf, name, default_url)
+      if not base then return nil, err end
+      local self, copts = init(conf)
+      if not self then return nil, copts end
+      self.http, err = _M.client(conf, name, copts)
+      if not self.http then return nil, err end
+      self.base = base
+      return setmetatable(self, mt)
+    end
+  end
+  return cls, mt
 end
 
 -- Base URL without trailing slashes; nil, err unless http(s)://.

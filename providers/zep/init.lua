@@ -16,20 +16,12 @@ local util = require "astrocyte.util"
 local min, max = math.min, math.max
 local nn = shared.nn
 
-local _M, mt = shared.class("zep", "zep engine")
-
 -- conf: { base_url (https://api.getzep.com), api_key?, user_id ("astrocyte"),
 --   session_prefix ("astrocyte-"), timeout_ms, max_retries, outbound_transport? }
-function _M.new(conf)
-  conf = conf or {}
-  local base, err = shared.base_url(conf, "zep", "https://api.getzep.com")
-  if not base then return nil, err end
-  local client; client, err = shared.client(conf, "zep")
-  if not client then return nil, err end
-  return setmetatable({ base = base, http = client, user_id = conf.user_id or "astrocyte",
-                        prefix = conf.session_prefix or "astrocyte-", ready = {},
-                        headers = conf.api_key and { Authorization = "Api-Key " .. conf.api_key } or {} }, mt)
-end
+local _M = shared.class("zep", "zep engine", "https://api.getzep.com", function(conf)
+  return { user_id = conf.user_id or "astrocyte", prefix = conf.session_prefix or "astrocyte-", ready = {},
+           headers = conf.api_key and { Authorization = "Api-Key " .. conf.api_key } or {} }
+end)
 
 local call = shared.call
 local FIELDS = { "id", "tags", "occurred_at", "fact_type" }
