@@ -52,8 +52,8 @@ end
 
 -- The driver a connection opened now uses → module, kind. "auto": the wire
 -- protocol over cosockets where the nginx phase has them (a query then
--- never blocks the worker) unless the connection needs TLS, libpq
--- everywhere else; "wire": the wire protocol always (LuaSocket where there
+-- never blocks the worker) unless the connection string has options it
+-- does not know, libpq everywhere else; "wire": the wire protocol always (LuaSocket where there
 -- are no cosockets); "libpq".
 function Pool:_driver()
   local d = self.driver

@@ -19,14 +19,14 @@
 --
 -- Inside nginx a host name needs a `resolver` directive (cosockets do not
 -- read /etc/hosts); an IP address or a unix socket directory does not.
--- Not supported: TLS (sslmode require/verify-*; "prefer" connects in
--- plain text), several hosts, .pgpass, COPY, channel binding, the "LINE n:"
--- excerpt libpq adds under a syntax error.
+-- TLS only over cosockets (outside nginx "prefer" stays plain text and
+-- "require" fails). Not supported: several hosts, .pgpass, sslrootcert and
+-- client certificates, COPY, channel binding, the "LINE n:" excerpt libpq
+-- adds under a syntax error.
 local auth = require "astrocyte.providers.postgres.wire_auth"
 local util = require "astrocyte.util"
-local fmt, char, byte, sub, floor, concat = string.format, string.char, string.byte, string.sub, math.floor, table.concat
+local fmt, byte, sub, concat = string.format, string.byte, string.sub, table.concat
 local type, tostring, tonumber, setmetatable, pcall = type, tostring, tonumber, setmetatable, pcall
-local tointeger = math.tointeger or function(x) return x end
 
 local _M = { _NAME = "wire" }
 local Conn = {}
@@ -49,123 +49,11 @@ function _M.transport()
     or "LuaSocket is not installed (the wire driver outside nginx needs it; use driver libpq)"
 end
 
----------------------------------------------------------------------------
--- Framing: big-endian integers, C strings, messages.
----------------------------------------------------------------------------
-
-local function i32(n)
-  if n < 0 then n = n + 4294967296 end
-  return char(floor(n / 16777216) % 256, floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
-end
-local function i16(n) return char(floor(n / 256) % 256, n % 256) end
-local function u32(s, i)
-  local a, b, c, d = byte(s, i, i + 3)
-  return ((a * 256 + b) * 256 + c) * 256 + d
-end
-local function s32(s, i)
-  local n = u32(s, i)
-  if n >= 2147483648 then n = n - 4294967296 end
-  return n
-end
-local function u16(s, i)
-  local a, b = byte(s, i, i + 1)
-  return a * 256 + b
-end
-local function cstr(s, i)
-  local z = s:find("\0", i, true) or #s + 1
-  return sub(s, i, z - 1), z + 1
-end
-local function msg(t, body) return t .. i32(#body + 4) .. body end
-
-local SYNC, DESCRIBE_PORTAL, EXECUTE = msg("S", ""), msg("D", "P\0"), msg("E", "\0" .. i32(0))
-
--- Parameter values as libpq's binding sends them (text format); raises on a
--- value that cannot be a parameter, with astrocyte.pq's messages.
-local function encode_params(params)
-  if params == nil then return {}, 0 end
-  if type(params) ~= "table" then error("pq: params must be a table", 0) end
-  local n = tonumber(params.n) or #params
-  if n < 0 or n > 65535 then error("pq: params.n must be between 0 and 65535", 0) end
-  local out = {}
-  for i = 1, n do
-    local v, t = params[i], type(params[i])
-    if v == nil then out[i] = false
-    elseif t == "boolean" then out[i] = v and "t" or "f"
-    elseif t == "number" then
-      if math.type and math.type(v) == "integer" then out[i] = fmt("%d", v)
-      elseif v ~= v or v == math.huge or v == -math.huge then error(fmt("pq: parameter $%d is not a finite number", i), 0)
-      elseif v == floor(v) and math.abs(v) < 9.007199254740992e15 then out[i] = fmt("%.0f", v)
-      else out[i] = fmt("%.17g", v) end
-    elseif t == "string" then
-      if v:find("\0", 1, true) then error(fmt("pq: parameter $%d contains a NUL byte", i), 0) end
-      out[i] = v
-    else error(fmt("pq: parameter $%d has unsupported type %s", i, t), 0) end
-  end
-  return out, n
-end
-
-local function bind_msg(stmt, vals, n)
-  local parts = { "\0", stmt, "\0", i16(0), i16(n) }
-  for i = 1, n do
-    local v = vals[i]
-    if v == false then parts[#parts + 1] = i32(-1)
-    else parts[#parts + 1] = i32(#v); parts[#parts + 1] = v end
-  end
-  parts[#parts + 1] = i16(0)
-  return msg("B", concat(parts))
-end
-
-local function parse_msg(name, sql)
-  if sql:find("\0", 1, true) then error("pq: the statement contains a NUL byte", 0) end
-  return msg("P", name .. "\0" .. sql .. "\0" .. i16(0))
-end
-
----------------------------------------------------------------------------
--- Values and errors, shaped like astrocyte.pq's.
----------------------------------------------------------------------------
-
-local INT = { [20] = true, [21] = true, [23] = true, [26] = true }
-local FLOAT = { [700] = true, [701] = true, [1700] = true }
-local SPECIAL = { NaN = 0 / 0, Infinity = math.huge, ["-Infinity"] = -math.huge }
-
-local function decode(oid, v)
-  if INT[oid] then return tointeger(tonumber(v)) or tonumber(v) end
-  if FLOAT[oid] then return SPECIAL[v] or ((tonumber(v) or 0) + 0.0) end
-  if oid == 16 then return sub(v, 1, 1) == "t" end
-  return v
-end
-
--- The fields of an ErrorResponse/NoticeResponse body.
-local function fields_of(body)
-  local f, i = {}, 1
-  while i <= #body do
-    local code = sub(body, i, i)
-    if code == "\0" then break end
-    f[code], i = cstr(body, i + 1)
-  end
-  return f
-end
-
--- "pq: ERROR:  msg\nDETAIL:  ...\nHINT:  ... (SQLSTATE xxxxx)", as libpq
--- formats a result error at its default verbosity.
-local function error_text(f)
-  local t = { (f.S or f.V or "ERROR") .. ":  " .. (f.M or "") }
-  if f.D then t[#t + 1] = "DETAIL:  " .. f.D end
-  if f.H then t[#t + 1] = "HINT:  " .. f.H end
-  if f.W then t[#t + 1] = "CONTEXT:  " .. f.W end
-  local s = "pq: " .. concat(t, "\n")
-  if f.C then s = s .. " (SQLSTATE " .. f.C .. ")" end
-  return s
-end
-
--- PQcmdTuples: the row count of the commands that report one.
-local COUNTED = { INSERT = true, UPDATE = true, DELETE = true, SELECT = true, MOVE = true,
-                  FETCH = true, COPY = true, MERGE = true }
-local function cmd_tuples(tag)
-  local verb = tag and tag:match("^(%u+)")
-  if not verb or not COUNTED[verb] then return 0 end
-  return tointeger(tonumber(tag:match("(%d+)$") or "0")) or 0
-end
+local codec = require "astrocyte.providers.postgres.wire_codec"
+local i32, u32, s32, u16, cstr, msg = codec.i32, codec.u32, codec.s32, codec.u16, codec.cstr, codec.msg
+local SYNC, DESCRIBE_PORTAL, EXECUTE = codec.SYNC, codec.DESCRIBE_PORTAL, codec.EXECUTE
+local encode_params, bind_msg, parse_msg = codec.encode_params, codec.bind_msg, codec.parse_msg
+local decode, fields_of, error_text = codec.decode, codec.fields_of, codec.error_text
 
 ---------------------------------------------------------------------------
 -- Transports: open/send/recv/release/close over a cosocket or LuaSocket.
@@ -253,7 +141,7 @@ end
 -- Startup.
 ---------------------------------------------------------------------------
 
-local NO_TLS = { require = true, ["verify-ca"] = true, ["verify-full"] = true }
+local TLS_REQUIRED = { require = true, ["verify-ca"] = true, ["verify-full"] = true }
 local AUTH_NAMES = { [0] = "trust", [3] = "password", [5] = "md5", [10] = "scram-sha-256" }
 
 -- Authenticates and reads until the first ReadyForQuery. Returns true or
@@ -318,10 +206,40 @@ function Conn:_startup()
   end
 end
 
--- Whether this driver can serve conninfo (driver "auto" leaves TLS to libpq).
+-- Whether this driver can serve conninfo here: driver "auto" leaves to
+-- libpq a string with options this parser does not know, and TLS outside
+-- cosockets.
 function _M.supports(conninfo)
   local c = auth.parse(conninfo)
-  return c ~= nil and not NO_TLS[c.sslmode]
+  return c ~= nil and (_M.cosockets() or not TLS_REQUIRED[c.sslmode])
+end
+
+-- SSLRequest and, when the server agrees, the TLS handshake (cosockets
+-- only: LuaSocket has no TLS). sslmode as libpq: disable/allow plain,
+-- prefer TLS when offered, require TLS, verify-ca the chain against
+-- nginx's lua_ssl_trusted_certificate, verify-full also the host name.
+function Conn:_tls()
+  local c = self.c
+  local mode = c.sslmode
+  if mode == "disable" or mode == "allow" or c.host:sub(1, 1) == "/" then return true end
+  if self.kind ~= "cosocket" then
+    if TLS_REQUIRED[mode] then return nil, "sslmode " .. mode .. " needs nginx (TLS over cosockets); use driver libpq" end
+    return true
+  end
+  local ok, err = self:_send(i32(8) .. i32(80877103))
+  if not ok then return nil, err end
+  local b, rerr = self:_recv(1)
+  if not b then return nil, rerr end
+  if b == "N" then
+    if TLS_REQUIRED[mode] then return nil, "server does not support SSL, but SSL was required" end
+    return true
+  end
+  if b ~= "S" then return nil, "unexpected reply to the SSL request" end
+  local sok, serr = self.sock:sslhandshake(false, mode == "verify-full" and c.host or nil,
+    mode == "verify-ca" or mode == "verify-full")
+  if not sok then return nil, "TLS handshake failed: " .. tostring(serr) end
+  self.tls = true
+  return true
 end
 
 -- wire.connect(conninfo) → conn | nil, err (astrocyte.pq's connect).
@@ -330,13 +248,14 @@ function _M.connect(conninfo)
   if not kind then return nil, "pq: " .. why end
   local c, perr = auth.parse(conninfo)
   if not c then return nil, "pq: " .. perr end
-  if NO_TLS[c.sslmode] then
-    return nil, "pq: sslmode " .. c.sslmode .. " is not supported by the wire driver (use driver libpq)"
-  end
   local self = setmetatable({ conninfo = conninfo, c = c, kind = kind, params = {}, notices = {}, txs = "I",
                               pool_name = "astrocyte_pg_" .. util.new_id() }, Conn)
   local ok, err = self:_connect()
-  if not ok then return nil, fmt("pq: connection to server at %s, port %d failed: %s", c.host, c.port, tostring(err)) end
+  if ok then ok, err = self:_tls() end
+  if not ok then
+    self:_drop()
+    return nil, fmt("pq: connection to server at %s, port %d failed: %s", c.host, c.port, tostring(err))
+  end
   local sok, serr, state = self:_startup()
   if not sok then
     self:_drop()
@@ -398,7 +317,7 @@ function Conn:_exchange(data)
         i = i + 18
       end
     elseif t == "C" then
-      res.cmd_tuples = cmd_tuples(cstr(b, 1))
+      res.cmd_tuples = codec.cmd_tuples(cstr(b, 1))
     elseif t == "E" then
       failure = failure or fields_of(b)
       if failure.S == "FATAL" or failure.S == "PANIC" then self.bad = true end

@@ -1,7 +1,7 @@
 -- Postgres inside nginx without blocking the worker: the postgres pool
 -- (driver "auto") in a real nginx with ONE worker, against a real
 -- PostgreSQL 15 started for this spec. A query waits on a cosocket (the
--- wire driver), so while one request sits in pg_sleep the same worker
+-- wire driver, with TLS when asked), so while one request sits in pg_sleep the same worker
 -- answers other requests, with and without the database; libpq, the
 -- control, blocks the worker for the whole sleep. Nothing here measures
 -- speed: the slow query runs until the spec cancels it, and the other
@@ -16,6 +16,7 @@ local json = util.json
 if nginx.skip("postgres in nginx", pending) then return end
 
 local CONF = nginx.conf_head(1) .. [[
+  lua_ssl_trusted_certificate @CERT@;
   init_by_lua_block {
     local pool_mod = require "astrocyte.providers.postgres.pool"
     local dsn = ("@DSN_HEX@"):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
@@ -23,7 +24,8 @@ local CONF = nginx.conf_head(1) .. [[
       auto = pool_mod.new({ conninfo = dsn, size = 2, driver = "auto" }),
       one = pool_mod.new({ conninfo = dsn, size = 1, driver = "auto" }),
       libpq = pool_mod.new({ conninfo = dsn, size = 2, driver = "libpq" }),
-      tls = pool_mod.new({ conninfo = dsn .. " sslmode=require", size = 1, driver = "auto", retries = 0 }),
+      tls = pool_mod.new({ conninfo = dsn .. " sslmode=require", size = 1, driver = "auto" }),
+      verify = pool_mod.new({ conninfo = dsn .. " sslmode=verify-full", size = 1, driver = "auto" }),
     } }
     package.loaded.pg_spec_app = app
   }
@@ -61,7 +63,7 @@ describe("postgres in nginx", function()
   setup(function()
     srv = pgn.start()
     admin = assert(pq.connect(srv:dsn("postgres")))
-    web = nginx.start((CONF:gsub("@DSN_HEX@", hexs(srv:dsn("wire_scram")))), "/ping")
+    web = nginx.start((CONF:gsub("@DSN_HEX@", hexs(srv:dsn("wire_scram"))):gsub("@CERT@", srv.cert)), "/ping")
   end)
   teardown(function()
     if web then web:stop() end
@@ -130,10 +132,17 @@ describe("postgres in nginx", function()
     local err = get(q_path("auto", "SELECT * FROM missing_table"))
     assert.equal("42P01", err.state)
     assert.matches("relation \"missing_table\" does not exist", err.err)
-    -- TLS is left to libpq even under "auto" (this server has no TLS).
-    local tls = get(q_path("tls", "SELECT 1 AS one"))
-    assert.equal("libpq", tls.driver)
-    assert.matches("SSL", tls.err)
+  end)
+
+  it("speaks TLS over the cosocket when the connection string asks for it", function()
+    for _, pool in ipairs({ "tls", "verify" }) do
+      local sql = "SELECT s.ssl, pg_backend_pid() AS p FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()"
+      local a, b = get(q_path(pool, sql)), get(q_path(pool, sql))
+      assert.equal("cosocket", a.driver, pool)
+      assert.is_true(a.rows[1].ssl, pool)
+      -- the TLS connection went through nginx's keepalive pool between requests
+      assert.equal(a.rows[1].p, b.rows[1].p)
+    end
   end)
 
   it("a slow query does not stall other requests on the worker", function()

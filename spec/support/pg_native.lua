@@ -6,6 +6,7 @@
 -- postgres refuses root. A watcher stops the server when this process is
 -- gone, so an aborted run leaves nothing behind.
 --
+-- TLS is on (server.cert: the self-signed certificate for 127.0.0.1).
 -- Roles made by start(): postgres (superuser, SCRAM), wire_trust (trust),
 -- wire_clear (password: cleartext), wire_md5 (md5, stored as md5),
 -- wire_scram (scram-sha-256); every password is PASSWORD below.
@@ -55,7 +56,12 @@ function _M.start()
     "host all wire_md5 127.0.0.1/32 md5",
     "host all all 127.0.0.1/32 scram-sha-256", "" }, "\n"))
   if user then run("chown " .. user .. " " .. q(dir .. "/data/pg_hba.conf")) end
-  local self = setmetatable({ dir = dir }, Server)
+  -- TLS: a self-signed certificate for 127.0.0.1 (clients choose sslmode).
+  assert(run("env -u LD_PRELOAD openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1"
+    .. " -addext subjectAltName=IP:127.0.0.1 -keyout " .. q(dir .. "/server.key") .. " -out " .. q(dir .. "/server.crt")
+    .. " >/dev/null 2>&1 && chmod 600 " .. q(dir .. "/server.key")), "openssl could not make the server certificate")
+  if user then run("chown " .. user .. " " .. q(dir .. "/server.key") .. " " .. q(dir .. "/server.crt")) end
+  local self = setmetatable({ dir = dir, cert = dir .. "/server.crt" }, Server)
   math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) or 0) % 100000)
   local base = math.random(40000, 55000)
   local ppid = capture("echo $PPID"):gsub("%s+$", "")
@@ -66,6 +72,7 @@ function _M.start()
     if user then run("chown " .. user .. " " .. q(log)) end
     local pid = capture(su .. BIN .. "postgres -D " .. q(dir .. "/data") .. " -p " .. port
       .. " -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off -c max_connections=40"
+      .. " -c ssl=on -c ssl_cert_file=" .. q(dir .. "/server.crt") .. " -c ssl_key_file=" .. q(dir .. "/server.key")
       .. " >" .. q(log) .. " 2>&1 </dev/null & echo $!"):match("%d+")
     for _ = 1, 100 do
       local out = read_file(log)

@@ -97,7 +97,7 @@ describe("the wire driver against PostgreSQL 15", function()
     assert.matches("^pq: connection to server at 127.0.0.1, port 1 failed", err)
     c, err = wire.connect(srv:dsn("postgres") .. " sslmode=require")
     assert.is_nil(c)
-    assert.matches("sslmode require is not supported", err)
+    assert.matches("sslmode require needs nginx", err)
   end)
 
   describe("same results as libpq", function()
