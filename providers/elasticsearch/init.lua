@@ -87,14 +87,7 @@ local function source_of(it, with_vector)
   }
 end
 
-local function from_source(s, extra)
-  local out = extra or {}
-  out.id, out.text = nn(s.id), nn(s.text)
-  out.metadata, out.tags = shared.clean(nn(s.metadata)), nn(s.tags)
-  out.fact_type, out.memory_layer, out.chunk_id = nn(s.fact_type), nn(s.memory_layer), nn(s.chunk_id)
-  out.occurred_at, out.retained_at = nn(s.occurred_at), nn(s.retained_at)
-  return out
-end
+local from_source = shared.item_fields
 
 -- POSTs an NDJSON _bulk body; returns the decoded response or nil, err.
 local function bulk(self, lines)

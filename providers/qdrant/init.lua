@@ -82,14 +82,7 @@ local function payload_of(it)
 end
 
 -- VectorItem / VectorHit fields from a point's payload.
-local function from_payload(p, extra)
-  local out = extra or {}
-  out.id, out.text = nn(p.id), nn(p.text)
-  out.metadata, out.tags = shared.clean(nn(p.metadata)), nn(p.tags)
-  out.fact_type, out.memory_layer, out.chunk_id = nn(p.fact_type), nn(p.memory_layer), nn(p.chunk_id)
-  out.occurred_at, out.retained_at = nn(p.occurred_at), nn(p.retained_at)
-  return out
-end
+local from_payload = shared.item_fields
 
 local function check_dims(self, v, what)
   local ok, err = shared.check_vector(v, self.dims, what)
@@ -226,14 +219,7 @@ function _M:list_vectors(bank_id, offset, limit)
   return out
 end
 
-function _M:health()
-  return shared.health(function()
-    local res, err = self.http:request { url = self.base .. "/healthz", headers = self.headers }
-    if not res then return nil, err end
-    if res.status ~= 200 then return nil, "qdrant: /healthz returned HTTP " .. res.status end
-    return true
-  end)
-end
+function _M:health() return shared.health_get(self, "/healthz", "qdrant") end
 
 function _M:close() self.http:close() end
 

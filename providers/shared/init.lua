@@ -133,6 +133,28 @@ function _M.health(fn)
   return { healthy = false, latency_ms = latency, message = errors.is(msg) and msg.message or tostring(msg) }
 end
 
+-- health() of a service whose GET base .. path answers 200 when it is up.
+function _M.health_get(self, path, name)
+  return _M.health(function()
+    local res, err = self.http:request { url = self.base .. path, headers = self.headers }
+    if not res then return nil, err end
+    if res.status ~= 200 then return nil, name .. ": " .. path .. " returned HTTP " .. res.status end
+    return true
+  end)
+end
+
+-- The VectorItem / VectorHit fields of a memory stored as a JSON document
+-- (an Elasticsearch _source, a Qdrant payload), added to extra (or {}).
+function _M.item_fields(doc, extra)
+  local nn = _M.nn
+  local out = extra or {}
+  out.id, out.text = nn(doc.id), nn(doc.text)
+  out.metadata, out.tags = _M.clean(nn(doc.metadata)), nn(doc.tags)
+  out.fact_type, out.memory_layer, out.chunk_id = nn(doc.fact_type), nn(doc.memory_layer), nn(doc.chunk_id)
+  out.occurred_at, out.retained_at = nn(doc.occurred_at), nn(doc.retained_at)
+  return out
+end
+
 -- A vector as an array of numbers: the engine's pipeline may hand stores
 -- packed float32 strings (astrocyte.core's format); unpack those.
 function _M.vector(v)

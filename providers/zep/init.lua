@@ -48,14 +48,7 @@ function _M:capabilities()
   return shared.engine_capabilities()
 end
 
-function _M:health()
-  return shared.health(function()
-    local res, err = self.http:request { url = self.base .. "/healthz", headers = self.headers }
-    if not res then return nil, err end
-    if res.status ~= 200 then return nil, "zep: /healthz returned HTTP " .. res.status end
-    return true
-  end)
-end
+function _M:health() return shared.health_get(self, "/healthz", "zep") end
 
 -- EngineProvider.retain(RetainRequest) → RetainResult.
 function _M:retain(req)
