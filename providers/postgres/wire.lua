@@ -320,7 +320,8 @@ function Conn:_exchange(data)
       res.cmd_tuples = codec.cmd_tuples(cstr(b, 1))
     elseif t == "E" then
       failure = failure or fields_of(b)
-      if failure.S == "FATAL" or failure.S == "PANIC" then self.bad = true end
+      local sev = failure.V or failure.S  -- V: the severity untranslated
+      if sev == "FATAL" or sev == "PANIC" then self.bad = true end
     elseif t == "N" then
       local n = self.notices
       n[#n + 1] = fields_of(b)
@@ -332,7 +333,7 @@ function Conn:_exchange(data)
       failure = failure or { S = "ERROR", M = "empty query" }
     elseif t == "Z" then
       self.txs, self.busy = sub(b, 1, 1), false
-      self:_release()
+      if self.bad then self:_drop() else self:_release() end
       if failure then return nil, error_text(failure), failure.C end
       return res
     end -- 1 2 3 n t s A: nothing to keep

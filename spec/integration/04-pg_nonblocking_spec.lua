@@ -129,6 +129,12 @@ describe("postgres in nginx", function()
     local pid1 = get(q_path("auto", "SELECT pg_backend_pid() AS p")).rows[1].p
     local pid2 = get(q_path("auto", "SELECT pg_backend_pid() AS p")).rows[1].p
     assert.equal(pid1, pid2)
+    -- The server ends that session while it idles in nginx's keepalive
+    -- pool: the next request reconnects (and retries the read) by itself.
+    assert(admin:exec_params("SELECT pg_terminate_backend($1)", { pid1 }))
+    local again = get(q_path("auto", "SELECT pg_backend_pid() AS p"))
+    assert.is_nil(again.err)
+    assert.not_equal(pid1, again.rows[1].p)
     local err = get(q_path("auto", "SELECT * FROM missing_table"))
     assert.equal("42P01", err.state)
     assert.matches("relation \"missing_table\" does not exist", err.err)
