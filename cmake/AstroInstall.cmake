@@ -68,26 +68,22 @@ if(ASTRO_SANITIZE)
   endforeach()
 endif()
 
-# astrocyte.pc is written at install time, so that `cmake --install
-# --prefix DIR` gets a pc file that points into DIR.
-install(CODE "
-  set(ASTRO_PC_IN \"${PROJECT_SOURCE_DIR}/cmake/astrocyte.pc.in\")
-  set(ASTRO_PC_TMPDIR \"${PROJECT_BINARY_DIR}\")
-  set(ASTRO_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
-  set(ASTRO_PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
-  set(ASTRO_PC_VERSION \"${PROJECT_VERSION}\")
-  set(ASTRO_PC_SANITIZE \"${ASTRO_PC_SANITIZE}\")
-  include(\"${PROJECT_SOURCE_DIR}/cmake/AstroInstallPc.cmake\")")
+# <name>.pc (from cmake/<name>.pc.in) is written at install time, so that
+# `cmake --install --prefix DIR` gets a pc file that points into DIR.
+function(astro_install_pc name)
+  install(CODE "
+    set(ASTRO_PC_IN \"${PROJECT_SOURCE_DIR}/cmake/${name}.pc.in\")
+    set(ASTRO_PC_NAME ${name})
+    set(ASTRO_PC_TMPDIR \"${PROJECT_BINARY_DIR}\")
+    set(ASTRO_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
+    set(ASTRO_PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+    set(ASTRO_PC_VERSION \"${PROJECT_VERSION}\")
+    set(ASTRO_PC_SANITIZE \"${ASTRO_PC_SANITIZE}\")
+    include(\"${PROJECT_SOURCE_DIR}/cmake/AstroInstallPc.cmake\")")
+endfunction()
+astro_install_pc(astrocyte)
 # astrocyte-host.pc: the C host API (astrocyte.h, libastrocyte_host).
-install(CODE "
-  set(ASTRO_PC_IN \"${PROJECT_SOURCE_DIR}/cmake/astrocyte-host.pc.in\")
-  set(ASTRO_PC_NAME astrocyte-host)
-  set(ASTRO_PC_TMPDIR \"${PROJECT_BINARY_DIR}\")
-  set(ASTRO_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
-  set(ASTRO_PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
-  set(ASTRO_PC_VERSION \"${PROJECT_VERSION}\")
-  set(ASTRO_PC_SANITIZE \"${ASTRO_PC_SANITIZE}\")
-  include(\"${PROJECT_SOURCE_DIR}/cmake/AstroInstallPc.cmake\")")
+astro_install_pc(astrocyte-host)
 
 include(CMakePackageConfigHelpers)
 install(EXPORT astrocyteTargets NAMESPACE astrocyte::
