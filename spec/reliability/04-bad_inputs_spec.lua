@@ -3,7 +3,8 @@
 -- what was wrong, must not raise, and must store nothing (the rows of the
 -- file are counted before and after). Provider garbage (NaN, inf, a
 -- non-number, a wrong dimension, not an array) comes from an embedding
--- provider defined here and resolved through the registry ("module:Name").
+-- provider defined here and resolved through the registry ("module:Name");
+-- a recall with that provider degrades to keyword search instead.
 local R = require "support.reliability"
 local tmp = require "support.tmp"
 local errors = require "astrocyte.errors"
@@ -218,6 +219,12 @@ describe("reliability: bad inputs", function()
       mode = c[1]
       rejects(pdb, function() return p:retain_many({ "first text of two", "second text of two" }, { bank_id = "p" }) end,
               c[3] or "ProviderUnavailable", c[2])
+      -- recall with the same garbage degrades to keyword search, no crash
+      local ok, res, err = pcall(p.recall, p, "first memory with a good vector", { bank_id = "p" })
+      assert.is_true(ok, tostring(res))
+      assert.truthy(res, tostring(err))
+      assert.equal(c[1] ~= "mixed", res.trace.degraded == true) -- "mixed" spoils only a batch's second vector
+      assert.truthy(res.hits[1] and res.hits[1].text:find("good vector", 1, true))
       mode = "ok"
       assert(p:close())
     end)
