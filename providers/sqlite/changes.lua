@@ -95,15 +95,18 @@ function _M.install(Backend, serr)
     local pruned = tonumber(self:get_meta("changes_pruned_to") or 0)
     if from < pruned then
       self.seen_seq = self:max_seq()
+      self:invalidate()
       return "reload"
     end
     local rows, err = self:query("SELECT seq, origin, bank_id, key FROM astrocyte_changes WHERE seq > ? ORDER BY seq", from)
     if not rows then return nil, serr(self, "reading the change log", err) end
     local out = {}
+    local keys = {}
     for _, r in ipairs(rows) do
-      if r.origin ~= self.origin then out[#out + 1] = { r.bank_id, r.key } end
+      if r.origin ~= self.origin then out[#out + 1] = { r.bank_id, r.key }; keys[#keys + 1] = r.key end
       if r.seq > self.seen_seq then self.seen_seq = r.seq end
     end
+    self:invalidate(keys)              -- their cached rows are stale
     return out
   end
 

@@ -12,11 +12,13 @@
 --
 -- Config (vector_store_config): path; busy_timeout_ms (5000: how long a
 -- writer waits for another connection's lock); change_log_keep (100000: log
--- rows kept when pruning; a reader further behind rebuilds); dimensions;
--- vector_index {hnsw_threshold, migrate_batch, ...}; bm25 {k1, b, ...}.
+-- rows kept when pruning; a reader further behind rebuilds); row_cache
+-- (20000: rows kept in memory for search hits, rowcache.lua; 0: off);
+-- dimensions; vector_index {hnsw_threshold, migrate_batch, ...}; bm25 {k1, b, ...}.
 local sqlite = require "astrocyte.sqlite"
 local localstore = require "astrocyte.store.localstore"
 local rowmatch = require "astrocyte.store.rowmatch"
+local rowcache = require "astrocyte.providers.sqlite.rowcache"
 local util = require "astrocyte.util"
 local errors = require "astrocyte.errors"
 local json = util.json
@@ -155,6 +157,7 @@ local function run_tx(self, fn, batch)
   if batch then self.in_tx = nil end
   if not pok or res == nil then
     self.db:exec("ROLLBACK")
+    self:invalidate()                  -- rows read inside the rolled-back writes
     if not pok and not batch then error(res, 0) end
     return nil, pok and ferr or res
   end
@@ -213,23 +216,37 @@ function Backend:upsert(rows)
     if not lok then return nil, lerr end
     return out
   end)
+  self:invalidate(keys)                -- nil (failed): drop them all
   if not keys then return nil, serr(self, "write", err) end
   return keys
 end
 
-function Backend:get_rows(keys, no_vector)
-  local out, cols = {}, no_vector and HIT_COLS or COLS
-  -- Chunks of 500 keep us under SQLite's bound-parameter limit.
+-- The undecoded rows of keys (chunks of 500 keep us under SQLite's
+-- bound-parameter limit), or nil, err.
+local function fetch_rows(self, keys, cols)
+  local all = {}
   for start = 1, #keys, 500 do
     local n = math.min(500, #keys - start + 1)
     local marks = string.rep("?,", n - 1) .. "?"
     local rows, err = self:query("SELECT " .. cols .. " FROM memories WHERE key IN (" .. marks .. ")",
                                  unpack(keys, start, start + n - 1))
     if not rows then return nil, serr(self, "read", err) end
-    for _, r in ipairs(rows) do out[r.key] = decode_row(r) end
+    for _, r in ipairs(rows) do all[#all + 1] = r end
   end
+  return all
+end
+
+-- Rows for keys as {key = row}; no_vector (search hits) leaves the vector
+-- out and answers from the row cache (rowcache.lua).
+function Backend:get_rows(keys, no_vector)
+  if no_vector then return self:cached_rows(keys, decode_row) end
+  local rows, err = fetch_rows(self, keys, COLS)
+  if not rows then return nil, err end
+  local out = {}
+  for _, r in ipairs(rows) do out[r.key] = decode_row(r) end
   return out
 end
+rowcache.install(Backend, function(self, keys) return fetch_rows(self, keys, HIT_COLS) end)
 
 function Backend:get_by_id(bank_id, id)
   local rows, err = self:query("SELECT " .. COLS .. " FROM memories WHERE bank_id = ? AND id = ?", bank_id, id)
@@ -250,6 +267,7 @@ function Backend:delete(bank_id, ids)
     if not lok then return nil, lerr end
     return out
   end)
+  self:invalidate(keys)
   if not keys then return nil, serr(self, "delete", err) end
   return keys
 end
@@ -322,6 +340,7 @@ function Backend:set_archived(bank_id, ids, at_ms)
     if not lok then return nil, lerr end
     return out
   end)
+  self:invalidate(keys)
   if not keys then return nil, serr(self, at_ms and "archive" or "restore", err) end
   return keys
 end
@@ -412,7 +431,7 @@ local function open_backend(conf)
     -- storage failure, as a corrupt file is, not a configuration mistake.
     return nil, errors.storage(fmt("sqlite: %s", tostring(err):gsub("^sqlite: ", "")), { provider = "sqlite", path = path })
   end
-  local self = setmetatable({ db = db, path = path, cache = {}, origin = util.new_id(), logged = 0,
+  local self = setmetatable({ db = db, path = path, cache = {}, origin = util.new_id(), logged = 0, rows = rowcache.new(conf),
                               change_log_keep = conf.change_log_keep or 100000 }, Backend)
   local timeout_ms = conf.busy_timeout_ms or 5000
   db:busy_timeout(timeout_ms)
