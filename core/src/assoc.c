@@ -52,7 +52,7 @@ struct astro_assoc {
     uint64_t total_terms;  /* sum of fwd_n over live documents */
     uint64_t *keys;
     astro_item_times *times;
-    uint32_t **fwd;    /* distinct term ids, ascending */
+    uint32_t **fwd;    /* distinct term ids, in hash order */
     uint32_t *fwd_n;
     uint32_t *freelist;
     astro__idxmap map; /* key -> docno */
@@ -218,12 +218,26 @@ static int on_token(const astro_token *tok, void *ud) {
     return 0;
 }
 
-static int cmp_u32(const void *x, const void *y) {
-    uint32_t p = *(const uint32_t *)x, q = *(const uint32_t *)y;
-    return (p > q) - (p < q);
+/* Sorts ids[0..n) by term hash (Shell sort, gaps 3h+1). Hash order, not id
+ * order, so every float sum over a term list runs in the same order whatever
+ * ids the history of adds and removes handed out. */
+static void sort_by_hash(const astro_assoc *a, uint32_t *ids, size_t n) {
+    size_t gap = 1;
+    while (gap < n / 3) gap = gap * 3 + 1;
+    for (; gap > 0; gap /= 3) {
+        for (size_t i = gap; i < n; i++) {
+            uint32_t x = ids[i];
+            size_t j = i;
+            while (j >= gap && a->thash[ids[j - gap]] > a->thash[x]) {
+                ids[j] = ids[j - gap];
+                j -= gap;
+            }
+            ids[j] = x;
+        }
+    }
 }
 
-/* Tokenizes s into the distinct term ids a->tids[0..return), ascending;
+/* Tokenizes s into the distinct term ids a->tids[0..return), in hash order;
  * SIZE_MAX when memory ran out. */
 static size_t distinct_terms(astro_assoc *a, const char *s, size_t len, int lookup_only) {
     a->tids_n = 0;
@@ -232,7 +246,7 @@ static size_t distinct_terms(astro_assoc *a, const char *s, size_t len, int look
     if (len) astro_tokenize(a->tk, s, len, on_token, a);
     if (a->rc) return SIZE_MAX;
     if (a->tids_n == 0) return 0;
-    qsort(a->tids, a->tids_n, sizeof *a->tids, cmp_u32);
+    sort_by_hash(a, a->tids, a->tids_n);
     size_t m = 1;
     for (size_t i = 1; i < a->tids_n; i++)
         if (a->tids[i] != a->tids[m - 1]) a->tids[m++] = a->tids[i];
@@ -397,13 +411,20 @@ static void qv_add(astro_assoc *a, uint32_t t, double w) {
     for (uint32_t j = 0; j < a->o.dim; j++) a->qv[j] += s * ((double)c[j] - df * a->mean[j]);
 }
 
-/* Whether sorted ids[0..n) holds id. */
-static int has_id(const uint32_t *ids, size_t n, uint32_t id) {
-    return bsearch(&id, ids, n, sizeof *ids, cmp_u32) != NULL;
+/* Whether ids[0..n), in hash order, hold id. */
+static int has_id(const astro_assoc *a, const uint32_t *ids, size_t n, uint32_t id) {
+    size_t lo = 0, hi = n;
+    uint64_t h = a->thash[id];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->thash[ids[mid]] < h) lo = mid + 1; else hi = mid;
+    }
+    return lo < n && ids[lo] == id;
 }
 
-/* Keeps the `expand` terms most associated with qv (not in the sorted query
- * ids q[0..nq)) in a->picks, best first; returns their number. */
+/* Keeps the `expand` terms most associated with qv (not in the query ids
+ * q[0..nq), hash order) in a->picks, best first (ties: smaller hash first);
+ * returns their number. */
 static size_t pick_terms(astro_assoc *a, const uint32_t *q, size_t nq) {
     double qn = 0;
     for (uint32_t j = 0; j < a->o.dim; j++) qn += a->qv[j] * a->qv[j];
@@ -411,14 +432,19 @@ static size_t pick_terms(astro_assoc *a, const uint32_t *q, size_t nq) {
     qn = sqrt(qn);
     size_t np = 0, cap = a->o.expand;
     for (uint32_t t = 0; t < a->nterms; t++) {
-        if (a->terms[t].df < a->o.min_df || has_id(q, nq, t)) continue;
+        if (a->terms[t].df < a->o.min_df || has_id(a, q, nq, t)) continue;
         double dot, n2;
         resid(a, t, a->qv, &dot, &n2);
         if (!(n2 > 0)) continue;
         double sim = dot / (qn * sqrt(n2));
-        if (sim < a->o.min_sim || (np == cap && sim <= a->picks[np - 1].sim)) continue;
+        uint64_t h = a->thash[t];
+        if (sim < a->o.min_sim) continue;
+        if (np == cap && (sim < a->picks[np - 1].sim ||
+                          (sim == a->picks[np - 1].sim && h > a->thash[a->picks[np - 1].id])))
+            continue;
         size_t i = np < cap ? np++ : cap - 1;   /* insertion into the sorted picks */
-        while (i > 0 && a->picks[i - 1].sim < sim) {
+        while (i > 0 && (a->picks[i - 1].sim < sim ||
+                         (a->picks[i - 1].sim == sim && a->thash[a->picks[i - 1].id] > h))) {
             a->picks[i] = a->picks[i - 1];
             i--;
         }

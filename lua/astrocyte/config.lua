@@ -88,6 +88,10 @@ local function defaults()
       -- The reference's session-diversity penalty (0.08 per earlier hit of
       -- the same session) cost 0.04 recall@10 on the conversational dev split: off.
       session_diversity_penalty = 0,
+      -- Multi-hop expansion (weights.expansion): the first channels' best
+      -- fused hits (seeds) as feedback for a second associative search
+      -- (pipeline/expansion.lua).
+      expansion = { seeds = 5 },
     },
     reflect = { max_sentences = 3, max_results = 10 },
   }
@@ -285,6 +289,10 @@ local function check_values(cfg, src)
     if type(w) ~= "number" or w < 0 then
       return nil, cerr(src, "pipeline.weights." .. tostring(name), fmt("pipeline.weights.%s must be a number >= 0", tostring(name)))
     end
+  end
+  local ex = p.expansion
+  if ex and ex.seeds ~= nil and ex.seeds < 1 then
+    return nil, cerr(src, "pipeline.expansion.seeds", "pipeline.expansion.seeds must be at least 1")
   end
   for _, k in ipairs({ "skepticism", "literalism", "empathy" }) do
     local v = cfg.defaults and cfg.defaults[k]

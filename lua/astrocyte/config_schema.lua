@@ -86,7 +86,9 @@ S.root = {
     chunk_overlap = "integer", rrf_k = "number", semantic_overfetch = "integer",
     semantic_min_score = "number", temporal_half_life_days = "number", temporal_scan_cap = "integer",
     final_rerank_mode = { "string", one_of = { "heuristic", "llm_pairwise" } }, final_rerank_top_n = "integer",
-    weights = { semantic = "number", keyword = "number", graph = "number", temporal = "number" },
+    weights = { semantic = "number", keyword = "number", graph = "number", temporal = "number", associative = "number",
+                expansion = "number" },
+    expansion = { seeds = "integer" },
     dialogue_context_turns = "integer", chunk_context_chars = "integer", context_in_embedding = "boolean",
     context_date = "boolean",
     session_diversity_penalty = "number", temporal_window_weight = "number",
@@ -135,6 +137,12 @@ S.local_store = {
   bm25 = { k1 = { "number", min = 0, default = 1.2 }, b = { "number", min = 0, max = 1, default = 0.75 },
            stem = { "boolean", default = true }, stopwords = { "boolean", default = true } },
   vector_index = S.vector_index,
+  -- The associative index (core.assoc) behind recall's associative and
+  -- expansion channels; enabled = false saves its memory (~dim * 4 bytes per
+  -- distinct term) when neither channel is weighted.
+  assoc = { enabled = { "boolean", default = true }, dim = { "integer", min = 1, max = 4096 },
+            nnz = { "integer", min = 1, max = 4096 }, min_df = { "integer", min = 1 },
+            expand = { "integer", min = 1, max = 1024 }, min_sim = { "number", min = 0, max = 1 } },
 }
 
 -- The HTTP client keys of every network provider (providers/shared client →

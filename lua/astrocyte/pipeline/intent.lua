@@ -119,6 +119,10 @@ function _M.weights(query, base, by_intent)
     if type(over) == "table" and type(over[k]) == "number" then v = over[k] end
     out[k] = v * ((base and base[k]) or 1.0)
   end
+  -- Channels the intent table has no row for (associative) keep their base weight.
+  for k, v in pairs(base or {}) do
+    if out[k] == nil then out[k] = (type(over) == "table" and type(over[k]) == "number" and over[k] or 1.0) * v end
+  end
   return out, intent, conf
 end
 

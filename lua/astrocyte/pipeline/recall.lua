@@ -10,6 +10,7 @@
 local core = require "astrocyte.core"
 local entities = require "astrocyte.pipeline.entities"
 local errors = require "astrocyte.errors"
+local expansion = require "astrocyte.pipeline.expansion"
 local fuse = require "astrocyte.pipeline.fuse"
 local intent = require "astrocyte.pipeline.intent"
 local rerank = require "astrocyte.pipeline.rerank"
@@ -235,6 +236,12 @@ function _M.gather(eng, o, qvec, bcfg)
       return try(eng.document_store, "search_fulltext", o.bank_id, o.query, o.bank_id, limit, filters)
     end }
   end
+  local astore = expansion.store(eng)
+  if (weights.associative or 0) > 0 and astore then
+    tasks[#tasks + 1] = { name = "associative", fn = function()
+      return try(astore, "search_associative", o.bank_id, o.query, o.bank_id, limit, filters)
+    end }
+  end
   if (weights.graph or 0) > 0 and eng.graph_store then
     tasks[#tasks + 1] = { name = "graph", fn = function() return graph_strategy(eng, o.bank_id, o, limit) end }
   end
@@ -269,6 +276,21 @@ function _M.gather(eng, o, qvec, bcfg)
         g.used[#g.used + 1] = t.name
         g.lists[#g.lists + 1] = { name = t.name, weight = weights[t.name] or 1.0, hits = hits }
       end
+    end
+  end
+  -- Multi-hop expansion: the first channels' best hits as feedback.
+  local ex = p.expansion
+  if (weights.expansion or 0) > 0 and astore and #g.lists > 0 then
+    local ts = core.time()
+    local seeds = expansion.seeds(g.lists, p.rrf_k or 60, ex and ex.seeds or 5, o.bank_id)
+    local hits = #seeds > 0 and try(astore, "search_associative", o.bank_id, o.query, o.bank_id, limit, filters, seeds)
+    if hits then
+      for _, h in ipairs(hits) do h.bank_id = h.bank_id or o.bank_id end
+      g.timings.expansion, g.counts.expansion = (core.time() - ts) * 1000, #hits
+      g.used[#g.used + 1] = "expansion"
+      g.lists[#g.lists + 1] = { name = "expansion", weight = weights.expansion, hits = hits }
+    elseif hits == nil then
+      g.failed[#g.failed + 1] = "expansion"
     end
   end
   -- Every channel that should have answered failed: nothing to degrade to.

@@ -35,7 +35,7 @@ end
 _M.index_text = index_text
 
 local function new_index(conf)
-  return memindex.new({ bm25 = conf.bm25, vector_index = conf.vector_index })
+  return memindex.new({ bm25 = conf.bm25, vector_index = conf.vector_index, assoc = conf.assoc })
 end
 
 -- Adds every persisted row of backend to index; true or nil, err.
@@ -333,6 +333,10 @@ function _M:search_fulltext(query, bank_id, limit, filters)
   for _, h in ipairs(hits) do h.document_id = h.id end
   return hits
 end
+
+-- DocumentStore.search_fulltext and the search_associative extension.
+local textsearch = require "astrocyte.store.textsearch"
+_M.search_fulltext, _M.search_associative = textsearch.fulltext, textsearch.associative
 
 -- DocumentStore.get_document: the document in this bank, or nil.
 function _M:get_document(document_id, bank_id)

@@ -1,5 +1,7 @@
 -- astrocyte.memindex: the in-memory search structures the built-in stores keep
--- per bank — a C flat vector index, a C BM25 index and a tag → keys map — all
+-- per bank — a C flat vector index, a C BM25 index, a C associative index
+-- (core.assoc: term associations learned from the bank's own texts, updated
+-- on every add/remove; opts.assoc = false leaves it out) and a tag → keys map — all
 -- addressed by the store's integer row keys. Stores own the rows; this module
 -- only answers "which keys, with what score". Bank isolation is structural:
 -- each bank has its own indexes, so a search can never see another bank.
@@ -8,18 +10,24 @@
 -- (default 20000), migrated vector_index.migrate_batch (256) keys per write;
 -- b.flat holds whichever index is active.
 local core = require "astrocyte.core"
-local pairs, next, setmetatable = pairs, next, setmetatable
+local pairs, next, setmetatable, type = pairs, next, setmetatable, type
 
 local _M = {}
 local mt = { __index = _M }
 
 -- Returns a new empty index set. opts: { bm25 = {k1, b, stem, stopwords},
 -- vector_index = { hnsw_threshold = 20000, M = 16, ef_construction = 200,
--- ef_search = 64 } }.
+-- ef_search = 64 }, assoc = { dim, nnz, min_df, expand, min_sim } | false }.
 function _M.new(opts)
   opts = opts or {}
   local vi = opts.vector_index or {}
-  return setmetatable({ banks = {}, bm25_opts = opts.bm25 or {},
+  local assoc = opts.assoc ~= false and not (type(opts.assoc) == "table" and opts.assoc.enabled == false) and {}
+  if assoc then
+    for k, v in pairs(opts.assoc or {}) do assoc[k] = v end
+    local bm = opts.bm25 or {}
+    assoc.stem, assoc.stopwords = bm.stem, bm.stopwords   -- the same terms as keyword search
+  end
+  return setmetatable({ banks = {}, bm25_opts = opts.bm25 or {}, assoc_opts = assoc,
     hnsw_threshold = vi.hnsw_threshold or 20000,
     hnsw_opts = { M = vi.M or 16, ef_construction = vi.ef_construction or 200,
                   ef = vi.ef_search or 64 },
@@ -70,7 +78,12 @@ function _M:bank(bank_id, create)
   if not b and create then
     local bm, err = core.bm25(self.bm25_opts)
     if not bm then return nil, err end
-    b = { flat = nil, kind = nil, bm25 = bm, tags = {}, key_tags = {}, count = 0, keys = {},
+    local assoc
+    if self.assoc_opts then
+      assoc, err = core.assoc(self.assoc_opts)
+      if not assoc then return nil, err end
+    end
+    b = { flat = nil, kind = nil, bm25 = bm, assoc = assoc, tags = {}, key_tags = {}, count = 0, keys = {},
           times = {}, nvec = 0 }
     self.banks[bank_id] = b
   end
@@ -107,6 +120,10 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
     end
   end
   local ok, berr = b.bm25:add(key, text, occurred_ms, retained_ms)
+  if ok and b.assoc then
+    ok, berr = b.assoc:add(key, text, occurred_ms, retained_ms)
+    if not ok then b.bm25:remove(key) end
+  end
   if not ok then
     if vec then
       b.flat:remove(key)
@@ -144,6 +161,7 @@ function _M:remove(bank_id, key)
   if b.migration then b.migration.graph:remove(key) end
   b.times[key] = nil
   b.bm25:remove(key)
+  if b.assoc then b.assoc:remove(key) end
   local tags = b.key_tags[key]
   if tags then
     for i = 1, #tags do
@@ -239,6 +257,14 @@ function _M:search_text(bank_id, query, k, f)
   return b.bm25:search(query, k, cfilter(f))
 end
 
+-- Associative top-k in one bank → keys, scores (raw, best first); seeds:
+-- keys whose texts join the query (feedback). No associative index → empty.
+function _M:search_assoc(bank_id, query, k, f, seeds)
+  local b = self.banks[bank_id]
+  if not b or not b.assoc or k <= 0 then return {}, {} end
+  return b.assoc:search(query, k, cfilter(f), seeds)
+end
+
 -- Returns "flat" or "hnsw" (the bank's active vector index), or nil.
 function _M:vector_kind(bank_id)
   local b = self.banks[bank_id]
@@ -255,7 +281,7 @@ end
 function _M:bytes()
   local n = 0
   for _, b in pairs(self.banks) do
-    n = n + b.bm25:bytes() + (b.flat and b.flat:bytes() or 0)
+    n = n + b.bm25:bytes() + (b.flat and b.flat:bytes() or 0) + (b.assoc and b.assoc:bytes() or 0)
   end
   return n
 end
