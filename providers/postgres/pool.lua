@@ -196,7 +196,9 @@ function Pool:query(sql, params, opts)
   opts = opts or {}
   local slot, err = self:acquire()
   if not slot then return nil, err end
-  local res, qerr, state = self:_exec(slot, sql, params, opts.prepare)
+  -- A raised error (a value that cannot be a parameter) gives the slot back.
+  local ok, res, qerr, state = pcall(self._exec, self, slot, sql, params, opts.prepare)
+  if not ok then self:release(slot); error(res, 0) end
   if not res and lost(slot.conn, state) then
     slot.suspect = true
     if opts.idempotent ~= false then

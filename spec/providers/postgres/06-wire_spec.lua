@@ -251,6 +251,11 @@ describe("the wire driver against PostgreSQL 15", function()
       q("INSERT INTO tx VALUES (7)", nil)
       return q("SELECT n FROM tx", nil).rows[1].n
     end))
+    -- A raised error does not keep the connection checked out.
+    local one = pool_mod.new({ conninfo = srv:dsn("wire_scram"), size = 1, driver = "wire" })
+    assert.has_error(function() one:query("SELECT $1::text", { "a\0b" }) end, "pq: parameter $1 contains a NUL byte")
+    assert.equal(1, one:query("SELECT 1 AS n", nil).rows[1].n)
+    one:close()
     local v, terr = p:tx(function(q) q("SELECT 1", nil); return nil, "body failed" end)
     assert.is_nil(v)
     assert.equal("body failed", terr)
