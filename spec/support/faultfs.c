@@ -23,6 +23,7 @@
 ** atomics, written only here, and exist only in this test library.
 */
 #undef _FORTIFY_SOURCE
+#undef _FILE_OFFSET_BITS /* this file defines open and open64 both, unredirected */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
