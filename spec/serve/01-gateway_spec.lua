@@ -76,6 +76,26 @@ describe("astrocyte serve: routes", function()
     assert.truthy(v.detail:find("anonymous", 1, true), raw)
   end)
 
+  it("searches the entity graph and walks it to connected memories (POST /v1/graph/search, /neighbors)", function()
+    local s, _, _, raw = g:json("POST", "/v1/retain",
+      { content = "Ana met Joao at the Lisbon harbour", bank_id = "user-ana" }, ANA)
+    assert.equal(200, s, raw)
+    local res
+    s, res, _, raw = g:json("POST", "/v1/graph/search", { query = "joao", bank_id = "user-ana" }, ANA)
+    assert.equal(200, s, raw)
+    assert.equal("Joao", res.entities[1].name)
+    s, res, _, raw = g:json("POST", "/v1/graph/neighbors",
+      { entity_ids = { res.entities[1].id }, bank_id = "user-ana", max_depth = 99 }, ANA)
+    assert.equal(200, s, raw) -- max_depth is clamped, as the reference gateway does
+    assert.equal("Ana met Joao at the Lisbon harbour", res.hits[1].text)
+    s, res, _, raw = g:json("POST", "/v1/graph/search", { query = "joao", bank_id = "user-ana" },
+                            { ["X-Astrocyte-Principal"] = "user:bob" })
+    assert.equal(403, s, raw)
+    s, res, _, raw = g:json("POST", "/v1/graph/neighbors", { entity_ids = "x", bank_id = "user-ana" }, ANA)
+    assert.equal(400, s, raw)
+    assert.equal("entity_ids", res.error.field)
+  end)
+
   it("serves retains from one worker to recalls on the other", function()
     local BOB = { ["X-Astrocyte-Principal"] = "user:bob" }
     local words = { "quokka", "zeppelin", "marzipan", "obsidian", "kumquat", "theremin" }
@@ -149,9 +169,9 @@ describe("astrocyte serve: routes", function()
     assert.equal(200, s)
     assert.truthy(h["content-type"]:find("text/plain", 1, true))
     assert.truthy(text:find("# TYPE astrocyte_http_requests_total counter", 1, true), text)
-    -- 6 retains by bob + 1 by ana succeeded: the count sums both workers
+    -- 6 retains by bob + 2 by ana succeeded: the count sums both workers
     local n = text:match('astrocyte_http_requests_total{route="retain",method="POST",status="200"} (%d+)')
-    assert.equal("7", n, text)
+    assert.equal("8", n, text)
     assert.truthy(text:find('astrocyte_http_requests_total{route="retain",method="POST",status="403"} 1', 1, true), text)
     assert.truthy(text:find('astrocyte_http_request_duration_seconds_count{route="recall"}', 1, true), text)
     assert.truthy(text:find("astrocyte_http_rate_limited_total %d"), text)

@@ -46,7 +46,7 @@ describe("astrocyte mcp (stdio, SDK client)", function()
     assert.matches("memory_recall", out.instructions)
     local s = out.steps
     assert.are.same({ "memory_retain", "memory_recall", "memory_reflect", "memory_forget", "memory_history",
-                      "memory_banks", "memory_health" }, mcp_client.names(s[1]))
+                      "memory_banks", "memory_graph_search", "memory_graph_neighbors", "memory_health" }, mcp_client.names(s[1]))
     local recall_schema = s[1].result.tools[2].inputSchema
     assert.are.same({ "query" }, recall_schema.required)
     assert.are.equal("integer", recall_schema.properties.max_results.type)
@@ -79,7 +79,7 @@ describe("astrocyte mcp (stdio, SDK client)", function()
       { op = "list" },
       { op = "call", name = "memory_forget", arguments = { bank_id = "notes", tags = { "team" } } },
     })
-    assert.are.same({ "memory_retain", "memory_recall", "memory_history", "memory_banks", "memory_health",
+    assert.are.same({ "memory_retain", "memory_recall", "memory_history", "memory_banks", "memory_graph_search", "memory_graph_neighbors", "memory_health",
                       "memory_lifecycle", "memory_hold_set", "memory_hold_release" }, mcp_client.names(out.steps[1]))
     assert.is_false(out.steps[2].ok)
     assert.are.equal(-32602, out.steps[2].error.code)

@@ -47,7 +47,7 @@ describe("MCP at /mcp of astrocyte serve (SDK client)", function()
     assert.matches("^%x+$", out.sessionId)
     local s = out.steps
     assert.are.same({ "memory_retain", "memory_recall", "memory_reflect", "memory_forget", "memory_history",
-                      "memory_banks", "memory_health" }, mcp_client.names(s[1]))
+                      "memory_banks", "memory_graph_search", "memory_graph_neighbors", "memory_health" }, mcp_client.names(s[1]))
     local kept = mcp_client.tool_json(s[2])
     assert.is_true(kept.stored)
     for i = 3, 8 do

@@ -10,9 +10,16 @@
 -- there is one; the history from what the rows say (first retained, last
 -- rewritten by a near-duplicate update, archived) and the bank's audit
 -- records that name this memory (forget, restore ...).
+--   engine:graph_search(query, {bank_id, limit = 10}) → [Entity]
+--   engine:graph_neighbors(entity_ids, {bank_id, max_depth = 2, limit = 20})
+--     → [GraphHit {memory_id, text, connected_entities, depth, score}]
+-- The entity graph as the reference's public API has it (read permission,
+-- through the graph store; CapabilityNotSupported without one).
 local checks = require "astrocyte.engine.checks"
 local errors = require "astrocyte.errors"
 local governance = require "astrocyte.engine.governance"
+local policy = require "astrocyte.policy"
+local validate = require "astrocyte.validate"
 local type, ipairs, pairs, tostring = type, ipairs, pairs, tostring
 
 local _M = { methods = {} }
@@ -96,5 +103,63 @@ E.memory = checks.governed("recall", function(self, bank_id, memory_id)
     retained_at = h.retained_at, archived_at = h.archived_at })
   return out
 end)
+
+local GRAPH_OPTS = checks.set { "bank_id", "limit", "max_depth", "context", "principal", "on_behalf_of" }
+
+-- The common start of the graph verbs: options, bank, access (recall), the
+-- graph store. Returns o, bank, gs or nil, err.
+local function graph_call(self, what, opts)
+  local cerr = checks.check_open(self, what); if cerr then return nil, cerr end
+  local o, err = validate.opts(opts, GRAPH_OPTS, what); if not o then return nil, err end
+  local bank; bank, err = checks.bank_arg(self, o.bank_id); if not bank then return nil, err end
+  local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
+  local ok; ok, err = self.policy:admit("recall", bank, ctx); if not ok then return nil, err end
+  local gs = self.graph_store
+  if not gs then
+    return nil, errors.new("CapabilityNotSupported", what .. " needs a graph store (graph_store in the config)",
+                           { capability = "graph_store", bank_id = bank })
+  end
+  return o, bank, gs
+end
+
+function E:graph_search(query, opts)
+  local o, bank, gs = graph_call(self, "graph_search", opts)
+  if not o then return nil, bank end
+  if type(query) ~= "string" or not query:find("%S") then
+    return nil, errors.validation("query must be a non-empty string (an entity name or part of one)", { field = "query", bank_id = bank })
+  end
+  local limit, err = validate.int(o.limit, "limit", 1, 1000, 10); if not limit then return nil, err end
+  return errors.call(gs, "query_entities", { bank_id = bank }, query, bank, limit)
+end
+
+function E:graph_neighbors(entity_ids, opts)
+  local o, bank, gs = graph_call(self, "graph_neighbors", opts)
+  if not o then return nil, bank end
+  local ids, err = validate.str_list(entity_ids, "entity_ids")
+  if err or not ids or #ids == 0 then
+    return nil, err or errors.validation("entity_ids must be a non-empty array of entity ids", { field = "entity_ids", bank_id = bank })
+  end
+  local depth; depth, err = validate.int(o.max_depth, "max_depth", 1, 6, 2); if not depth then return nil, err end
+  local limit; limit, err = validate.int(o.limit, "limit", 1, 1000, 20); if not limit then return nil, err end
+  local hits; hits, err = errors.call(gs, "query_neighbors", { bank_id = bank }, ids, bank, depth, limit)
+  if not hits then return nil, err end
+  -- A graph store may keep only ids: the text comes from the vector store,
+  -- and a memory it no longer has (forgotten, archived) is left out.
+  local vs = self.vector_store
+  if #hits == 0 or not vs or type(vs.get_items) ~= "function" then return hits end
+  local mids = {}
+  for i, h in ipairs(hits) do mids[i] = h.memory_id end
+  local items; items, err = errors.call(vs, "get_items", { bank_id = bank }, mids, bank)
+  if not items then return nil, err end
+  local out = {}
+  for _, h in ipairs(hits) do
+    local m = items[h.memory_id]
+    if m then
+      if h.text == nil or h.text == "" then h.text = m.text end
+      out[#out + 1] = h
+    end
+  end
+  return out
+end
 
 return _M

@@ -260,6 +260,34 @@ _M.TOOLS = {
       for _, b in ipairs(listed) do add(b.bank_id) end
       return { banks = out, default = mcfg.default_bank_id }
     end },
+  { name = "memory_graph_search", description = "Find entities (people, places, things) by name or part of one.",
+    params = { { name = "query", type = "string", required = true, description = "An entity name or part of one" }, BANK,
+               { name = "limit", type = "integer", min = 1, max = 1000, default = 10, description = "Most entities to return" } },
+    run = function(eng, a, mcfg)
+      local bank, err = bank_of(a, mcfg); if not bank then return nil, err end
+      local list; list, err = eng:graph_search(a.query, { bank_id = bank, limit = a.limit })
+      if not list then return nil, err end
+      local out = {}
+      for i, e in ipairs(list) do
+        out[i] = { id = e.id, name = e.name, entity_type = e.entity_type, aliases = e.aliases or {} }
+      end
+      return { entities = out }
+    end },
+  { name = "memory_graph_neighbors", description = "Memories connected to entities through the entity graph.",
+    params = { { name = "entity_ids", type = "list", required = true, description = "Ids of the entities to start from" }, BANK,
+               { name = "max_depth", type = "integer", min = 1, max = 6, default = 2, description = "Most hops to follow" },
+               { name = "limit", type = "integer", min = 1, max = 1000, default = 20, description = "Most memories to return" } },
+    run = function(eng, a, mcfg)
+      local bank, err = bank_of(a, mcfg); if not bank then return nil, err end
+      local list; list, err = eng:graph_neighbors(a.entity_ids, { bank_id = bank, max_depth = a.max_depth, limit = a.limit })
+      if not list then return nil, err end
+      local out = {}
+      for i, h in ipairs(list) do
+        out[i] = { memory_id = h.memory_id, text = h.text, connected_entities = h.connected_entities or {},
+                   depth = h.depth, score = round4(h.score) }
+      end
+      return { hits = out }
+    end },
   { name = "memory_health", description = "Whether the memory store is healthy.", params = {},
     run = function(eng)
       local h = eng:health()

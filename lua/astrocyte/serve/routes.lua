@@ -143,6 +143,26 @@ _M.LIST = {
       if not list then return nil, err end
       return 200, { banks = list }
     end },
+  { method = "POST", path = "/v1/graph/search", name = "graph_search", auth = "principal",
+    body = { query = "string", bank_id = "string", limit = "integer" }, required = { "query", "bank_id" },
+    handler = function(req)
+      if not req.engine then return no_engine(req) end
+      local b = req.body
+      local list, err = req.engine:graph_search(b.query, { bank_id = b.bank_id, limit = clamp(b.limit, 1, 1000) })
+      if not list then return nil, err end
+      return 200, { entities = list }
+    end },
+  { method = "POST", path = "/v1/graph/neighbors", name = "graph_neighbors", auth = "principal",
+    body = { entity_ids = "array", bank_id = "string", max_depth = "integer", limit = "integer" },
+    required = { "entity_ids", "bank_id" },
+    handler = function(req)
+      if not req.engine then return no_engine(req) end
+      local b = req.body
+      local list, err = req.engine:graph_neighbors(b.entity_ids, { bank_id = b.bank_id,
+        max_depth = clamp(b.max_depth, 1, 6), limit = clamp(b.limit, 1, 1000) })
+      if not list then return nil, err end
+      return 200, { hits = list }
+    end },
   -- One memory with its entities and history (the memory browser's detail
   -- view); recall permission on the bank, like a search.
   { method = "POST", path = "/v1/memory", name = "memory", auth = "principal",
