@@ -84,21 +84,27 @@ static void hbuf_free(hbuf *b)
     b->len = b->cap = 0;
 }
 
+/* Appends data[0..n) to b for a curl callback: returns n, or 0 (which
+ * aborts the transfer) and flags too_large past cap bytes or oom. */
+static size_t take(hclient *c, hbuf *b, const char *data, size_t n, size_t cap)
+{
+    if (b->len + n > cap) {
+        c->too_large = 1;
+        return 0;
+    }
+    if (!hbuf_add(b, data, n)) {
+        c->oom = 1;
+        return 0;
+    }
+    return n;
+}
+
 /* Body callback: refuses (returns 0, which aborts the transfer) once the
  * body would exceed the client's cap. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     hclient *c = (hclient *)ud;
-    size_t n = size * nmemb;
-    if (c->body.len + n > c->max_body) {
-        c->too_large = 1;
-        return 0;
-    }
-    if (!hbuf_add(&c->body, data, n)) {
-        c->oom = 1;
-        return 0;
-    }
-    return n;
+    return take(c, &c->body, data, size * nmemb, c->max_body);
 }
 
 /* Header callback: keeps only the header block of the last response (a
@@ -109,15 +115,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
         c->head.len = 0;
-    if (c->head.len + n > 256u * 1024u) {
-        c->too_large = 1;
-        return 0;
-    }
-    if (!hbuf_add(&c->head, data, n)) {
-        c->oom = 1;
-        return 0;
-    }
-    return n;
+    return take(c, &c->head, data, n, 256u * 1024u);
 }
 
 static hclient *check_client(lua_State *L)

@@ -268,6 +268,13 @@ static int l_post(lua_State *L)
     return 1;
 }
 
+/* Sets field k of the table on top of the stack to the integer v. */
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
 /* d:stats() → { queued, delivered, failed, dropped, retried, pending,
  * last_status, last_error }. Works after close too. */
 static int l_stats(lua_State *L)
@@ -278,20 +285,13 @@ static int l_stats(lua_State *L)
     if (d == NULL)
         return 1;
     wq_stats(d, &s);
-    lua_pushinteger(L, (lua_Integer)s.queued);
-    lua_setfield(L, -2, "queued");
-    lua_pushinteger(L, (lua_Integer)s.delivered);
-    lua_setfield(L, -2, "delivered");
-    lua_pushinteger(L, (lua_Integer)s.failed);
-    lua_setfield(L, -2, "failed");
-    lua_pushinteger(L, (lua_Integer)s.dropped);
-    lua_setfield(L, -2, "dropped");
-    lua_pushinteger(L, (lua_Integer)s.retried);
-    lua_setfield(L, -2, "retried");
-    lua_pushinteger(L, (lua_Integer)s.pending);
-    lua_setfield(L, -2, "pending");
-    lua_pushinteger(L, (lua_Integer)s.last_status);
-    lua_setfield(L, -2, "last_status");
+    set_int(L, "queued", (lua_Integer)s.queued);
+    set_int(L, "delivered", (lua_Integer)s.delivered);
+    set_int(L, "failed", (lua_Integer)s.failed);
+    set_int(L, "dropped", (lua_Integer)s.dropped);
+    set_int(L, "retried", (lua_Integer)s.retried);
+    set_int(L, "pending", (lua_Integer)s.pending);
+    set_int(L, "last_status", (lua_Integer)s.last_status);
     if (s.last_error[0] != '\0') {
         lua_pushstring(L, s.last_error);
         lua_setfield(L, -2, "last_error");
