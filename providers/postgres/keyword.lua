@@ -10,8 +10,8 @@
 -- stems the query into its terms first; then one statement lists each term's
 -- rows (at most budget each, through the GIN index for a rare term), orders
 -- them by how many query terms they hold, then by their rarest term's
--- frequency, then id, ranks the first `budget` and joins only those back for
--- their columns. A row is left out only when the rows that filled the budget
+-- frequency, then id, and reads and ranks only the first `budget` (by primary
+-- key). A row is left out only when the rows that filled the budget
 -- hold more query terms or rarer ones; the common terms' own lists are cut at
 -- budget rows in index order. This acts as the idf the score lacks: on the
 -- bench's Zipf notes a note comes back for three of its own words more often
@@ -63,8 +63,8 @@ function _M.bounded(S, cols, terms, bank_id, lim, filters, budget)
   return fmt([[WITH u AS (%s),
       w AS (SELECT id, count(*) OVER (PARTITION BY term) AS df FROM u),
       cand AS (SELECT id AS cid FROM w GROUP BY id ORDER BY count(*) DESC, min(df), id LIMIT %s)
-    SELECT %s, ts_rank_cd(tsv, $1::tsquery) AS rank FROM cand JOIN %s.memories ON bank_id = $2 AND id = cand.cid
-    ORDER BY rank DESC, id LIMIT %s]], concat(per_term, " UNION ALL "), b, cols, S, p:add(lim)), p
+    SELECT %s, ts_rank_cd(tsv, $1::tsquery) AS rank FROM %s.memories
+    WHERE bank_id = $2 AND id = ANY(ARRAY(SELECT cid FROM cand)) ORDER BY rank DESC, id LIMIT %s]], concat(per_term, " UNION ALL "), b, cols, S, p:add(lim)), p
 end
 
 -- Runs the search on ctx's pool: the result (rows best first, columns cols
