@@ -10,13 +10,13 @@
 -- stems the query into its terms first; then one statement lists each term's
 -- rows (at most budget each, through the GIN index for a rare term), orders
 -- them by how many query terms they hold, then by their rarest term's
--- frequency, then id, and reads and ranks only the first `budget` (by primary
--- key). A row is left out only when the rows that filled the budget
--- hold more query terms or rarer ones; the common terms' own lists are cut at
--- budget rows in index order. This acts as the idf the score lacks: on the
--- bench's Zipf notes a note comes back for three of its own words more often
--- than with the exact order (bench/pg prints both). Budget 0 ranks every
--- matching row (the exact order, one statement).
+-- frequency, then id, and reads and ranks only the first `budget` (by
+-- primary key). A row is left out only when the rows that filled the budget
+-- hold more query terms or rarer ones; the common terms' own lists are cut
+-- at budget rows in index order. This acts as the idf the score lacks: on
+-- the bench's Zipf notes a note comes back for three of its own words more
+-- often than with the exact order (bench/pg_keyword prints both). Budget 0
+-- ranks every matching row (the exact order, one statement).
 local common = require "astrocyte.providers.postgres.common"
 local fmt, concat, ipairs, max = string.format, table.concat, ipairs, math.max
 
