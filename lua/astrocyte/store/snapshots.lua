@@ -5,7 +5,6 @@
 -- not rewritten: at a million vectors that is gigabytes per close). The
 -- backend stores them (providers/sqlite/snapshots.lua: a file per bank).
 local core = require "astrocyte.core"
-local memindex = require "astrocyte.store.memindex"
 local pairs, tostring = pairs, tostring
 
 local _M = {}
@@ -37,22 +36,6 @@ function _M.restore(store)
   end
 end
 
--- A bank's HNSW graph (the index object: the backend saves it to a file, or
--- takes its bytes) and the fingerprint of its vector keys; nil for a bank
--- whose vectors are in a flat index (cheap to rebuild).
-local function graph_of(index, bank_id)
-  local b = index.banks[bank_id]
-  if not b or b.kind ~= "hnsw" then return nil end
-  local n, sum, max = 0, 0, 0
-  for key in pairs(b.keys) do
-    if b.flat:contains(key) then
-      n, sum = n + 1, sum + key
-      if key > max then max = key end
-    end
-  end
-  return b.flat, memindex.fingerprint(n, sum, max)
-end
-
 -- Saves each HNSW graph (banks past the flat threshold) whose fingerprint
 -- differs from the one restored. A bank another connection wrote after our
 -- last sync is not saved (our graph would not match its rows).
@@ -60,9 +43,12 @@ function _M.save(store)
   local backend = store.backend
   if not backend.save_snapshot or not store:_sync() then return end
   for bank_id in pairs(store.index.banks) do
-    local graph, fp = graph_of(store.index, bank_id)
+    -- Only HNSW graphs: a flat index is cheap to rebuild. Synced, the index
+    -- holds exactly the bank's live vector rows: their fingerprint is its.
+    local b = store.index.banks[bank_id]
+    local graph = b and b.kind == "hnsw" and b.flat
     if graph and (not backend.bank_seq or backend:bank_seq(bank_id) <= backend.seen_seq) then
-      fp = _M.fingerprint(store, bank_id, fp)
+      local fp = _M.fingerprint(store, bank_id, backend:vector_fingerprint(bank_id))
       if fp ~= store._snapshot_fp[bank_id] then backend:save_snapshot(bank_id, graph, fp) end
     end
   end
