@@ -15,6 +15,8 @@
 --                each its own engine (as N OpenResty workers)
 -- Usage: bench/pipeline [--sizes 10000,100000,1000000] [--queries 300]
 --        [--sample 1000] [--batch 5000] [--workers 1,2] [--json] [--quick]
+--        bench/pipeline --db FILE --workers 1,2: only the workers, on an
+--        existing bench file (bank "bench") of an earlier run
 local astrocyte = require "astrocyte"
 local core = require "astrocyte.core"
 local sqlite = require "astrocyte.sqlite"
@@ -36,6 +38,7 @@ while i <= #arg do
   elseif a == "--batch" then args.batch = tonumber(arg[i + 1]); i = i + 1
   elseif a == "--workers" then args.workers = numbers(arg[i + 1]); i = i + 1
   elseif a == "--worker" then args.worker = arg[i + 1]; i = i + 1   -- internal: one recall worker
+  elseif a == "--db" then args.db = arg[i + 1]; i = i + 1
   elseif a == "--json" then args.json = true
   elseif a == "--quick" then args.sizes = { 10000 }; args.queries = 200
   end
@@ -76,7 +79,7 @@ end
 if args.worker then
   local dir, id = args.worker:match("^(.*):(%d+)$")
   for _ = 1, tonumber(id) * 7919 do gen:rand() end    -- each worker its own queries
-  local eng = open_engine(dir .. "/bench.db")
+  local eng = open_engine(args.db or dir .. "/bench.db")
   local qs = {}
   for q = 1, args.queries do qs[q] = query() end
   io.open(dir .. "/ready." .. id, "w"):close()
@@ -89,8 +92,9 @@ if args.worker then
 end
 
 local dir = os.tmpname(); os.remove(dir); os.execute("mkdir -p " .. dir)
+if args.db then args.sizes = {} end
 local db_path = dir .. "/bench.db"
-local eng = open_engine(db_path)
+local eng = not args.db and open_engine(db_path) or nil
 
 -- Anchor database: same durability; FTS5 index.
 local adb = assert(sqlite.open(dir .. "/anchor.db"))
@@ -184,7 +188,8 @@ for _, size in ipairs(args.sizes) do
   }
   if not args.json then row(results[#results]) end
 end
-eng:close(); adb:close()
+if eng then eng:close() end
+adb:close()
 
 -- Recall throughput of N worker processes on the last bank.
 local scaling = {}
@@ -194,7 +199,8 @@ for _, n in ipairs(args.workers) do
   local pipes = {}
   for w = 1, n do
     os.remove(dir .. "/ready." .. w)
-    pipes[w] = assert(io.popen(("%s %s --worker %s:%d --queries %d"):format(interp, arg[0], dir, w, args.queries)))
+    pipes[w] = assert(io.popen(("%s %s --worker %s:%d --queries %d%s"):format(interp, arg[0], dir, w, args.queries,
+      args.db and (" --db " .. args.db) or "")))
   end
   local ready = 0
   while ready < n do
