@@ -166,7 +166,10 @@ typedef enum astro_verb {
     ASTRO_RECALL = 2,   /* {"query": str, "bank_id", "max_results", "tags", "time_range", ...} */
     ASTRO_REFLECT = 3,  /* {"query": str, "bank_id", ...} */
     ASTRO_FORGET = 4,   /* {"bank_id", "memory_ids", "tags", "before", "scope", ...} */
-    ASTRO_BANKS = 5     /* no request (NULL) */
+    ASTRO_BANKS = 5,    /* no request (NULL) */
+    ASTRO_RETAIN_MANY = 6 /* {"items": [str | {"content", "bank_id", "tags", ...}], "bank_id", ...}:
+                             every item validated first, then one transaction;
+                             the result is an array of RetainResult */
 } astro_verb;
 
 /* Runs one verb synchronously. request_json is a JSON object (NULL for
@@ -186,6 +189,8 @@ ASTRO_HOST_API int astro_reflect(astro_engine *e, const char *request_json, char
 ASTRO_HOST_API int astro_forget(astro_engine *e, const char *request_json, char **response_json,
                                 astro_error *err);
 ASTRO_HOST_API int astro_banks(astro_engine *e, char **response_json, astro_error *err);
+ASTRO_HOST_API int astro_retain_many(astro_engine *e, const char *request_json, char **response_json,
+                                     astro_error *err);
 
 /* Frees a string returned by the library. NULL-safe. */
 ASTRO_HOST_API void astro_free(void *p);

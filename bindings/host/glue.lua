@@ -87,7 +87,11 @@ function M.call(eng, verb, request)
     end
     strip(r, json.null)
     local key = TEXT_ARG[verb]
-    if key then
+    if verb == "retain_many" then
+      local items = r.items
+      r.items = nil
+      res, err = eng:retain_many(items, r)
+    elseif key then
       local text = r[key]
       r[key] = nil
       res, err = eng[verb](eng, text, r)

@@ -188,7 +188,7 @@ static int sync_call(astro_engine *e, astro_verb verb, const char *request, char
         *json = NULL;
     if (hits)
         *hits = NULL;
-    if (verb < ASTRO_RETAIN || verb > ASTRO_BANKS)
+    if (verb < ASTRO_RETAIN || verb > ASTRO_RETAIN_MANY)
         return host_err(err, ASTRO_E_ARG, "unknown verb %d", (int)verb);
     rc = lock_sync(e, &s, err);
     if (rc != ASTRO_OK)
@@ -227,6 +227,11 @@ int astro_forget(astro_engine *e, const char *request_json, char **response_json
 int astro_banks(astro_engine *e, char **response_json, astro_error *err)
 {
     return sync_call(e, ASTRO_BANKS, NULL, response_json, NULL, err);
+}
+
+int astro_retain_many(astro_engine *e, const char *request_json, char **response_json, astro_error *err)
+{
+    return sync_call(e, ASTRO_RETAIN_MANY, request_json, response_json, NULL, err);
 }
 
 int astro_recall_hits(astro_engine *e, const char *request_json, astro_hits **hits,

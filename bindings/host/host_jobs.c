@@ -280,7 +280,7 @@ int astro_submit(astro_engine *e, astro_verb verb, const char *request_json, voi
         *ticket = 0;
     if (!e)
         return host_err(err, ASTRO_E_ARG, "engine is NULL");
-    if (verb < ASTRO_RETAIN || verb > ASTRO_BANKS)
+    if (verb < ASTRO_RETAIN || verb > ASTRO_RETAIN_MANY)
         return host_err(err, ASTRO_E_ARG, "unknown verb %d", (int)verb);
     j = calloc(1, sizeof *j);
     if (!j)

@@ -35,7 +35,7 @@ static const luaL_Reg preloads[] = {
     {NULL, NULL}
 };
 
-static const char *const verb_names[] = {NULL, "retain", "recall", "reflect", "forget", "banks"};
+static const char *const verb_names[] = {NULL, "retain", "recall", "reflect", "forget", "banks", "retain_many"};
 
 /* Returns 1 if dir/astrocyte/init.lua exists. */
 static int has_tree(const char *dir)

@@ -299,6 +299,19 @@ int main(void)
         CHECK("api-11.2b", astro_wait(e, 10) == 0 && astro_pending(e) == 0);
         CHECK("api-11.3", ok(astro_banks(e, &json, &err), &err) && strstr(json, "village"));
         astro_free(json);
+        /* retain_many: two items in one transaction; a bad item stores none */
+        rc = astro_retain_many(e, "{\"items\":[\"The miller Otto grinds rye at the river mill.\","
+                                  "{\"content\":\"Otto's daughter Greta keeps geese.\",\"tags\":[\"family\"]}],"
+                                  "\"bank_id\":\"npc-miller\"}", &json, &err);
+        const char *first_id = json ? strstr(json, "\"memory_id\"") : NULL;
+        CHECK("api-11.10", ok(rc, &err) && json && json[0] == '[' && strstr(json, "\"stored\":true")
+                          && first_id && strstr(first_id + 1, "\"memory_id\""));
+        astro_free(json);
+        rc = astro_retain_many(e, "{\"items\":[\"fine\",{\"content\":7}],\"bank_id\":\"npc-miller\"}", &json, &err);
+        CHECK("api-11.11", rc == ASTRO_E_VALIDATION && strstr(err.message, "items[2]") && json == NULL);
+        rc = astro_banks(e, &json, &err);
+        CHECK("api-11.12", ok(rc, &err) && json && strstr(json, "{\"bank_id\":\"npc-miller\",\"memory_count\":2}"));
+        astro_free(json);
         astro_engine_free(e);
     }
     astro_open_opts_init(&o);
