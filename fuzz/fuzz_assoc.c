@@ -62,7 +62,7 @@ static void model_add(mdoc *d, const char *s, size_t len, const astro_item_times
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static const uint32_t DIMS[] = { 256, 8, 64, 1 };
+    static const uint32_t DIMS[] = { 128, 8, 64, 1 };
     static const uint32_t NNZ[] = { 8, 1, 2, 4 };
     static const double SIMS[] = { 0.2, 0.0, 0.5, 1.0 };
     fuzz_in in = { data, size };

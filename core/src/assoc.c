@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "astro/assoc.h"
+#include "astro/kernels.h"
 #include "internal.h"
 
 #define MAX_DIM 4096
@@ -38,11 +39,12 @@ typedef struct pick {
 struct astro_assoc {
     astro_assoc_opts o;
     astro_tokenizer *tk;
+    const astro_kernels *kern;   /* SIMD dot products for the term scan */
 
     /* terms, by id */
     aterm *terms;
     uint64_t *thash;   /* term hash of id (tmap's keys) */
-    int32_t *ctx;      /* nterms x dim */
+    float *ctx;        /* nterms x dim; whole numbers (exact below 2^24) */
     size_t nterms, tcap;
     astro__idxmap tmap;
     int64_t *dsum;     /* dim: sum of S_d over live documents */
@@ -63,6 +65,7 @@ struct astro_assoc {
     int lookup_only;   /* tokenizer callback: query terms are not interned */
     int32_t *svec;     /* dim */
     double *qv, *mean; /* dim each */
+    float *qvf, *meanf;   /* float copies for the kernels */
     float *acc;        /* per docno */
     uint32_t *touched;
     size_t acc_cap;
@@ -72,7 +75,7 @@ struct astro_assoc {
 
 void astro_assoc_opts_init(astro_assoc_opts *opts) {
     if (!opts) return;
-    opts->dim = 256;
+    opts->dim = 128;
     opts->nnz = 8;
     opts->min_df = 2;
     opts->expand = 16;
@@ -101,7 +104,7 @@ int astro_assoc_new(const astro_assoc_opts *opts, astro_assoc **out, astro_err *
     *out = NULL;
     astro_assoc_opts_init(&o);
     if (opts) o = *opts;
-    if (o.dim == 0) o.dim = 256;
+    if (o.dim == 0) o.dim = 128;
     if (o.nnz == 0) o.nnz = 8;
     if (o.min_df == 0) o.min_df = 2;
     if (o.expand == 0) o.expand = 16;
@@ -117,8 +120,11 @@ int astro_assoc_new(const astro_assoc_opts *opts, astro_assoc **out, astro_err *
     a->svec = calloc(o.dim, sizeof *a->svec);
     a->qv = calloc(o.dim, sizeof *a->qv);
     a->mean = calloc(o.dim, sizeof *a->mean);
+    a->qvf = calloc(o.dim, sizeof *a->qvf);
+    a->meanf = calloc(o.dim, sizeof *a->meanf);
+    a->kern = astro_kernels_best();
     a->picks = calloc(o.expand + 1, sizeof *a->picks);
-    int rc = (a->dsum && a->svec && a->qv && a->mean && a->picks)
+    int rc = (a->dsum && a->svec && a->qv && a->mean && a->qvf && a->meanf && a->picks)
                  ? astro_tokenizer_new(&o.tok, &a->tk, err)
                  : astro_err_set(err, ASTRO_ENOMEM, "assoc: out of memory");
     if (rc) {
@@ -149,6 +155,8 @@ void astro_assoc_free(astro_assoc *a) {
     free(a->svec);
     free(a->qv);
     free(a->mean);
+    free(a->qvf);
+    free(a->meanf);
     free(a->acc);
     free(a->touched);
     free(a->picks);
@@ -157,14 +165,16 @@ void astro_assoc_free(astro_assoc *a) {
 
 /* ---- terms -------------------------------------------------------------- */
 
-/* Adds mult times the index vector of the term with hash h to v. */
-static void idx_add(int32_t *v, uint32_t dim, uint32_t nnz, uint64_t h, int32_t mult) {
-    uint64_t s = h;
-    for (uint32_t j = 0; j < nnz; j++) {
-        uint64_t r = astro__mix64(s += 0x9e3779b97f4a7c15ULL);
-        v[(uint32_t)(r % dim)] += (r >> 63) ? mult : -mult;
-    }
-}
+/* Adds mult times the index vector of the term with hash h to v (int32 or
+ * float, both holding whole numbers). */
+#define IDX_ADD(v, dim, nnz, h, mult)                                     \
+    do {                                                                  \
+        uint64_t s_ = (h);                                                \
+        for (uint32_t j_ = 0; j_ < (nnz); j_++) {                         \
+            uint64_t r_ = astro__mix64(s_ += 0x9e3779b97f4a7c15ULL);      \
+            (v)[(uint32_t)(r_ % (dim))] += (r_ >> 63) ? (mult) : -(mult); \
+        }                                                                 \
+    } while (0)
 
 static uint64_t term_hash(const char *w, size_t n) {
     return astro__mix64(astro__fnv1a64(w, n, ASTRO__FNV_OFFSET));
@@ -261,11 +271,11 @@ static void learn(astro_assoc *a, uint32_t d, int32_t sign) {
     const uint32_t *f = a->fwd[d];
     uint32_t n = a->fwd_n[d];
     memset(a->svec, 0, dim * sizeof *a->svec);
-    for (uint32_t i = 0; i < n; i++) idx_add(a->svec, dim, nnz, a->thash[f[i]], 1);
+    for (uint32_t i = 0; i < n; i++) IDX_ADD(a->svec, dim, nnz, a->thash[f[i]], 1);
     for (uint32_t i = 0; i < n; i++) {
-        int32_t *c = a->ctx + (size_t)f[i] * dim;
-        for (uint32_t j = 0; j < dim; j++) c[j] += sign * a->svec[j];
-        idx_add(c, dim, nnz, a->thash[f[i]], -sign);   /* not its own context */
+        float *c = a->ctx + (size_t)f[i] * dim;
+        for (uint32_t j = 0; j < dim; j++) c[j] += (float)(sign * a->svec[j]);
+        IDX_ADD(c, dim, nnz, a->thash[f[i]], (float)-sign);   /* not its own context */
     }
     for (uint32_t j = 0; j < dim; j++) a->dsum[j] += (int64_t)sign * a->svec[j];
 }
@@ -370,9 +380,9 @@ size_t astro_assoc_terms(const astro_assoc *a) { return a ? a->nterms : 0; }
 size_t astro_assoc_bytes(const astro_assoc *a) {
     if (!a) return 0;
     size_t dim = a->o.dim;
-    size_t b = sizeof *a + a->tcap * (sizeof(aterm) + sizeof(uint64_t) + dim * sizeof(int32_t)) +
+    size_t b = sizeof *a + a->tcap * (sizeof(aterm) + sizeof(uint64_t) + dim * sizeof(float)) +
                (a->tmap.cap + a->map.cap + a->tids_cap) * sizeof(uint32_t) +
-               dim * (sizeof(int64_t) + sizeof(int32_t) + 2 * sizeof(double)) +
+               dim * (sizeof(int64_t) + sizeof(int32_t) + 2 * sizeof(double) + 2 * sizeof(float)) +
                a->acc_cap * (sizeof(float) + sizeof(uint32_t)) + (a->o.expand + 1) * sizeof(pick);
     for (size_t i = 0; i < a->nterms; i++) b += a->terms[i].cap * sizeof(uint32_t);
     for (size_t d = 0; d < a->nslots; d++) b += a->fwd_n[d] * sizeof(uint32_t);
@@ -390,7 +400,7 @@ static double idf_of(const astro_assoc *a, uint32_t df) {
 /* Returns r(t) . v and |r(t)|^2 for the residual r(t) = ctx(t) - df * mean
  * (v may be NULL: dot 0). */
 static void resid(const astro_assoc *a, uint32_t t, const double *v, double *dot, double *norm2) {
-    const int32_t *c = a->ctx + (size_t)t * a->o.dim;
+    const float *c = a->ctx + (size_t)t * a->o.dim;
     double df = a->terms[t].df, dt = 0, nn = 0;
     for (uint32_t j = 0; j < a->o.dim; j++) {
         double r = (double)c[j] - df * a->mean[j];
@@ -407,7 +417,7 @@ static void qv_add(astro_assoc *a, uint32_t t, double w) {
     resid(a, t, NULL, &dot, &n2);
     if (!(n2 > 0)) return;
     double s = w / sqrt(n2), df = a->terms[t].df;
-    const int32_t *c = a->ctx + (size_t)t * a->o.dim;
+    const float *c = a->ctx + (size_t)t * a->o.dim;
     for (uint32_t j = 0; j < a->o.dim; j++) a->qv[j] += s * ((double)c[j] - df * a->mean[j]);
 }
 
@@ -426,17 +436,28 @@ static int has_id(const astro_assoc *a, const uint32_t *ids, size_t n, uint32_t 
  * q[0..nq), hash order) in a->picks, best first (ties: smaller hash first);
  * returns their number. */
 static size_t pick_terms(astro_assoc *a, const uint32_t *q, size_t nq) {
-    double qn = 0;
-    for (uint32_t j = 0; j < a->o.dim; j++) qn += a->qv[j] * a->qv[j];
+    const uint32_t dim = a->o.dim;
+    double qn = 0, mq = 0, mm = 0;
+    for (uint32_t j = 0; j < dim; j++) {
+        qn += a->qv[j] * a->qv[j];
+        mq += a->mean[j] * a->qv[j];
+        mm += a->mean[j] * a->mean[j];
+        a->qvf[j] = (float)a->qv[j];
+        a->meanf[j] = (float)a->mean[j];
+    }
     if (!(qn > 0)) return 0;
     qn = sqrt(qn);
     size_t np = 0, cap = a->o.expand;
     for (uint32_t t = 0; t < a->nterms; t++) {
         if (a->terms[t].df < a->o.min_df || has_id(a, q, nq, t)) continue;
-        double dot, n2;
-        resid(a, t, a->qv, &dot, &n2);
-        if (!(n2 > 0)) continue;
-        double sim = dot / (qn * sqrt(n2));
+        /* r.qv and |r|^2 from three SIMD dots: r = c - df * mean */
+        const float *c = a->ctx + (size_t)t * dim;
+        double df = a->terms[t].df;
+        double cq = a->kern->dot(c, a->qvf, dim), cc = a->kern->dot(c, c, dim);
+        double cm = a->kern->dot(c, a->meanf, dim);
+        double n2 = cc - 2 * df * cm + df * df * mm;
+        if (!(n2 > 1e-6 * (cc > 1 ? cc : 1))) continue;   /* ~0: only float noise left */
+        double sim = (cq - df * mq) / (qn * sqrt(n2));
         uint64_t h = a->thash[t];
         if (sim < a->o.min_sim) continue;
         if (np == cap && (sim < a->picks[np - 1].sim ||

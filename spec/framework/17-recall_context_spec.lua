@@ -193,7 +193,8 @@ describe("recall context", function()
 
   it("defaults to the measured channel weights", function()
     local eng = open("in_memory")
-    assert.same({ semantic = 0.3, keyword = 1.0, graph = 0.2, temporal = 0.3 }, eng.cfg.pipeline.weights)
+    assert.same({ semantic = 0.3, keyword = 1.0, graph = 0.2, temporal = 0.3, associative = 0.3, expansion = 0.3 },
+                eng.cfg.pipeline.weights)
     assert.equal(2, eng.cfg.pipeline.dialogue_context_turns)
     assert.is_false(eng.cfg.pipeline.context_in_embedding)
     eng:close()

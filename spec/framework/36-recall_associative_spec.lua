@@ -65,9 +65,12 @@ describe("recall: associative and expansion channels", function()
   end)
 
   -- Associative channel only, so the test sees what it alone finds.
-  local ONLY = { semantic = 0, keyword = 0, graph = 0, temporal = 0, associative = 1 }
+  local ONLY = { semantic = 0, keyword = 0, graph = 0, temporal = 0, associative = 1, expansion = 0 }
 
+  -- min_docs = 1: the default (100) keeps banks this small out of the channel.
   local function open(store, pipeline, assoc)
+    assoc = assoc or {}
+    if assoc.min_docs == nil then assoc.min_docs = 1 end
     return assert(astrocyte.open({ vector_store = store,
       vector_store_config = { path = dir .. "/a.db", assoc = assoc },
       signal_quality = { dedup = { enabled = false } }, pipeline = pipeline }))
@@ -84,7 +87,7 @@ describe("recall: associative and expansion channels", function()
   for _, store in ipairs({ "in_memory", "sqlite" }) do
     describe("on " .. store, function()
       it("finds a paraphrase only the associative channel finds; forget unlearns it", function()
-        local eng = open(store, { weights = { associative = 1.0 }, dialogue_context_turns = 0 })
+        local eng = open(store, { weights = { associative = 1.0, expansion = 0 }, dialogue_context_turns = 0 })
         load(eng)
         local q = "Who likes hiking?"
         local res = assert(eng:recall(q, { bank_id = "b", max_results = 10 }))
@@ -95,7 +98,8 @@ describe("recall: associative and expansion channels", function()
         assert.is_nil(ranks.keyword)
         assert.truthy(res.trace.strategy_candidate_counts.associative > 0)
         -- without the associative channel the memory is not there
-        local base = open(store == "sqlite" and "in_memory" or store, { dialogue_context_turns = 0 })
+        local base = open(store == "sqlite" and "in_memory" or store, { dialogue_context_turns = 0,
+                          weights = { associative = 0, expansion = 0 } })
         load(base)
         local res0 = assert(base:recall(q, { bank_id = "b", max_results = 10 }))
         assert.is_nil(find(res0, TARGET))
@@ -144,10 +148,32 @@ describe("recall: associative and expansion channels", function()
     eng:close()
   end)
 
+  it("a bank below assoc.min_docs gets nothing from the channel", function()
+    local eng = open("in_memory", { weights = ONLY, dialogue_context_turns = 0 }, { min_docs = #BANK + 1 })
+    load(eng)
+    local res = assert(eng:recall("Who likes hiking?", { bank_id = "b", max_results = 10 }))
+    assert.equal(0, #res.hits)
+    assert(eng:retain("Ana: One more memory.", { bank_id = "b" }))
+    res = assert(eng:recall("Who likes hiking?", { bank_id = "b", max_results = 10 }))
+    assert.truthy(find(res, TARGET))
+    eng:close()
+  end)
+
   it("assoc.enabled = false: the channel answers nothing", function()
     local eng = open("in_memory", { weights = ONLY, dialogue_context_turns = 0 }, { enabled = false })
     load(eng)
     local res = assert(eng:recall("Who likes hiking?", { bank_id = "b", max_results = 10 }))
+    assert.equal(0, #res.hits)
+    eng:close()
+  end)
+
+  it("a bank past assoc.max_docs drops its associative index", function()
+    local eng = open("in_memory", { weights = ONLY, dialogue_context_turns = 0 }, { max_docs = #BANK })
+    load(eng)
+    local res = assert(eng:recall("Who likes hiking?", { bank_id = "b", max_results = 10 }))
+    assert.truthy(find(res, TARGET))
+    assert(eng:retain("Ana: One memory too many.", { bank_id = "b" }))
+    res = assert(eng:recall("Who likes hiking?", { bank_id = "b", max_results = 10 }))
     assert.equal(0, #res.hits)
     eng:close()
   end)

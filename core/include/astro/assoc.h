@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 typedef struct astro_assoc_opts {
-    uint32_t dim;               /* context vector length; 0 => 256, at most 4096 */
+    uint32_t dim;               /* context vector length; 0 => 128, at most 4096 */
     uint32_t nnz;               /* non-zeros of an index vector; 0 => 8, at most dim */
     uint32_t min_df;            /* terms in fewer documents never expand; 0 => 2 */
     uint32_t expand;            /* terms a query expands to; 0 => 16 */
@@ -33,7 +33,7 @@ typedef struct astro_assoc_opts {
     astro_tokenizer_opts tok;   /* tokenizer settings */
 } astro_assoc_opts;
 
-/* Fills opts with the defaults (dim 256, nnz 8, min_df 2, expand 16,
+/* Fills opts with the defaults (dim 128, nnz 8, min_df 2, expand 16,
  * min_sim 0.2, Porter stemming, stopwords). */
 void astro_assoc_opts_init(astro_assoc_opts *opts);
 

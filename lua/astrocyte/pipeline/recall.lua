@@ -289,7 +289,7 @@ function _M.gather(eng, o, qvec, bcfg)
       g.timings.expansion, g.counts.expansion = (core.time() - ts) * 1000, #hits
       g.used[#g.used + 1] = "expansion"
       g.lists[#g.lists + 1] = { name = "expansion", weight = weights.expansion, hits = hits }
-    elseif hits == nil then
+    elseif hits == nil and #seeds > 0 then
       g.failed[#g.failed + 1] = "expansion"
     end
   end

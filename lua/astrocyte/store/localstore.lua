@@ -40,6 +40,7 @@ end
 
 -- Adds every persisted row of backend to index; true or nil, err.
 local function load_rows(backend, index)
+  for _, bk in ipairs(backend:banks() or {}) do index:assoc_limit(bk.bank_id, bk.memory_count) end
   return backend:each_row(function(r)
     return index:add(r.bank_id, r.key, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
   end)

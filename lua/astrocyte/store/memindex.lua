@@ -17,7 +17,14 @@ local mt = { __index = _M }
 
 -- Returns a new empty index set. opts: { bm25 = {k1, b, stem, stopwords},
 -- vector_index = { hnsw_threshold = 20000, M = 16, ef_construction = 200,
--- ef_search = 64 }, assoc = { dim, nnz, min_df, expand, min_sim } | false }.
+-- ef_search = 64 }, assoc = { dim, nnz, min_df, expand, min_sim, min_docs,
+-- max_docs } | false }. Associations learned from a handful of texts are
+-- noise: below assoc.min_docs (100) memories a bank's index answers nothing.
+-- A bank's associative index lives while the bank holds at most
+-- assoc.max_docs (20000) memories: its memory and the per-query scan grow
+-- with the vocabulary, so a bank that outgrows it drops it for good (the
+-- associative channels then answer nothing for that bank; an open rebuilds
+-- it when the bank is back under the limit).
 function _M.new(opts)
   opts = opts or {}
   local vi = opts.vector_index or {}
@@ -26,6 +33,7 @@ function _M.new(opts)
     for k, v in pairs(opts.assoc or {}) do assoc[k] = v end
     local bm = opts.bm25 or {}
     assoc.stem, assoc.stopwords = bm.stem, bm.stopwords   -- the same terms as keyword search
+    assoc.max_docs, assoc.min_docs = assoc.max_docs or 20000, assoc.min_docs or 100
   end
   return setmetatable({ banks = {}, bm25_opts = opts.bm25 or {}, assoc_opts = assoc,
     hnsw_threshold = vi.hnsw_threshold or 20000,
@@ -90,6 +98,16 @@ function _M:bank(bank_id, create)
   return b
 end
 
+-- A bank about to be loaded with `count` memories skips the associative
+-- index when that is past assoc.max_docs (it would be dropped anyway).
+function _M:assoc_limit(bank_id, count)
+  if not self.assoc_opts or (count or 0) <= self.assoc_opts.max_docs then return true end
+  local b, err = self:bank(bank_id, true)
+  if not b then return nil, err end
+  b.assoc = nil
+  return true
+end
+
 -- Indexes one item. vec (packed float32 string) may be nil for text-only
 -- items. Returns true or nil, err (nothing is left half-indexed on error).
 function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
@@ -122,7 +140,8 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
   local ok, berr = b.bm25:add(key, text, occurred_ms, retained_ms)
   if ok and b.assoc then
     ok, berr = b.assoc:add(key, text, occurred_ms, retained_ms)
-    if not ok then b.bm25:remove(key) end
+    if not ok then b.bm25:remove(key)
+    elseif b.assoc:count() > self.assoc_opts.max_docs then b.assoc = nil end
   end
   if not ok then
     if vec then
@@ -258,10 +277,12 @@ function _M:search_text(bank_id, query, k, f)
 end
 
 -- Associative top-k in one bank → keys, scores (raw, best first); seeds:
--- keys whose texts join the query (feedback). No associative index → empty.
+-- keys whose texts join the query (feedback). false when the bank has no
+-- usable associative index (disabled, below min_docs, past max_docs).
 function _M:search_assoc(bank_id, query, k, f, seeds)
   local b = self.banks[bank_id]
-  if not b or not b.assoc or k <= 0 then return {}, {} end
+  if not b or not b.assoc or b.assoc:count() < self.assoc_opts.min_docs then return false end
+  if k <= 0 then return {}, {} end
   return b.assoc:search(query, k, cfilter(f), seeds)
 end
 

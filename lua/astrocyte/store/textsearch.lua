@@ -17,6 +17,7 @@ local function text_hits(self, query, bank_id, filters, run)
   local f, ferr = self:_filter(bank_id, filters)
   if not f then return nil, ferr end
   local keys, scores = run(f)
+  if keys == false then return false end
   if not keys then return nil, self.name .. ": " .. tostring(scores) end
   return self:_hits(keys, scores, raw)
 end
@@ -36,7 +37,8 @@ end
 -- store:search_associative(query, bank_id, limit, filters, seed_ids): top
 -- `limit` memories by learned association with the query; seed_ids
 -- (optional): memory ids whose texts join the query (pseudo-relevance
--- feedback); unknown and archived ids are ignored.
+-- feedback); unknown and archived ids are ignored. false (not applicable)
+-- when the bank has no usable associative index (see store/memindex).
 function _M.associative(self, query, bank_id, limit, filters, seed_ids)
   local seeds
   if seed_ids and #seed_ids > 0 then
