@@ -1,6 +1,7 @@
 -- astrocyte.testing.common: cases every conformance suite shares — the SPI
 -- shape check (every required method present and callable, SPI_VERSION 1 or
--- absent, per astrocyte.spi), the capabilities() and the health() check.
+-- absent, per astrocyte.spi), the capabilities() and the health() check, and
+-- the revision cases of the wiki and mental-model stores.
 local spi = require "astrocyte.spi"
 
 local _M = {}
@@ -30,6 +31,47 @@ function _M.health_case()
     t.ok(h.healthy == true, "health().healthy must be true for a reachable provider, got %s (%s)",
          tostring(h.healthy), tostring(h.message))
   end }
+end
+
+-- Cases the revisioned stores (wiki pages, mental models) share: a second
+-- upsert bumps the revision and archives the first (when the store exposes
+-- list_revisions); get of an unknown id or in another bank returns nil;
+-- delete returns true, then false, and hides the record. `s` names the
+-- methods (upsert, get, list, delete), the bank, the record `what` ("page",
+-- "model"), its two ids (`id`, `unknown`), `make(id, extra)` building a
+-- record whose content is `content`, and `returns(rev, id)`, the value
+-- upsert is expected to return.
+function _M.revision_cases(s)
+  local what, id, bank = s.what, s.id, s.bank
+  return {
+    { s.upsert .. " of an existing " .. what .. " bumps the revision and replaces content", function(t)
+      t.call(s.upsert, s.make(id), bank)
+      t.eq(s.returns(2, id), t.call(s.upsert, s.make(id, { content = "Revised" }), bank), "second " .. s.upsert)
+      local r = t.call(s.get, id, bank)
+      t.eq(2, r.revision, "revision after the second upsert"); t.eq("Revised", r.content, "content")
+      if t.has("list_revisions") then
+        local old = t.call("list_revisions", id, bank)
+        t.eq(1, #old, "archived revisions")
+        t.eq(1, old[1].revision, "archived revision number")
+        t.eq(s.content, old[1].content, "archived content")
+      end
+    end },
+
+    { s.get .. " of an unknown " .. what .. " or in another bank returns nil", function(t)
+      t.call(s.upsert, s.make(id), bank)
+      t.eq(nil, t.call(s.get, s.unknown, bank), s.get .. " of an unknown " .. what)
+      t.eq(nil, t.call(s.get, id, "other-bank"), s.get .. " in another bank")
+    end },
+
+    { s.delete .. " returns true, then false, and the " .. what .. " is gone", function(t)
+      t.call(s.upsert, s.make(id), bank)
+      t.eq(false, t.call(s.delete, id, "other-bank"), s.delete .. " in another bank")
+      t.eq(true, t.call(s.delete, id, bank), "first " .. s.delete)
+      t.eq(false, t.call(s.delete, id, bank), "second " .. s.delete)
+      t.eq(nil, t.call(s.get, id, bank), s.get .. " after delete")
+      t.same({}, t.call(s.list, bank), s.list .. " after delete")
+    end },
+  }
 end
 
 return _M

@@ -23,23 +23,6 @@ local cases = {
     t.ok(m.refreshed_at ~= nil, "the store must set refreshed_at")
   end },
 
-  { "upsert of an existing model bumps the revision", function(t)
-    t.call("upsert", model("tea"), "mm")
-    t.eq(2, t.call("upsert", model("tea", { content = "Revised" }), "mm"), "revision returned by the second upsert")
-    local m = t.call("get", "tea", "mm")
-    t.eq(2, m.revision, "revision"); t.eq("Revised", m.content, "content")
-    if t.has("list_revisions") then
-      local old = t.call("list_revisions", "tea", "mm")
-      t.eq(1, #old, "archived revisions"); t.eq("Summary of tea", old[1].content, "archived content")
-    end
-  end },
-
-  { "get of an unknown model or in another bank returns nil", function(t)
-    t.call("upsert", model("tea"), "mm")
-    t.eq(nil, t.call("get", "coffee", "mm"), "get of an unknown model")
-    t.eq(nil, t.call("get", "tea", "other-bank"), "get in another bank")
-  end },
-
   { "list filters by scope and kind", function(t)
     t.call("upsert", model("a"), "mm")
     t.call("upsert", model("b", { scope = "person:alice", kind = "preference" }), "mm")
@@ -51,14 +34,6 @@ local cases = {
     t.same({ "b" }, t.ids(t.call("list", "mm", { kind = "preference" }), "model_id"), "kind preference")
     t.same({ "c" }, t.ids(t.call("list", "mm", { scope = "person:alice", kind = "general" }), "model_id"), "scope and kind")
     t.same({}, t.call("list", "other-bank"), "models of another bank")
-  end },
-
-  { "delete returns true, then false; the model is hidden afterwards", function(t)
-    t.call("upsert", model("tea"), "mm")
-    t.eq(true, t.call("delete", "tea", "mm"), "first delete")
-    t.eq(false, t.call("delete", "tea", "mm"), "second delete")
-    t.eq(nil, t.call("get", "tea", "mm"), "get after delete")
-    t.same({}, t.call("list", "mm"), "list after delete")
   end },
 
   { "update_via_ops on a missing model returns nil", function(t)
@@ -79,5 +54,10 @@ local cases = {
 
   common.health_case(),
 }
+for i, c in ipairs(common.revision_cases {
+  what = "model", upsert = "upsert", get = "get", list = "list", delete = "delete", bank = "mm",
+  id = "tea", unknown = "coffee", make = model, content = "Summary of tea",
+  returns = function(rev) return rev end,
+}) do table.insert(cases, 2 + i, c) end
 
 return { title = "MentalModelStore", group = "mental_model_stores", cases = cases }

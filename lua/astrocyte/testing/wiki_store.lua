@@ -24,26 +24,6 @@ local cases = {
     t.same({ "m1" }, p.source_ids, "source_ids")
   end },
 
-  { "upsert_page of an existing page bumps the revision and replaces content", function(t)
-    t.call("upsert_page", page("topic:tea"), "w")
-    t.call("upsert_page", page("topic:tea", { content = "new body" }), "w")
-    local p = t.call("get_page", "topic:tea", "w")
-    t.eq(2, p.revision, "revision after the second upsert")
-    t.eq("new body", p.content, "content after the second upsert")
-    if t.has("list_revisions") then
-      local old = t.call("list_revisions", "topic:tea", "w")
-      t.eq(1, #old, "archived revisions")
-      t.eq(1, old[1].revision, "archived revision number")
-      t.eq("# topic:tea\n\nbody", old[1].content, "archived content")
-    end
-  end },
-
-  { "get_page of an unknown page or in another bank returns nil", function(t)
-    t.call("upsert_page", page("topic:tea"), "w")
-    t.eq(nil, t.call("get_page", "topic:coffee", "w"), "get_page of an unknown page")
-    t.eq(nil, t.call("get_page", "topic:tea", "other-bank"), "get_page in another bank")
-  end },
-
   { "list_pages filters by scope and kind", function(t)
     t.call("upsert_page", page("topic:a"), "w")
     t.call("upsert_page", page("entity:alice", { kind = "entity", scope = "person:alice" }), "w")
@@ -57,16 +37,12 @@ local cases = {
     t.same({}, t.call("list_pages", "other-bank"), "pages of another bank")
   end },
 
-  { "delete_page returns true, then false, and the page is gone", function(t)
-    t.call("upsert_page", page("topic:tea"), "w")
-    t.eq(false, t.call("delete_page", "topic:tea", "other-bank"), "delete_page in another bank")
-    t.eq(true, t.call("delete_page", "topic:tea", "w"), "first delete_page")
-    t.eq(false, t.call("delete_page", "topic:tea", "w"), "second delete_page")
-    t.eq(nil, t.call("get_page", "topic:tea", "w"), "get_page after delete")
-    t.same({}, t.call("list_pages", "w"), "list_pages after delete")
-  end },
-
   common.health_case(),
 }
+for i, c in ipairs(common.revision_cases {
+  what = "page", upsert = "upsert_page", get = "get_page", list = "list_pages", delete = "delete_page",
+  bank = "w", id = "topic:tea", unknown = "topic:coffee", make = page, content = "# topic:tea\n\nbody",
+  returns = function(_, id) return id end,
+}) do table.insert(cases, 2 + i, c) end
 
 return { title = "WikiStore", group = "wiki_stores", cases = cases }
