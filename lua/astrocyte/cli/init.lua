@@ -223,22 +223,27 @@ function commands.retain(eng, opts, pos)
   return 0
 end
 
-function commands.recall(eng, opts, pos)
-  if #pos ~= 1 then return usage_error("recall takes exactly one QUERY argument") end
+-- eng:<verb>(QUERY, recall options) for recall and reflect: the result, or
+-- nil and the exit code after reporting the usage or engine error.
+local function query_verb(eng, opts, pos, verb)
+  if #pos ~= 1 then return nil, usage_error(verb .. " takes exactly one QUERY argument") end
   local o, oerr = recall_opts(opts)
-  if not o then return usage_error(oerr) end
-  local res, err = eng:recall(pos[1], o)
-  if not res then return fail(err) end
+  if not o then return nil, usage_error(oerr) end
+  local res, err = eng[verb](eng, pos[1], o)
+  if not res then return nil, fail(err) end
+  return res
+end
+
+function commands.recall(eng, opts, pos)
+  local res, code = query_verb(eng, opts, pos, "recall")
+  if not res then return code end
   if opts.json then print_json(res) else print_hits(res.hits) end
   return 0
 end
 
 function commands.reflect(eng, opts, pos)
-  if #pos ~= 1 then return usage_error("reflect takes exactly one QUERY argument") end
-  local o, oerr = recall_opts(opts)
-  if not o then return usage_error(oerr) end
-  local res, err = eng:reflect(pos[1], o)
-  if not res then return fail(err) end
+  local res, code = query_verb(eng, opts, pos, "reflect")
+  if not res then return code end
   if res.degraded then
     io.stderr:write("astrocyte: warning: the LLM failed, so this answer is extractive (", tostring(res.degraded_reason), ")\n")
   end
