@@ -53,6 +53,14 @@ local function fail(err)
   return exit_code(err)
 end
 
+-- fn(...)'s exit code; an error it throws is reported as an internal error.
+local function guarded(fn, ...)
+  local ok, code = pcall(fn, ...)
+  if ok then return code end
+  io.stderr:write("astrocyte: internal error: ", tostring(code), "\n")
+  return EXIT_PROVIDER
+end
+
 local function usage_error(msg)
   io.stderr:write("astrocyte: ", msg, "\n(run 'astrocyte --help' for usage)\n")
   return EXIT_USAGE
@@ -455,14 +463,7 @@ function _M.main(argv)
     return EXIT_USAGE
   end
   local cmd = table.remove(pos, 1)
-  if standalone[cmd] then
-    local ok, code = pcall(standalone[cmd], opts, pos)
-    if not ok then
-      io.stderr:write("astrocyte: internal error: ", tostring(code), "\n")
-      return EXIT_PROVIDER
-    end
-    return code
-  end
+  if standalone[cmd] then return guarded(standalone[cmd], opts, pos) end
   local fn = commands[cmd]
   if not fn then return usage_error("unknown command '" .. cmd .. "'") end
   local eng, err = open_engine(opts)
@@ -482,12 +483,8 @@ function _M.main(argv)
                     " does here is kept after this command exits",
                     opts.db and " (--db is ignored by it)" or "", "\n")
   end
-  local ok, code = pcall(fn, eng, opts, pos)
+  local code = guarded(fn, eng, opts, pos)
   root_eng:close()
-  if not ok then
-    io.stderr:write("astrocyte: internal error: ", tostring(code), "\n")
-    return EXIT_PROVIDER
-  end
   return code
 end
 
