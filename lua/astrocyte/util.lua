@@ -14,18 +14,25 @@ local json = cjson_safe.new()
 json.encode_sparse_array(true)
 _M.json = json
 
+-- Tables with this metatable encode as a JSON object even when empty.
+local OBJECT_MT = { __jsontype = "object" }
+_M.OBJECT_MT = OBJECT_MT
+
 -- Encodes v as JSON. Like cjson, but an empty table becomes [] (DTO lists
 -- are far more common than empty maps, which the engine stores as nil) and
--- object keys are sorted so output is stable.
+-- object keys are sorted so output is stable; non-finite numbers fail.
 local function encode(v, out)
   local tv = type(v)
   if tv ~= "table" then
+    if tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+      error("cannot encode a non-finite number", 0)
+    end
     local s, err = json.encode(v)
     if not s then error(err, 0) end
     out[#out + 1] = s
     return
   end
-  if next(v) == nil or _M.is_array(v) then
+  if getmetatable(v) ~= OBJECT_MT and (next(v) == nil or _M.is_array(v)) then
     out[#out + 1] = "["
     for i = 1, #v do
       if i > 1 then out[#out + 1] = "," end

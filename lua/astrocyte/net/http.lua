@@ -18,9 +18,10 @@
 --     see the backend, so swapping it touches no provider.
 local errors = require "astrocyte.errors"
 local transport = require "astrocyte.net.transport"
+local util = require "astrocyte.util"
 local cjson_safe = require "cjson.safe"
 local type, pairs, ipairs, tostring, tonumber, fmt = type, pairs, ipairs, tostring, tonumber, string.format
-local concat, floor, min, random = table.concat, math.floor, math.min, math.random
+local floor, min, random = math.floor, math.min, math.random
 
 local _M = { _VERSION = "0.1.0" }
 local mt = { __index = _M }
@@ -30,56 +31,11 @@ json.encode_sparse_array(true)
 _M.null = cjson_safe.null
 
 -- Marks a table to be encoded as a JSON object even when empty.
-local OBJECT_MT = { __jsontype = "object" }
-function _M.object(t) return setmetatable(t or {}, OBJECT_MT) end
+function _M.object(t) return setmetatable(t or {}, util.OBJECT_MT) end
 
-local function is_array(t)
-  local n = #t
-  if n == 0 then return next(t) == nil end
-  local c = 0
-  for _ in pairs(t) do c = c + 1 end
-  return c == n
-end
-
-local function encode(v, out)
-  local tv = type(v)
-  if tv == "table" then
-    if getmetatable(v) ~= OBJECT_MT and is_array(v) then
-      out[#out + 1] = "["
-      for i = 1, #v do
-        if i > 1 then out[#out + 1] = "," end
-        encode(v[i], out)
-      end
-      out[#out + 1] = "]"
-      return
-    end
-    out[#out + 1] = "{"
-    local first = true
-    for k, val in pairs(v) do
-      if not first then out[#out + 1] = "," end
-      first = false
-      out[#out + 1] = json.encode(tostring(k))
-      out[#out + 1] = ":"
-      encode(val, out)
-    end
-    out[#out + 1] = "}"
-    return
-  end
-  if tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
-    error("cannot encode a non-finite number", 0)
-  end
-  local s, err = json.encode(v)
-  if not s then error(err, 0) end
-  out[#out + 1] = s
-end
-
--- JSON text of v (empty tables are [] unless made with http.object()), or nil, err.
-function _M.encode(v)
-  local out = {}
-  local ok, err = pcall(encode, v, out)
-  if not ok then return nil, err end
-  return concat(out)
-end
+-- JSON text of v (empty tables are [] unless made with http.object(), keys
+-- sorted), or nil, err.
+_M.encode = util.encode
 
 -- Decodes JSON text; returns the value or nil, err. JSON null is http.null.
 function _M.decode(s)
