@@ -239,7 +239,9 @@ function _M.gather(eng, o, qvec, bcfg)
   local astore = expansion.store(eng)
   if (weights.associative or 0) > 0 and astore then
     tasks[#tasks + 1] = { name = "associative", fn = function()
-      return try(astore, "search_associative", o.bank_id, o.query, o.bank_id, limit, filters)
+      local hits, aerr = try(astore, "search_associative", o.bank_id, o.query, o.bank_id, limit, filters)
+      if hits == false then astore = nil end   -- no usable index for the bank: no expansion either
+      return hits, aerr
     end }
   end
   if (weights.graph or 0) > 0 and eng.graph_store then
