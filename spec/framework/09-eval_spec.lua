@@ -66,10 +66,13 @@ describe("eval locomo", function()
     assert.equal("fused", names[1])
     local set = {}
     for _, n in ipairs(names) do set[n] = true end
-    for _, ch in ipairs({ "semantic", "keyword", "graph", "temporal" }) do
+    for _, ch in ipairs({ "semantic", "keyword", "graph", "temporal", "associative" }) do
       assert.is_true(set[ch .. " only"], ch .. " only")
       assert.is_true(set["fused - " .. ch], "fused - " .. ch)
     end
+    -- expansion refines the other channels' hits: no row of its own
+    assert.is_nil(set["expansion only"])
+    assert.is_true(set["fused - expansion"])
     -- the fused row is what a plain run recalls
     local plain = run()
     assert.equal(plain.overall.recall_at_10, r.overall.recall_at_10)

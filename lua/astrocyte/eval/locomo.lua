@@ -252,6 +252,10 @@ local function median(list)
   return list[math.max(1, math.ceil(#list * 0.5))]
 end
 
+-- Channels that only refine what others found (expansion feeds on the first
+-- channels' hits): no "X only" row, it would always be empty.
+local DEPENDENT = { expansion = true }
+
 -- The ablation variants for the channel weights w (name → weight): fusion,
 -- each channel with a weight > 0 alone, fusion minus each of them.
 local function variants_of(w)
@@ -260,10 +264,12 @@ local function variants_of(w)
   table.sort(names)
   local out = { { name = "fused", weights = util.copy(w) } }
   for _, n in ipairs(names) do
-    local only = {}
-    for k in pairs(w) do only[k] = 0 end
-    only[n] = w[n]
-    out[#out + 1] = { name = n .. " only", weights = only, channel = n }
+    if not DEPENDENT[n] then
+      local only = {}
+      for k in pairs(w) do only[k] = 0 end
+      only[n] = w[n]
+      out[#out + 1] = { name = n .. " only", weights = only, channel = n }
+    end
   end
   for _, n in ipairs(names) do
     local minus = util.copy(w)
