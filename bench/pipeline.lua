@@ -84,9 +84,9 @@ if args.worker then
   for q = 1, args.queries do qs[q] = query() end
   io.open(dir .. "/ready." .. id, "w"):close()
   while not exists(dir .. "/go") do sqlite.sleep_ms(2) end
-  local t0 = now()
+  local t0, c0 = now(), os.clock()
   for q = 1, #qs do assert(eng:recall(qs[q], { bank_id = "bench", max_results = 10 })) end
-  print(#qs, t0, now())
+  print(#qs, t0, now(), os.clock() - c0)
   eng:close()
   os.exit(0)
 end
@@ -209,13 +209,14 @@ for _, n in ipairs(args.workers) do
     sqlite.sleep_ms(10)
   end
   io.open(dir .. "/go", "w"):close()
-  local total, first, last = 0, math.huge, 0
+  local total, first, last, cpu = 0, math.huge, 0, 0
   for w = 1, n do
-    local q, s, e = pipes[w]:read("*a"):match("(%d+)%s+(%S+)%s+(%S+)")
+    local q, s, e, c = pipes[w]:read("*a"):match("(%d+)%s+(%S+)%s+(%S+)%s+(%S+)")
     pipes[w]:close()
     total, first, last = total + tonumber(q), math.min(first, tonumber(s)), math.max(last, tonumber(e))
+    cpu = cpu + tonumber(c)
   end
-  scaling[#scaling + 1] = { workers = n, recall_qps = total / (last - first) }
+  scaling[#scaling + 1] = { workers = n, recall_qps = total / (last - first), cpu_ms = cpu / total * 1000 }
 end
 os.execute("rm -rf " .. dir)
 
@@ -226,7 +227,7 @@ else
   print(("retain/s on the last %d notes of each size, batch/s on the rest (%d per call)"):format(args.sample,
     args.batch))
   for _, s in ipairs(scaling) do
-    print(("recall with %d worker process(es) on one file: %.0f queries/s (%.2fx one)"):format(s.workers,
-      s.recall_qps, s.recall_qps / scaling[1].recall_qps))
+    print(("recall with %d worker process(es) on one file: %.0f queries/s (%.2fx one), %.2f ms CPU per query"):format(
+      s.workers, s.recall_qps, s.recall_qps / scaling[1].recall_qps, s.cpu_ms))
   end
 end
