@@ -70,6 +70,17 @@ local function no_engine(req)
   return nil, req.app.engine_error()
 end
 
+-- The handler of a query verb (recall, reflect): engine:<verb>(query, opts).
+local function query_handler(verb)
+  return function(req)
+    if not req.engine then return no_engine(req) end
+    local o, err = read_opts(req.body); if not o then return nil, err end
+    local res; res, err = req.engine[verb](req.engine, req.body.query, o)
+    if not res then return nil, err end
+    return 200, res
+  end
+end
+
 _M.LIST = {
   { method = "GET", path = "/live", name = "live", auth = "none",
     handler = function() return 200, { status = "ok" } end },
@@ -108,25 +119,13 @@ _M.LIST = {
     end },
   { method = "POST", path = "/v1/recall", name = "recall", auth = "principal",
     body = READ_BODY, required = { "query" },
-    handler = function(req)
-      if not req.engine then return no_engine(req) end
-      local o, err = read_opts(req.body); if not o then return nil, err end
-      local res; res, err = req.engine:recall(req.body.query, o)
-      if not res then return nil, err end
-      return 200, res
-    end },
+    handler = query_handler("recall") },
   { method = "POST", path = "/v1/reflect", name = "reflect", auth = "principal",
     body = (function()
       local t = util.copy(READ_BODY); t.include_sources = "boolean"; return t
     end)(),
     required = { "query" },
-    handler = function(req)
-      if not req.engine then return no_engine(req) end
-      local o, err = read_opts(req.body); if not o then return nil, err end
-      local res; res, err = req.engine:reflect(req.body.query, o)
-      if not res then return nil, err end
-      return 200, res
-    end },
+    handler = query_handler("reflect") },
   { method = "POST", path = "/v1/forget", name = "forget", auth = "principal",
     body = { bank_id = "string", memory_ids = "array", tags = "array", scope = "string", before = "string" },
     required = { "bank_id" },
