@@ -35,18 +35,24 @@ local LABEL = "in_memory graph"
 _M.ratio = similarity.ratio
 local contains = similarity.contains
 
--- GraphStore.store_entities: upserts; returns ids in input order.
-function _M:store_entities(entities, bank_id)
-  local list, err = gstore.dtos(LABEL, bank_id, "Entity", entities, "entities")
+-- Checks items (DTOs named dto) and puts each into the bank with
+-- put(b, item) → id; returns the ids in input order, or nil, err.
+local function put_each(self, bank_id, dto, items, what, put)
+  local list, err = gstore.dtos(LABEL, bank_id, dto, items, what)
   if not list then return nil, err end
   local b = bank(self, bank_id)
   local ids = {}
-  for i, e in ipairs(list) do
+  for i, x in ipairs(list) do ids[i] = put(b, x) end
+  return ids
+end
+
+-- GraphStore.store_entities: upserts; returns ids in input order.
+function _M:store_entities(entities, bank_id)
+  return put_each(self, bank_id, "Entity", entities, "entities", function(b, e)
     if not b.entities[e.id] then b.order[#b.order + 1] = e.id end
     b.entities[e.id] = e
-    ids[i] = e.id
-  end
-  return ids
+    return e.id
+  end)
 end
 
 local function link_key(l) return l.entity_a .. "\0" .. l.entity_b .. "\0" .. l.link_type end
@@ -245,11 +251,7 @@ end
 -- GraphStore.store_memory_links (optional): memory → memory links,
 -- deduplicated on (source, target, link_type); returns ids in input order.
 function _M:store_memory_links(links, bank_id)
-  local list, err = gstore.dtos(LABEL, bank_id, "MemoryLink", links, "links")
-  if not list then return nil, err end
-  local b = bank(self, bank_id)
-  local ids = {}
-  for i, l in ipairs(list) do
+  return put_each(self, bank_id, "MemoryLink", links, "links", function(b, l)
     local key = l.source_memory_id .. "\0" .. l.target_memory_id .. "\0" .. l.link_type
     local id = b.mem_link_keys[key]
     if not id then
@@ -263,9 +265,8 @@ function _M:store_memory_links(links, bank_id)
     l.id = id
     l.created_at = l.created_at or util.iso(util.now_ms())
     b.mem_links[id] = l
-    ids[i] = id
-  end
-  return ids
+    return id
+  end)
 end
 
 -- GraphStore.find_memory_links(seed_ids, bank_id, opts): links whose source
