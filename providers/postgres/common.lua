@@ -177,6 +177,14 @@ function Store:_one(sql, params, of, what, bank)
   return rows[1]
 end
 
+-- The rows of table t = {tbl, cols, of} in bank_id whose key_col is key,
+-- then the SQL `tail` (more conditions, order, limit), each through of(row);
+-- only the first (nil when none) unless `many`. Or nil, err.
+function Store:_by(t, key_col, key, bank_id, what, tail, many)
+  local sql = fmt("SELECT %s FROM %s.%s WHERE bank_id = $1 AND %s = $2%s", t.cols, self.S, t.tbl, key_col, tail or "")
+  return (many and self._rows or self._one)(self, sql, { bank_id, key }, t.of, what, bank_id)
+end
+
 -- Inside transaction q: the next revision of row (bank_id, key) of table
 -- S.<tbl> (key column key_col), after archiving its current row into
 -- S.<tbl_revisions> (columns cols); 1 for a new row. Returns it or nil, err.

@@ -30,6 +30,10 @@ local function model_of(r)
            structured_doc = common.jdecode(r.structured_doc), source_timestamps = common.jdecode(r.source_timestamps) }
 end
 
+-- The current and archived rows as Store:_by reads them.
+local MODELS = { tbl = "mental_models", cols = SELECT, of = model_of }
+local REVISIONS = { tbl = "mental_model_revisions", cols = SELECT, of = model_of }
+
 -- MentalModelStore.upsert: stores the model as a new revision; returns it.
 function _M:upsert(model, bank_id)
   local _, berr = self:_bank(bank_id); if berr then return nil, berr end
@@ -65,8 +69,7 @@ end
 
 -- MentalModelStore.get: the current revision, or nil if missing/deleted.
 function _M:get(model_id, bank_id)
-  return self:_one(fmt("SELECT %s FROM %s.mental_models WHERE bank_id = $1 AND model_id = $2 AND NOT deleted",
-    SELECT, self.S), { bank_id, model_id }, model_of, "get", bank_id)
+  return self:_by(MODELS, "model_id", model_id, bank_id, "get", " AND NOT deleted")
 end
 
 -- MentalModelStore.list(bank_id, opts): current revisions; opts = {scope?, kind?}.
@@ -118,8 +121,7 @@ end
 
 -- Extension: archived revisions of a model, oldest first.
 function _M:list_revisions(model_id, bank_id)
-  return self:_rows(fmt("SELECT %s FROM %s.mental_model_revisions WHERE bank_id = $1 AND model_id = $2 ORDER BY revision",
-    SELECT, self.S), { bank_id, model_id }, model_of, "list_revisions", bank_id)
+  return self:_by(REVISIONS, "model_id", model_id, bank_id, "list_revisions", " ORDER BY revision", true)
 end
 
 return _M

@@ -23,6 +23,10 @@ local function chunk_of(r)
            content_hash = r.content_hash, metadata = common.jdecode(r.metadata), created_at = common.iso(r.created_at) }
 end
 
+-- The two tables as Store:_by reads them.
+local DOCS = { tbl = "source_documents", cols = DOC, of = doc_of }
+local CHUNKS = { tbl = "source_chunks", cols = CHUNK, of = chunk_of }
+
 -- SourceStore.store_document: the id (the existing one when a live
 -- document of the bank has the same content_hash). Idempotent.
 function _M:store_document(doc)
@@ -53,13 +57,12 @@ function _M:store_document(doc)
 end
 
 function _M:get_document(document_id, bank_id)
-  return self:_one(fmt("SELECT %s FROM %s.source_documents WHERE bank_id = $1 AND id = $2 AND NOT deleted", DOC, self.S),
-    { bank_id, document_id }, doc_of, "get_document", bank_id)
+  return self:_by(DOCS, "id", document_id, bank_id, "get_document", " AND NOT deleted")
 end
 
 function _M:find_document_by_hash(content_hash, bank_id)
-  return self:_one(fmt("SELECT %s FROM %s.source_documents WHERE bank_id = $1 AND content_hash = $2 AND NOT deleted ORDER BY seq LIMIT 1",
-    DOC, self.S), { bank_id, content_hash }, doc_of, "find_document_by_hash", bank_id)
+  return self:_by(DOCS, "content_hash", content_hash, bank_id, "find_document_by_hash",
+    " AND NOT deleted ORDER BY seq LIMIT 1")
 end
 
 -- SourceStore.list_documents(bank_id, opts): newest first; opts = {limit = 100}.
@@ -122,19 +125,17 @@ function _M:store_chunks(chunks)
 end
 
 function _M:get_chunk(chunk_id, bank_id)
-  return self:_one(fmt("SELECT %s FROM %s.source_chunks WHERE bank_id = $1 AND id = $2 AND NOT deleted", CHUNK, self.S),
-    { bank_id, chunk_id }, chunk_of, "get_chunk", bank_id)
+  return self:_by(CHUNKS, "id", chunk_id, bank_id, "get_chunk", " AND NOT deleted")
 end
 
 -- SourceStore.list_chunks: the document's live chunks by chunk_index.
 function _M:list_chunks(document_id, bank_id)
-  return self:_rows(fmt("SELECT %s FROM %s.source_chunks WHERE bank_id = $1 AND document_id = $2 AND NOT deleted ORDER BY chunk_index, id",
-    CHUNK, self.S), { bank_id, document_id }, chunk_of, "list_chunks", bank_id)
+  return self:_by(CHUNKS, "document_id", document_id, bank_id, "list_chunks", " AND NOT deleted ORDER BY chunk_index, id",
+    true)
 end
 
 function _M:find_chunk_by_hash(content_hash, bank_id)
-  return self:_one(fmt("SELECT %s FROM %s.source_chunks WHERE bank_id = $1 AND content_hash = $2 AND NOT deleted LIMIT 1", CHUNK, self.S),
-    { bank_id, content_hash }, chunk_of, "find_chunk_by_hash", bank_id)
+  return self:_by(CHUNKS, "content_hash", content_hash, bank_id, "find_chunk_by_hash", " AND NOT deleted LIMIT 1")
 end
 
 return _M

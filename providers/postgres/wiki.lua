@@ -22,6 +22,10 @@ local function page_of(r)
            revised_at = common.iso(r.revised_at), tags = common.jdecode(r.tags), metadata = common.jdecode(r.metadata) }
 end
 
+-- The current and archived rows as Store:_by reads them.
+local PAGES = { tbl = "wiki_pages", cols = SELECT, of = page_of }
+local REVISIONS = { tbl = "wiki_page_revisions", cols = SELECT, of = page_of }
+
 -- WikiStore.upsert_page: returns the page_id; the store assigns revision
 -- (1, then previous + 1) and revised_at (now unless given).
 function _M:upsert_page(page, bank_id)
@@ -54,8 +58,7 @@ end
 
 -- WikiStore.get_page: the current revision, or nil.
 function _M:get_page(page_id, bank_id)
-  return self:_one(fmt("SELECT %s FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2", SELECT, self.S),
-    { bank_id, page_id }, page_of, "get_page", bank_id)
+  return self:_by(PAGES, "page_id", page_id, bank_id, "get_page")
 end
 
 -- WikiStore.list_pages: current revisions, exact scope / kind filters.
@@ -84,8 +87,7 @@ end
 
 -- Extension: archived revisions of a page, oldest first.
 function _M:list_revisions(page_id, bank_id)
-  return self:_rows(fmt("SELECT %s FROM %s.wiki_page_revisions WHERE bank_id = $1 AND page_id = $2 ORDER BY revision",
-    SELECT, self.S), { bank_id, page_id }, page_of, "list_revisions", bank_id)
+  return self:_by(REVISIONS, "page_id", page_id, bank_id, "list_revisions", " ORDER BY revision", true)
 end
 
 return _M
