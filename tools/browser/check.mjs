@@ -121,18 +121,15 @@ try {
   out.intruder_banks = await banks();
   const probe = out.hits_after_forget && out.hits_after_forget[0];
   if (probe) {
-    out.intruder_memory = await page.evaluate(async (bank, id, who) => {
-      const r = await fetch("/v1/memory", { method: "POST",
+    // POSTs body to path from inside the page as principal who.
+    const postAs = (path, body, who) => page.evaluate(async (path, body, who) => {
+      const r = await fetch(path, { method: "POST",
         headers: { "X-Astrocyte-Principal": who, "Content-Type": "application/json" },
-        body: JSON.stringify({ bank_id: bank, memory_id: id }) });
+        body: JSON.stringify(body) });
       return { status: r.status, body: await r.text() };
-    }, sc.bank, probe.memory_id, sc.intruder);
-    out.intruder_recall = await page.evaluate(async (bank, q, who) => {
-      const r = await fetch("/v1/recall", { method: "POST",
-        headers: { "X-Astrocyte-Principal": who, "Content-Type": "application/json" },
-        body: JSON.stringify({ bank_id: bank, query: q }) });
-      return { status: r.status, body: await r.text() };
-    }, sc.bank, sc.query, sc.intruder);
+    }, path, body, who);
+    out.intruder_memory = await postAs("/v1/memory", { bank_id: sc.bank, memory_id: probe.memory_id }, sc.intruder);
+    out.intruder_recall = await postAs("/v1/recall", { bank_id: sc.bank, query: sc.query }, sc.intruder);
   }
   out.external_requests = external;
 } catch (e) {
