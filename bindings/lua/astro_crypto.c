@@ -14,31 +14,40 @@
 #include "astro/sha256.h"
 #include "astro_lua.h"
 
+/* Pushes the n-byte digest d (n <= 32) as 2n lowercase hex digits. */
+static int push_hex(lua_State *L, const uint8_t *d, size_t n)
+{
+    char hex[2 * ASTRO_SHA256_DIGEST + 1];
+    astro_hex(d, n, hex);
+    lua_pushlstring(L, hex, 2 * n);
+    return 1;
+}
+
+/* HMAC-SHA256 of the key (argument 1) and message (argument 2) into d. */
+static void hmac_args(lua_State *L, uint8_t d[ASTRO_SHA256_DIGEST])
+{
+    size_t klen, mlen;
+    const char *k = luaL_checklstring(L, 1, &klen);
+    const char *m = luaL_checklstring(L, 2, &mlen);
+    astro_hmac_sha256(k, klen, m, mlen, d);
+}
+
 /* core.sha256_hex(s) → 64 lowercase hex digits. */
 static int l_sha256_hex(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     uint8_t d[ASTRO_SHA256_DIGEST];
-    char hex[2 * ASTRO_SHA256_DIGEST + 1];
     astro_sha256(s, len, d);
-    astro_hex(d, sizeof d, hex);
-    lua_pushlstring(L, hex, 2 * ASTRO_SHA256_DIGEST);
-    return 1;
+    return push_hex(L, d, sizeof d);
 }
 
 /* core.hmac_sha256_hex(key, msg) → 64 lowercase hex digits. */
 static int l_hmac_sha256_hex(lua_State *L)
 {
-    size_t klen, mlen;
-    const char *k = luaL_checklstring(L, 1, &klen);
-    const char *m = luaL_checklstring(L, 2, &mlen);
     uint8_t d[ASTRO_SHA256_DIGEST];
-    char hex[2 * ASTRO_SHA256_DIGEST + 1];
-    astro_hmac_sha256(k, klen, m, mlen, d);
-    astro_hex(d, sizeof d, hex);
-    lua_pushlstring(L, hex, 2 * ASTRO_SHA256_DIGEST);
-    return 1;
+    hmac_args(L, d);
+    return push_hex(L, d, sizeof d);
 }
 
 /* core.constant_time_eq(a, b) → true when the strings are equal; the time
@@ -55,11 +64,8 @@ static int l_constant_time_eq(lua_State *L)
 /* core.hmac_sha256(key, msg) → 32 raw bytes. */
 static int l_hmac_sha256(lua_State *L)
 {
-    size_t klen, mlen;
-    const char *k = luaL_checklstring(L, 1, &klen);
-    const char *m = luaL_checklstring(L, 2, &mlen);
     uint8_t d[ASTRO_SHA256_DIGEST];
-    astro_hmac_sha256(k, klen, m, mlen, d);
+    hmac_args(L, d);
     lua_pushlstring(L, (const char *)d, sizeof d);
     return 1;
 }
@@ -134,7 +140,6 @@ static int l_md5_hex(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &len);
     uint32_t h[4] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476 };
     uint8_t tail[128], d[16];
-    char hex[33];
     uint64_t bits = (uint64_t)len * 8;
     size_t rest, tlen;
     for (off = 0; off + 64 <= len; off += 64)
@@ -151,9 +156,7 @@ static int l_md5_hex(lua_State *L)
         md5_block(h, tail + 64);
     for (i = 0; i < 16; i++)
         d[i] = (uint8_t)(h[i / 4] >> (8 * (i % 4)));
-    astro_hex(d, sizeof d, hex);
-    lua_pushlstring(L, hex, 32);
-    return 1;
+    return push_hex(L, d, sizeof d);
 }
 
 static const luaL_Reg crypto_funcs[] = {
