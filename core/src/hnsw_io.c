@@ -37,6 +37,20 @@ size_t astro_hnsw_save_size(const astro_hnsw *ix) {
            ix->upper_n * sizeof(uint32_t) + sizeof(uint64_t);
 }
 
+#define IO_NFIELDS 7
+
+/* Where the fields of slot i after its vector live and their sizes, in file
+ * order: the one record layout save and load both follow. */
+static void slot_fields(const astro_hnsw *ix, size_t i, void *at[IO_NFIELDS], size_t sz[IO_NFIELDS]) {
+    at[0] = hn_links(ix, (uint32_t)i, 0); sz[0] = (1 + ix->M0) * sizeof(uint32_t);
+    at[1] = &ix->level[i];                 sz[1] = 1;
+    at[2] = &ix->ulev[i];                  sz[2] = 1;
+    at[3] = &ix->state[i];                 sz[3] = 1;
+    at[4] = &ix->upper_off[i];             sz[4] = sizeof(uint32_t);
+    at[5] = &ix->keys[i];                  sz[5] = sizeof(uint64_t);
+    at[6] = &ix->times[i];                 sz[6] = sizeof(astro_item_times);
+}
+
 /* Appends n bytes from src at *p. */
 static void put(unsigned char **p, const void *src, size_t n) {
     memcpy(*p, src, n);
@@ -59,14 +73,11 @@ int astro_hnsw_save_mem(const astro_hnsw *ix, void *buf, size_t cap, size_t *len
     put(&p, &bom, 4);
     put(&p, h, sizeof h);
     for (size_t i = 0; i < ix->n; i++) {
+        void *at[IO_NFIELDS];
+        size_t sz[IO_NFIELDS];
         put(&p, ix->vecs + i * ix->stride, ix->dim * sizeof(float));
-        put(&p, hn_links(ix, (uint32_t)i, 0), (1 + ix->M0) * sizeof(uint32_t));
-        put(&p, &ix->level[i], 1);
-        put(&p, &ix->ulev[i], 1);
-        put(&p, &ix->state[i], 1);
-        put(&p, &ix->upper_off[i], sizeof(uint32_t));
-        put(&p, &ix->keys[i], sizeof(uint64_t));
-        put(&p, &ix->times[i], sizeof(astro_item_times));
+        slot_fields(ix, i, at, sz);
+        for (int k = 0; k < IO_NFIELDS; k++) put(&p, at[k], sz[k]);
     }
     if (ix->nfree) put(&p, ix->freelist, ix->nfree * sizeof(uint32_t));
     if (ix->upper_n) put(&p, ix->upper, ix->upper_n * sizeof(uint32_t));
@@ -192,13 +203,10 @@ int astro_hnsw_load_mem(const void *buf, size_t len, astro_hnsw **out, astro_err
         float *r = ix->vecs + i * ix->stride;
         get(&p, r, dim * sizeof(float));
         memset(r + dim, 0, (ix->stride - dim) * sizeof(float));
-        get(&p, hn_links(ix, (uint32_t)i, 0), (1 + ix->M0) * sizeof(uint32_t));
-        get(&p, &ix->level[i], 1);
-        get(&p, &ix->ulev[i], 1);
-        get(&p, &ix->state[i], 1);
-        get(&p, &ix->upper_off[i], sizeof(uint32_t));
-        get(&p, &ix->keys[i], sizeof(uint64_t));
-        get(&p, &ix->times[i], sizeof(astro_item_times));
+        void *at[IO_NFIELDS];
+        size_t sz[IO_NFIELDS];
+        slot_fields(ix, i, at, sz);
+        for (int k = 0; k < IO_NFIELDS; k++) get(&p, at[k], sz[k]);
     }
     if (nfree) get(&p, ix->freelist, nfree * sizeof(uint32_t));
     if (upper_n) get(&p, ix->upper, upper_n * sizeof(uint32_t));
