@@ -143,7 +143,7 @@ S.local_store = {
   assoc = { enabled = { "boolean", default = true }, dim = { "integer", min = 1, max = 4096 },
             nnz = { "integer", min = 1, max = 4096 }, min_df = { "integer", min = 1 },
             expand = { "integer", min = 1, max = 1024 }, min_sim = { "number", min = 0, max = 1 },
-            min_docs = { "integer", min = 0, default = 100 }, max_docs = { "integer", min = 0, default = 20000 } },
+            min_docs = { "integer", min = 0, default = 100 }, max_docs = { "integer", min = 0, default = 5000 } },
 }
 
 -- The HTTP client keys of every network provider (providers/shared client →

@@ -21,7 +21,7 @@ local mt = { __index = _M }
 -- max_docs } | false }. Associations learned from a handful of texts are
 -- noise: below assoc.min_docs (100) memories a bank's index answers nothing.
 -- A bank's associative index lives while the bank holds at most
--- assoc.max_docs (20000) memories: its memory and the per-query scan grow
+-- assoc.max_docs (5000) memories: its memory and the per-query scan grow
 -- with the vocabulary, so a bank that outgrows it drops it for good (the
 -- associative channels then answer nothing for that bank; an open rebuilds
 -- it when the bank is back under the limit).
@@ -33,7 +33,7 @@ function _M.new(opts)
     for k, v in pairs(opts.assoc or {}) do assoc[k] = v end
     local bm = opts.bm25 or {}
     assoc.stem, assoc.stopwords = bm.stem, bm.stopwords   -- the same terms as keyword search
-    assoc.max_docs, assoc.min_docs = assoc.max_docs or 20000, assoc.min_docs or 100
+    assoc.max_docs, assoc.min_docs = assoc.max_docs or 5000, assoc.min_docs or 100
   end
   return setmetatable({ banks = {}, bm25_opts = opts.bm25 or {}, assoc_opts = assoc,
     hnsw_threshold = vi.hnsw_threshold or 20000,
