@@ -6,6 +6,7 @@
 -- to the server as a parameter, never into SQL text.
 local errors = require "astrocyte.errors"
 local util = require "astrocyte.util"
+local types = require "astrocyte.types"
 local pool_mod = require "astrocyte.providers.postgres.pool"
 local migrations = require "astrocyte.providers.postgres.migrations"
 local type, ipairs, fmt, tostring, floor = type, ipairs, string.format, tostring, math.floor
@@ -175,6 +176,28 @@ function Store:_one(sql, params, of, what, bank)
   local rows, err = self:_rows(sql, params, of, what, bank)
   if not rows then return nil, err end
   return rows[1]
+end
+
+-- fn(q) run in a transaction (opts as pool:tx): its result, or nil, err
+-- naming what and bank.
+function Store:_tx(what, bank, fn, opts)
+  local r, err = self.ctx.pool:tx(fn, opts)
+  if not r then return nil, self:_err(what, bank, err) end
+  return r
+end
+
+-- The DTO `dto` (a types name) of record x, an argument called `arg`, put
+-- into bank_id (revision dropped when clear_revision: the store assigns it),
+-- or nil, err.
+function Store:_input(x, bank_id, dto, arg, clear_revision)
+  local _, berr = self:_bank(bank_id); if berr then return nil, berr end
+  if type(x) ~= "table" then return nil, fmt("postgres %s: %s must be a table", self._label, arg) end
+  local input = util.copy(x)
+  input.bank_id = bank_id
+  if clear_revision then input.revision = nil end
+  local v, verr = types[dto](input)
+  if not v then return nil, fmt("postgres %s: %s", self._label, verr.message) end
+  return v
 end
 
 -- The rows of table t = {tbl, cols, of} in bank_id whose key_col is key,

@@ -11,7 +11,6 @@
 --   { op = "remove_section", id }                    id must exist
 -- anything else is skipped with a reason (a bad op never makes the document
 -- worse); content is re-rendered as "## title\n\ncontent" blocks.
-local types = require "astrocyte.types"
 local mmdoc = require "astrocyte.store.mental_model_doc"
 local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
@@ -36,12 +35,8 @@ local REVISIONS = { tbl = "mental_model_revisions", cols = SELECT, of = model_of
 
 -- MentalModelStore.upsert: stores the model as a new revision; returns it.
 function _M:upsert(model, bank_id)
-  local _, berr = self:_bank(bank_id); if berr then return nil, berr end
-  if type(model) ~= "table" then return nil, "postgres mental_model: model must be a table" end
-  local input = util.copy(model)
-  input.bank_id, input.revision = bank_id, nil
-  local dto, verr = types.MentalModel(input)
-  if not dto then return nil, "postgres mental_model: " .. verr.message end
+  local dto, verr = self:_input(model, bank_id, "MentalModel", "model", true)
+  if not dto then return nil, verr end
   local doc
   if dto.structured_doc ~= nil then
     local e
@@ -49,7 +44,7 @@ function _M:upsert(model, bank_id)
     if not doc then return nil, "postgres mental_model: structured_doc: " .. tostring(e) end
   end
   local S = self.S
-  local rev, err = self.ctx.pool:tx(function(q)
+  return self:_tx("upsert", bank_id, function(q)
     local r, rerr = common.next_revision(q, S, "mental_models", "model_id", COLS, bank_id, dto.model_id)
     if not r then return nil, rerr end
     local w, werr = q(fmt([[INSERT INTO %s.mental_models (%s) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, now(), $8,
@@ -63,8 +58,6 @@ function _M:upsert(model, bank_id)
     if not w then return nil, werr end
     return r
   end)
-  if not rev then return nil, self:_err("upsert", bank_id, err) end
-  return rev
 end
 
 -- MentalModelStore.get: the current revision, or nil if missing/deleted.

@@ -34,7 +34,7 @@ function _M:store_document(doc)
   if not dto then return nil, "postgres source: " .. verr.message end
   local S, bank = self.S, dto.bank_id
   local created = common.time_param(dto.created_at, "created_at") or util.iso(util.now_ms())
-  local id, err = self.ctx.pool:tx(function(q)
+  return self:_tx("store_document", bank, function(q)
     if dto.content_hash then
       local lk, lerr = q("SELECT pg_advisory_xact_lock(hashtext($1))", { "astrocyte:src:" .. bank }, false)
       if not lk then return nil, lerr end
@@ -52,8 +52,6 @@ function _M:store_document(doc)
     if not w then return nil, werr end
     return dto.id
   end, { idempotent = true })
-  if not id then return nil, self:_err("store_document", bank, err) end
-  return id
 end
 
 function _M:get_document(document_id, bank_id)
@@ -76,7 +74,7 @@ end
 -- missing or already deleted.
 function _M:delete_document(document_id, bank_id)
   local S = self.S
-  local n, err = self.ctx.pool:tx(function(q)
+  local n, err = self:_tx("delete_document", bank_id, function(q)
     local d, derr = q(fmt("UPDATE %s.source_documents SET deleted = true WHERE bank_id = $1 AND id = $2 AND NOT deleted", S),
       { bank_id, document_id })
     if not d then return nil, derr end
@@ -85,7 +83,7 @@ function _M:delete_document(document_id, bank_id)
     if not c then return nil, cerr end
     return d.cmd_tuples
   end, { idempotent = true })
-  if not n then return nil, self:_err("delete_document", bank_id, err) end
+  if not n then return nil, err end
   return n > 0
 end
 
@@ -96,7 +94,7 @@ function _M:store_chunks(chunks)
   if not list then return nil, verr end
   if #list == 0 then return {} end
   local S = self.S
-  local ids, err = self.ctx.pool:tx(function(q)
+  return self:_tx("store_chunks", list[1].bank_id, function(q)
     local out = {}
     for i, c in ipairs(list) do
       if c.content_hash then
@@ -120,8 +118,6 @@ function _M:store_chunks(chunks)
     end
     return out
   end, { idempotent = true })
-  if not ids then return nil, self:_err("store_chunks", list[1].bank_id, err) end
-  return ids
 end
 
 function _M:get_chunk(chunk_id, bank_id)

@@ -4,10 +4,9 @@
 -- deleted) and stores the new content as revision + 1, all in one
 -- transaction. A revision bump is not idempotent, so the pool never retries
 -- it after a connection lost during COMMIT (see pool.lua).
-local types = require "astrocyte.types"
 local util = require "astrocyte.util"
 local common = require "astrocyte.providers.postgres.common"
-local type, fmt = type, string.format
+local fmt = string.format
 
 local _M = common.class("wiki", "wiki store", "wiki_store_config")
 
@@ -29,15 +28,11 @@ local REVISIONS = { tbl = "wiki_page_revisions", cols = SELECT, of = page_of }
 -- WikiStore.upsert_page: returns the page_id; the store assigns revision
 -- (1, then previous + 1) and revised_at (now unless given).
 function _M:upsert_page(page, bank_id)
-  local _, berr = self:_bank(bank_id); if berr then return nil, berr end
-  if type(page) ~= "table" then return nil, "postgres wiki: page must be a table" end
-  local input = util.copy(page)
-  input.bank_id = bank_id
-  local dto, verr = types.WikiPage(input)
-  if not dto then return nil, "postgres wiki: " .. verr.message end
+  local dto, verr = self:_input(page, bank_id, "WikiPage", "page")
+  if not dto then return nil, verr end
   local revised = page.revised_at and common.time_param(dto.revised_at, "revised_at") or util.iso(util.now_ms())
   local S = self.S
-  local ok, err = self.ctx.pool:tx(function(q)
+  return self:_tx("upsert_page", bank_id, function(q)
     local rev, rerr = common.next_revision(q, S, "wiki_pages", "page_id", COLS, bank_id, dto.page_id)
     if not rev then return nil, rerr end
     local w, werr = q(fmt([[INSERT INTO %s.wiki_pages (%s) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9,
@@ -50,10 +45,8 @@ function _M:upsert_page(page, bank_id)
         common.jlist(dto.cross_links), rev, revised, dto.tags and common.jlist(dto.tags) or nil,
         common.jmap(dto.metadata), n = 12 })
     if not w then return nil, werr end
-    return true
+    return dto.page_id
   end)
-  if not ok then return nil, self:_err("upsert_page", bank_id, err) end
-  return dto.page_id
 end
 
 -- WikiStore.get_page: the current revision, or nil.
@@ -74,14 +67,14 @@ end
 -- WikiStore.delete_page: true if the page existed; drops its archive too.
 function _M:delete_page(page_id, bank_id)
   local S = self.S
-  local n, err = self.ctx.pool:tx(function(q)
+  local n, err = self:_tx("delete_page", bank_id, function(q)
     local a, aerr = q(fmt("DELETE FROM %s.wiki_page_revisions WHERE bank_id = $1 AND page_id = $2", S), { bank_id, page_id })
     if not a then return nil, aerr end
     local d, derr = q(fmt("DELETE FROM %s.wiki_pages WHERE bank_id = $1 AND page_id = $2", S), { bank_id, page_id })
     if not d then return nil, derr end
     return d.cmd_tuples
   end)
-  if not n then return nil, self:_err("delete_page", bank_id, err) end
+  if not n then return nil, err end
   return n > 0
 end
 
