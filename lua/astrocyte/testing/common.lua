@@ -33,17 +33,28 @@ function _M.health_case()
   end }
 end
 
--- Cases the revisioned stores (wiki pages, mental models) share: a second
--- upsert bumps the revision and archives the first (when the store exposes
+-- Cases the revisioned stores (wiki pages, mental models) share: upsert
+-- then get returns revision 1; a second upsert bumps the revision and archives the first (when the store exposes
 -- list_revisions); get of an unknown id or in another bank returns nil;
 -- delete returns true, then false, and hides the record. `s` names the
 -- methods (upsert, get, list, delete), the bank, the record `what` ("page",
--- "model"), its two ids (`id`, `unknown`), `make(id, extra)` building a
--- record whose content is `content`, and `returns(rev, id)`, the value
--- upsert is expected to return.
+-- "model") and its `dto` type, its two ids (`id`, `unknown`), `make(id,
+-- extra)` building a record whose content is `content` and source ids
+-- `source_ids`, `check(t, r)` for the rest of a fresh record, and
+-- `returns(rev, id)`, the value upsert is expected to return.
 function _M.revision_cases(s)
   local what, id, bank = s.what, s.id, s.bank
   return {
+    { s.upsert .. " then " .. s.get .. " returns revision 1", function(t)
+      t.eq(s.returns(1, id), t.call(s.upsert, s.make(id), bank), "first " .. s.upsert)
+      local r = t.call(s.get, id, bank)
+      t.ok(r ~= nil, "%s returned nil after %s", s.get, s.upsert)
+      t.valid(s.dto, r, s.get)
+      t.eq(1, r.revision, "revision of a new " .. what); t.eq(s.content, r.content, "content")
+      t.same(s.source_ids, r.source_ids, "source_ids")
+      s.check(t, r)
+    end },
+
     { s.upsert .. " of an existing " .. what .. " bumps the revision and replaces content", function(t)
       t.call(s.upsert, s.make(id), bank)
       t.eq(s.returns(2, id), t.call(s.upsert, s.make(id, { content = "Revised" }), bank), "second " .. s.upsert)

@@ -13,16 +13,6 @@ end
 local cases = {
   common.spi_case("mental_model_stores"),
 
-  { "upsert returns revision 1 and get round-trips the model", function(t)
-    t.eq(1, t.call("upsert", model("tea"), "mm"), "revision returned by the first upsert")
-    local m = t.call("get", "tea", "mm")
-    t.ok(m ~= nil, "get returned nil after upsert")
-    t.valid("MentalModel", m, "get")
-    t.eq(1, m.revision, "revision"); t.eq("Summary of tea", m.content, "content")
-    t.same({ "s1", "s2" }, m.source_ids, "source_ids")
-    t.ok(m.refreshed_at ~= nil, "the store must set refreshed_at")
-  end },
-
   { "list filters by scope and kind", function(t)
     t.call("upsert", model("a"), "mm")
     t.call("upsert", model("b", { scope = "person:alice", kind = "preference" }), "mm")
@@ -56,8 +46,9 @@ local cases = {
 }
 for i, c in ipairs(common.revision_cases {
   what = "model", upsert = "upsert", get = "get", list = "list", delete = "delete", bank = "mm",
-  id = "tea", unknown = "coffee", make = model, content = "Summary of tea",
-  returns = function(rev) return rev end,
-}) do table.insert(cases, 2 + i, c) end
+  dto = "MentalModel", id = "tea", unknown = "coffee", make = model, content = "Summary of tea",
+  source_ids = { "s1", "s2" }, returns = function(rev) return rev end,
+  check = function(t, m) t.ok(m.refreshed_at ~= nil, "the store must set refreshed_at") end,
+}) do table.insert(cases, 1 + i, c) end
 
 return { title = "MentalModelStore", group = "mental_model_stores", cases = cases }

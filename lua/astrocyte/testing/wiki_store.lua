@@ -14,16 +14,6 @@ end
 local cases = {
   common.spi_case("wiki_stores"),
 
-  { "upsert_page then get_page returns revision 1", function(t)
-    t.eq("topic:tea", t.call("upsert_page", page("topic:tea"), "w"), "upsert_page id")
-    local p = t.call("get_page", "topic:tea", "w")
-    t.ok(p ~= nil, "get_page returned nil after upsert_page")
-    t.valid("WikiPage", p, "get_page")
-    t.eq(1, p.revision, "revision of a new page")
-    t.eq("Title of topic:tea", p.title, "title"); t.eq("topic", p.kind, "kind"); t.eq("bank", p.scope, "scope")
-    t.same({ "m1" }, p.source_ids, "source_ids")
-  end },
-
   { "list_pages filters by scope and kind", function(t)
     t.call("upsert_page", page("topic:a"), "w")
     t.call("upsert_page", page("entity:alice", { kind = "entity", scope = "person:alice" }), "w")
@@ -41,8 +31,11 @@ local cases = {
 }
 for i, c in ipairs(common.revision_cases {
   what = "page", upsert = "upsert_page", get = "get_page", list = "list_pages", delete = "delete_page",
-  bank = "w", id = "topic:tea", unknown = "topic:coffee", make = page, content = "# topic:tea\n\nbody",
-  returns = function(_, id) return id end,
-}) do table.insert(cases, 2 + i, c) end
+  dto = "WikiPage", bank = "w", id = "topic:tea", unknown = "topic:coffee", make = page,
+  content = "# topic:tea\n\nbody", source_ids = { "m1" }, returns = function(_, id) return id end,
+  check = function(t, p)
+    t.eq("Title of topic:tea", p.title, "title"); t.eq("topic", p.kind, "kind"); t.eq("bank", p.scope, "scope")
+  end,
+}) do table.insert(cases, 1 + i, c) end
 
 return { title = "WikiStore", group = "wiki_stores", cases = cases }
