@@ -148,6 +148,9 @@ function Pool:acquire()
     pcall(slot.conn.close, slot.conn)
     slot.conn, slot.prepared = nil, {}
   end
+  -- A connection closed or broken while idle (status is local, no round
+  -- trip) is revived like a suspect one instead of failing the statement.
+  if slot.conn and not slot.suspect and lost(slot.conn) then slot.suspect = true end
   if slot.suspect or not slot.conn then
     local ok, err = self:_revive(slot)
     if not ok then self.idle[#self.idle + 1] = slot; return nil, err end

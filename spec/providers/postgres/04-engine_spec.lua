@@ -70,7 +70,7 @@ for _, target in ipairs(pgs.targets()) do
       for _, s in ipairs(pool.slots) do if s.conn then s.conn:close() end end
       local r, err = eng:retain("unreachable", { bank_id = "odd" })
       assert.is_nil(r)
-      assert.equal("StorageError", err.kind)
+      assert.equal("StorageError", err.kind, err.message)
       assert.equal("odd", err.bank_id)
       eng:close()
     end)
