@@ -4,10 +4,11 @@
 ** core.hnsw_load(path) / core.hnsw_load_string(s), the BM25 keyword index
 ** core.bm25([opts]) and reciprocal rank fusion core.rrf(lists [, k]).
 **
-** The three indexes are one userdata type, lindex, holding exactly one core
-** object (flat, hnsw or bm25) plus reusable result buffers that grow to the
-** largest k asked for (k is clamped to the index size, so a huge k never
-** allocates more than the index holds); one set of methods serves all three,
+** The indexes are one userdata type, lindex (astro_index.h; flat_i8 in
+** astro_index_i8.c is a fourth kind), holding exactly one core object plus
+** reusable result buffers that grow to the largest k asked for (k is
+** clamped to the index size, so a huge k never allocates more than the
+** index holds); one set of methods serves every kind,
 ** and each method checks its self argument against the class it was
 ** registered for (its upvalue, see astro_lua_newclass). An HNSW index also
 ** owns one search context (Lua states are single-threaded, so one per index
@@ -18,40 +19,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "astro_lua.h"
-#include "astro/vec.h"
-#include "astro/hnsw.h"
-#include "astro/bm25.h"
+#include "astro_index.h"
 #include "astro/fusion.h"
 
 /* ---- the index userdata ------------------------------------------------ */
 
-typedef struct lindex {
-    astro_flat *flat;       /* exactly one of flat, hnsw, bm25 is set while */
-    astro_hnsw *hnsw;       /* the object lives; none once it is freed      */
-    astro_bm25 *bm25;
-    astro_hnsw_ctx *ctx;    /* hnsw: its search context */
-    float *vbuf;            /* flat: one vector, for get() */
-    size_t dim;             /* flat: its dimension */
-    uint64_t *keys;         /* result buffers, cap entries each */
-    float *scores;
-    size_t cap;
-} lindex;
-
-/* Returns self (argument 1) of a method of the class named by upvalue 1,
- * raising when it is another type or was freed. */
-static lindex *check_ix(lua_State *L)
+lindex *astro_lua_index_check(lua_State *L)
 {
     const char *tname = lua_tostring(L, lua_upvalueindex(1));
     lindex *x = (lindex *)luaL_checkudata(L, 1, tname);
-    if (x->flat == NULL && x->hnsw == NULL && x->bm25 == NULL)
+    if (x->flat == NULL && x->hnsw == NULL && x->bm25 == NULL && x->i8 == NULL)
         luaL_error(L, "%s: object is freed", tname);
     return x;
 }
 
-/* Pushes an empty index userdata of class tname (freed safely by __gc if
- * setup fails). */
-static lindex *push_ix(lua_State *L, const char *tname)
+lindex *astro_lua_index_push(lua_State *L, const char *tname)
 {
     lindex *x = (lindex *)lua_newuserdata(L, sizeof *x);
     memset(x, 0, sizeof *x);
@@ -60,7 +42,7 @@ static lindex *push_ix(lua_State *L, const char *tname)
     return x;
 }
 
-static int m_gc(lua_State *L)
+int astro_lua_index_gc(lua_State *L)
 {
     lindex *x = (lindex *)lua_touserdata(L, 1);
     if (x == NULL)
@@ -69,6 +51,8 @@ static int m_gc(lua_State *L)
     astro_hnsw_ctx_free(x->ctx);
     astro_hnsw_free(x->hnsw);
     astro_bm25_free(x->bm25);
+    astro_flat_i8_ctx_free(x->i8ctx);
+    astro_flat_i8_free(x->i8);
     free(x->vbuf);
     free(x->keys);
     free(x->scores);
@@ -79,7 +63,7 @@ static int m_gc(lua_State *L)
 /* ix:add(key, vec|text [, occurred_ms [, retained_ms]]) -> true | nil, err (upsert) */
 static int m_add(lua_State *L)
 {
-    lindex *x = check_ix(L);
+    lindex *x = astro_lua_index_check(L);
     uint64_t key = astro_lua_checkkey(L, 2);
     size_t n;
     const void *v = x->bm25 != NULL ? (const void *)luaL_checklstring(L, 3, &n)
@@ -93,6 +77,8 @@ static int m_add(lua_State *L)
         rc = astro_flat_add(x->flat, key, (const float *)v, n, &t, &err);
     else if (x->hnsw != NULL)
         rc = astro_hnsw_add(x->hnsw, key, (const float *)v, n, &t, &err);
+    else if (x->i8 != NULL)
+        rc = astro_flat_i8_add(x->i8, key, (const float *)v, n, &t, &err);
     else
         rc = astro_bm25_add(x->bm25, key, (const char *)v, n, &t, &err);
     if (rc != ASTRO_OK)
@@ -104,10 +90,11 @@ static int m_add(lua_State *L)
 /* ix:remove(key) -> true if the key was present */
 static int m_remove(lua_State *L)
 {
-    lindex *x = check_ix(L);
+    lindex *x = astro_lua_index_check(L);
     uint64_t key = astro_lua_checkkey(L, 2);
     int rc = x->flat != NULL ? astro_flat_remove(x->flat, key)
            : x->hnsw != NULL ? astro_hnsw_remove(x->hnsw, key)
+           : x->i8 != NULL   ? astro_flat_i8_remove(x->i8, key)
                              : astro_bm25_remove(x->bm25, key);
     lua_pushboolean(L, rc == 1);
     return 1;
@@ -116,38 +103,44 @@ static int m_remove(lua_State *L)
 /* ix:contains(key) -> boolean (vector indexes) */
 static int m_contains(lua_State *L)
 {
-    lindex *x = check_ix(L);
+    lindex *x = astro_lua_index_check(L);
     uint64_t key = astro_lua_checkkey(L, 2);
-    int rc = x->flat != NULL ? astro_flat_contains(x->flat, key) : astro_hnsw_contains(x->hnsw, key);
+    int rc = x->flat != NULL ? astro_flat_contains(x->flat, key)
+           : x->hnsw != NULL ? astro_hnsw_contains(x->hnsw, key)
+                             : astro_flat_i8_contains(x->i8, key);
     lua_pushboolean(L, rc == 1);
     return 1;
 }
 
-static size_t ix_count(const lindex *x)
+size_t astro_lua_index_count(const lindex *x)
 {
     return x->flat != NULL ? astro_flat_count(x->flat)
          : x->hnsw != NULL ? astro_hnsw_count(x->hnsw)
+         : x->i8 != NULL   ? astro_flat_i8_count(x->i8)
                            : astro_bm25_count(x->bm25);
 }
 
 static int m_count(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)ix_count(check_ix(L)));
+    lua_pushinteger(L, (lua_Integer)astro_lua_index_count(astro_lua_index_check(L)));
     return 1;
 }
 
 static int m_dim(lua_State *L)
 {
-    lindex *x = check_ix(L);
-    lua_pushinteger(L, (lua_Integer)(x->flat != NULL ? x->dim : astro_hnsw_dim(x->hnsw)));
+    lindex *x = astro_lua_index_check(L);
+    lua_pushinteger(L, (lua_Integer)(x->flat != NULL ? x->dim
+                                   : x->hnsw != NULL ? astro_hnsw_dim(x->hnsw)
+                                                     : astro_flat_i8_dim(x->i8)));
     return 1;
 }
 
 static int m_bytes(lua_State *L)
 {
-    lindex *x = check_ix(L);
+    lindex *x = astro_lua_index_check(L);
     size_t n = x->flat != NULL ? astro_flat_bytes(x->flat)
              : x->hnsw != NULL ? astro_hnsw_bytes(x->hnsw)
+             : x->i8 != NULL   ? astro_flat_i8_bytes(x->i8)
                                : astro_bm25_bytes(x->bm25);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
@@ -157,7 +150,7 @@ static int m_bytes(lua_State *L)
  * query is a packed vector (a text for bm25); ef is HNSW's beam width. */
 static int m_search(lua_State *L)
 {
-    lindex *x = check_ix(L);
+    lindex *x = astro_lua_index_check(L);
     size_t qlen, k, count, ef = 0;
     const void *q = x->bm25 != NULL ? (const void *)luaL_checklstring(L, 2, &qlen)
                                     : (const void *)astro_lua_checkvec(L, 2, &qlen);
@@ -168,7 +161,7 @@ static int m_search(lua_State *L)
     astro_lua_checkfilter(L, 4, &flt);
     if (x->hnsw != NULL && !lua_isnoneornil(L, 5))
         ef = astro_lua_checksize(L, 5);
-    count = ix_count(x);
+    count = astro_lua_index_count(x);
     if (k > count)
         k = count;
     astro_lua_reserve(L, &x->keys, &x->scores, &x->cap, k > 0 ? k : 1);
@@ -184,8 +177,9 @@ static int m_search(lua_State *L)
     return 2;
 }
 
-/* The methods the vector indexes share; bm25 has all but contains and dim. */
-static const luaL_Reg vector_methods[] = {
+/* The methods the vector indexes share (flat_i8 replaces search); bm25 has
+ * all but contains and dim. */
+const luaL_Reg astro_lua_index_methods[] = {
     {"add", m_add},
     {"remove", m_remove},
     {"contains", m_contains},
@@ -203,7 +197,7 @@ static int l_flat(lua_State *L)
 {
     size_t dim = astro_lua_checksize(L, 1);
     astro_err err;
-    lindex *x = push_ix(L, ASTRO_MT_FLAT);
+    lindex *x = astro_lua_index_push(L, ASTRO_MT_FLAT);
     if (astro_flat_new(dim, &x->flat, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
     x->dim = astro_flat_dim(x->flat);
@@ -216,7 +210,7 @@ static int l_flat(lua_State *L)
 /* ix:get(key) -> packed stored (normalized) vector | nil when absent */
 static int m_flat_get(lua_State *L)
 {
-    lindex *x = check_ix(L);
+    lindex *x = astro_lua_index_check(L);
     uint64_t key = astro_lua_checkkey(L, 2);
     astro_err err;
     if (astro_flat_get(x->flat, key, x->vbuf, x->dim, &err) != ASTRO_OK) {
@@ -275,7 +269,7 @@ static int l_hnsw(lua_State *L)
         o.ef_search = opt_size(L, 2, "ef", o.ef_search);
         o.seed = opt_size(L, 2, "seed", o.seed);
     }
-    x = push_ix(L, ASTRO_MT_HNSW);
+    x = astro_lua_index_push(L, ASTRO_MT_HNSW);
     if (astro_hnsw_new(dim, &o, &x->hnsw, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
     return finish_hnsw(L, x);
@@ -288,7 +282,7 @@ static int l_hnsw_load(lua_State *L)
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     astro_err err;
-    lindex *x = push_ix(L, ASTRO_MT_HNSW);
+    lindex *x = astro_lua_index_push(L, ASTRO_MT_HNSW);
     int rc = lua_toboolean(L, lua_upvalueindex(1)) ? astro_hnsw_load_mem(s, len, &x->hnsw, &err)
                                                    : astro_hnsw_load(s, &x->hnsw, &err);
     if (rc != ASTRO_OK)
@@ -299,7 +293,7 @@ static int l_hnsw_load(lua_State *L)
 /* ix:repair() -> true | nil, err */
 static int m_hnsw_repair(lua_State *L)
 {
-    lindex *x = check_ix(L);
+    lindex *x = astro_lua_index_check(L);
     astro_err err;
     if (astro_hnsw_repair(x->hnsw, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
@@ -310,7 +304,7 @@ static int m_hnsw_repair(lua_State *L)
 /* ix:save(path) -> true | nil, err */
 static int m_hnsw_save(lua_State *L)
 {
-    lindex *x = check_ix(L);
+    lindex *x = astro_lua_index_check(L);
     const char *path = luaL_checkstring(L, 2);
     astro_err err;
     if (astro_hnsw_save(x->hnsw, path, &err) != ASTRO_OK)
@@ -322,7 +316,7 @@ static int m_hnsw_save(lua_State *L)
 /* ix:save_string() -> string (the bytes astro_hnsw_save would write) */
 static int m_hnsw_save_string(lua_State *L)
 {
-    lindex *x = check_ix(L);
+    lindex *x = astro_lua_index_check(L);
     size_t n = astro_hnsw_save_size(x->hnsw), len = 0;
     astro_err err;
     char *buf = (char *)lua_newuserdata(L, n ? n : 1);   /* GC-owned scratch */
@@ -369,7 +363,7 @@ static int l_bm25(lua_State *L)
         o.tok.stem = astro_lua_optbool(L, 1, "stem", o.tok.stem);
         o.tok.stopwords = astro_lua_optbool(L, 1, "stopwords", o.tok.stopwords);
     }
-    x = push_ix(L, ASTRO_MT_BM25);
+    x = astro_lua_index_push(L, ASTRO_MT_BM25);
     if (astro_bm25_new(&o, &x->bm25, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
     return 1;
@@ -483,11 +477,11 @@ static const luaL_Reg index_funcs[] = {
 
 void astro_lua_open_index(lua_State *L)
 {
-    astro_lua_newclass(L, ASTRO_MT_FLAT, vector_methods, m_gc);
+    astro_lua_newclass(L, ASTRO_MT_FLAT, astro_lua_index_methods, astro_lua_index_gc);
     astro_lua_addmethods(L, ASTRO_MT_FLAT, flat_methods);
-    astro_lua_newclass(L, ASTRO_MT_HNSW, vector_methods, m_gc);
+    astro_lua_newclass(L, ASTRO_MT_HNSW, astro_lua_index_methods, astro_lua_index_gc);
     astro_lua_addmethods(L, ASTRO_MT_HNSW, hnsw_methods);
-    astro_lua_newclass(L, ASTRO_MT_BM25, bm25_methods, m_gc);
+    astro_lua_newclass(L, ASTRO_MT_BM25, bm25_methods, astro_lua_index_gc);
     luaL_setfuncs(L, index_funcs, 0);
     lua_pushboolean(L, 0);
     lua_pushcclosure(L, l_hnsw_load, 1);

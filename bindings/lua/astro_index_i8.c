@@ -7,24 +7,16 @@
 ** row's BLOB, a slice of a mapped file) or nil. Without fetch the scores
 ** are the int8 estimates. Results are two 1-based arrays, keys and scores
 ** ((1+cos)/2), best first, or nil, err — a missing or malformed vector, or
-** an error raised by fetch, fails the search and names the key.
+** an error raised by fetch, fails the search and names the key. Every other
+** method is the shared one of astro_index.c.
 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "astro_lua.h"
-#include "astro/flat_i8.h"
+#include "astro_index.h"
 
 #define ASTRO_MT_FLAT_I8 "astrocyte.flat_i8"
-
-typedef struct li8 {
-    astro_flat_i8 *ix;
-    astro_flat_i8_ctx *ctx;     /* one per index: a Lua state is one thread */
-    uint64_t *keys;             /* result buffers, cap entries each */
-    float *scores;
-    size_t cap;
-} li8;
 
 /* What the fetch callback needs: the state, the function's stack slot, and
  * the reason it gave up. */
@@ -33,27 +25,6 @@ typedef struct fetch_env {
     int fn;
     char why[200];
 } fetch_env;
-
-static li8 *check_i8(lua_State *L)
-{
-    li8 *x = (li8 *)luaL_checkudata(L, 1, ASTRO_MT_FLAT_I8);
-    if (x->ix == NULL)
-        luaL_error(L, "%s: object is freed", ASTRO_MT_FLAT_I8);
-    return x;
-}
-
-static int m_gc(lua_State *L)
-{
-    li8 *x = (li8 *)lua_touserdata(L, 1);
-    if (x == NULL)
-        return 0;
-    astro_flat_i8_ctx_free(x->ctx);
-    astro_flat_i8_free(x->ix);
-    free(x->keys);
-    free(x->scores);
-    memset(x, 0, sizeof *x);
-    return 0;
-}
 
 /* Calls the Lua fetch function for key; copies its packed vector into buf. */
 static const float *fetch_lua(void *user, uint64_t key, float *buf, size_t dim)
@@ -86,61 +57,10 @@ static const float *fetch_lua(void *user, uint64_t key, float *buf, size_t dim)
     return buf;
 }
 
-/* ix:add(key, vec [, occurred_ms [, retained_ms]]) -> true | nil, err (upsert) */
-static int m_add(lua_State *L)
-{
-    li8 *x = check_i8(L);
-    uint64_t key = astro_lua_checkkey(L, 2);
-    size_t n;
-    const float *v = astro_lua_checkvec(L, 3, &n);
-    astro_item_times t;
-    astro_err err;
-    t.occurred_at = astro_lua_opttime(L, 4);
-    t.retained_at = astro_lua_opttime(L, 5);
-    if (astro_flat_i8_add(x->ix, key, v, n, &t, &err) != ASTRO_OK)
-        return astro_lua_fail(L, err.msg);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int m_remove(lua_State *L)
-{
-    li8 *x = check_i8(L);
-    lua_pushboolean(L, astro_flat_i8_remove(x->ix, astro_lua_checkkey(L, 2)) == 1);
-    return 1;
-}
-
-static int m_contains(lua_State *L)
-{
-    li8 *x = check_i8(L);
-    lua_pushboolean(L, astro_flat_i8_contains(x->ix, astro_lua_checkkey(L, 2)) == 1);
-    return 1;
-}
-
-static int m_count(lua_State *L)
-{
-    lua_pushinteger(L, (lua_Integer)astro_flat_i8_count(check_i8(L)->ix));
-    return 1;
-}
-
-static int m_dim(lua_State *L)
-{
-    lua_pushinteger(L, (lua_Integer)astro_flat_i8_dim(check_i8(L)->ix));
-    return 1;
-}
-
-/* ix:bytes() -> the index's own allocation count (codes, scales, keys,
- * times, key map; no float vectors) */
-static int m_bytes(lua_State *L)
-{
-    lua_pushinteger(L, (lua_Integer)astro_flat_i8_bytes(check_i8(L)->ix));
-    return 1;
-}
-
 /* ix:search(query, k [, filter [, fetch]]) -> keys, scores | nil, err */
 static int m_search(lua_State *L)
 {
-    li8 *x = check_i8(L);
+    lindex *x = astro_lua_index_check(L);
     size_t qlen, k, count;
     const float *q = astro_lua_checkvec(L, 2, &qlen);
     astro_filter flt;
@@ -152,11 +72,11 @@ static int m_search(lua_State *L)
     if (!lua_isnoneornil(L, 5))
         luaL_checktype(L, 5, LUA_TFUNCTION);
     env.L = L, env.fn = 5, env.why[0] = '\0';
-    count = astro_flat_i8_count(x->ix);
+    count = astro_flat_i8_count(x->i8);
     if (k > count)
         k = count;
     astro_lua_reserve(L, &x->keys, &x->scores, &x->cap, k > 0 ? k : 1);
-    n = astro_flat_i8_search(x->ix, x->ctx, q, qlen, k, &flt, lua_isnoneornil(L, 5) ? NULL : fetch_lua, &env,
+    n = astro_flat_i8_search(x->i8, x->i8ctx, q, qlen, k, &flt, lua_isnoneornil(L, 5) ? NULL : fetch_lua, &env,
                              x->keys, x->scores, &err);
     if (n < 0)
         return astro_lua_fail(L, env.why[0] ? env.why : err.msg);
@@ -188,30 +108,23 @@ static int l_flat_i8(lua_State *L)
 {
     size_t dim = astro_lua_checksize(L, 1), rescore = opt_rescore(L, 2);
     astro_err err;
-    li8 *x = (li8 *)lua_newuserdata(L, sizeof *x);
-    memset(x, 0, sizeof *x);
-    luaL_getmetatable(L, ASTRO_MT_FLAT_I8);
-    lua_setmetatable(L, -2);
-    if (astro_flat_i8_new(dim, rescore, &x->ix, &err) != ASTRO_OK ||
-        astro_flat_i8_ctx_new(x->ix, 10, &x->ctx, &err) != ASTRO_OK)
+    lindex *x = astro_lua_index_push(L, ASTRO_MT_FLAT_I8);
+    if (astro_flat_i8_new(dim, rescore, &x->i8, &err) != ASTRO_OK ||
+        astro_flat_i8_ctx_new(x->i8, 10, &x->i8ctx, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
     return 1;
 }
 
+/* Replaces the shared search with the one that takes fetch. */
 static const luaL_Reg i8_methods[] = {
-    {"add", m_add},
-    {"remove", m_remove},
-    {"contains", m_contains},
-    {"count", m_count},
-    {"dim", m_dim},
-    {"bytes", m_bytes},
     {"search", m_search},
     {NULL, NULL}
 };
 
 void astro_lua_open_index_i8(lua_State *L)
 {
-    astro_lua_newclass(L, ASTRO_MT_FLAT_I8, i8_methods, m_gc);
+    astro_lua_newclass(L, ASTRO_MT_FLAT_I8, astro_lua_index_methods, astro_lua_index_gc);
+    astro_lua_addmethods(L, ASTRO_MT_FLAT_I8, i8_methods);
     lua_pushcfunction(L, l_flat_i8);
     lua_setfield(L, -2, "flat_i8");
 }
