@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "astro/assoc.h"
-#include "fuzz_input.h"
+#include "fuzz_filter.h"
 #include "internal.h"
 
 #define NKEYS 24
@@ -46,10 +46,6 @@ static long check_search(astro_assoc *a, const mdoc *docs, const char *q, size_t
         if (i > 0) FUZZ_CHECK(sc[i] < sc[i - 1] || (sc[i] == sc[i - 1] && keys[i] > keys[i - 1]));
     }
     return n;
-}
-
-static int64_t pick_time(uint8_t b) {
-    return b == 0 ? ASTRO_TIME_NONE : (int64_t)(b % 16) * 1000;
 }
 
 static void model_add(mdoc *d, const char *s, size_t len, const astro_item_times *t) {
@@ -97,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 0: case 1: {
             uint64_t key = fi_u8(&in) % NKEYS;
             uint8_t b = fi_u8(&in);
-            astro_item_times t = { pick_time(b & 0x0F), pick_time(b >> 4) };
+            astro_item_times t = { fi_time(b & 0x0F), fi_time(b >> 4) };
             size_t len;
             const char *s = (const char *)fi_piece(&in, 255, &len);
             FUZZ_CHECK(astro_assoc_add(a, key, s, len, (op & 8) ? &t : NULL, NULL) == ASTRO_OK);
@@ -113,14 +109,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         case 3: {
             uint8_t bits[(NKEYS + 7) / 8];
-            fi_bytes(&in, bits, sizeof bits);
-            astro_keyset ks = { bits, (uint64_t)fi_u8(&in) % (NKEYS + 1) };
+            astro_keyset ks;
             astro_filter f;
-            astro_filter_init(&f);
-            uint8_t fb = fi_u8(&in);
-            if (fb & 1) f.allow = &ks;
-            f.time_from = (fb & 2) ? pick_time(fi_u8(&in)) : ASTRO_TIME_NONE;
-            f.time_to = (fb & 4) ? pick_time(fi_u8(&in)) : ASTRO_TIME_NONE;
+            uint8_t fb = fi_filter(&in, bits, sizeof bits, NKEYS, 0, &ks, &f);
             size_t len;
             const char *q = (const char *)fi_piece(&in, 255, &len);
             check_search(a, docs, q, len, NULL, 0, 1 + (fb >> 4) % NKEYS, &f, keys, sc);

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "astro/bm25.h"
-#include "fuzz_input.h"
+#include "fuzz_filter.h"
 #include "internal.h"
 
 #define NKEYS 24
@@ -142,10 +142,6 @@ static void model_add(world *w, uint64_t key, const char *s, size_t len, const a
     d->times = t ? *t : (astro_item_times){ ASTRO_TIME_NONE, ASTRO_TIME_NONE };
 }
 
-static int64_t pick_time(uint8_t b) {
-    return b == 0 ? ASTRO_TIME_NONE : (int64_t)(b % 16) * 1000;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const double BS[] = { 0.75, 0.0, 1.0, 0.3 };
     static const double K1S[] = { 1.2, 0.5, 3.0, 0.0 };
@@ -176,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 0: case 1: case 2: {
             uint64_t key = fi_u8(&in) % NKEYS;
             uint8_t tb = fi_u8(&in);
-            astro_item_times t = { pick_time(tb & 0x0F), pick_time(tb >> 4) };
+            astro_item_times t = { fi_time(tb & 0x0F), fi_time(tb >> 4) };
             size_t len;
             const char *s = (const char *)fi_piece(&in, 255, &len);
             int rc = astro_bm25_add(w.ix, key, s, len, (op & 8) ? &t : NULL, NULL);
@@ -199,15 +195,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         case 6: {
             uint8_t bits[(NKEYS + 7) / 8];
-            fi_bytes(&in, bits, sizeof bits);
-            astro_keyset ks = { bits, (uint64_t)fi_u8(&in) % (NKEYS + 1) };
+            astro_keyset ks;
             astro_filter f;
-            astro_filter_init(&f);
-            uint8_t fb = fi_u8(&in);
-            if (fb & 1) f.allow = &ks;
-            f.time_from = (fb & 2) ? pick_time(fi_u8(&in)) : ASTRO_TIME_NONE;
-            f.time_to = (fb & 4) ? pick_time(fi_u8(&in)) : ASTRO_TIME_NONE;
-            f.as_of = (fb & 8) ? pick_time(fi_u8(&in)) : ASTRO_TIME_NONE;
+            uint8_t fb = fi_filter(&in, bits, sizeof bits, NKEYS, 1, &ks, &f);
             size_t len;
             const char *q = (const char *)fi_piece(&in, 255, &len);
             check_query(&w, q, len, &f, fb >> 7, (fb >> 4) % 5);
