@@ -100,12 +100,44 @@ static const char *put(char **pool, const char *s, size_t len)
     return d;
 }
 
+/* Where the tags of one hit go: counted in pass 1, copied in pass 2. */
+typedef struct tag_sink {
+    size_t ntags, bytes;    /* pass 1 */
+    const char **tagp;      /* pass 2: the next tag slot */
+    char *pool;             /* pass 2: the next string byte */
+    int copy;
+} tag_sink;
+
+/* Counts or copies each string in the tags array of the hit on top (other
+ * values are skipped); leaves the stack as is. Returns how many it saw. */
+static size_t hit_tags(lua_State *L, tag_sink *ts)
+{
+    size_t seen = 0;
+    lua_getfield(L, -1, "tags");
+    if (lua_istable(L, -1)) {
+        size_t t, len, nt = (size_t)lua_rawlen(L, -1);
+        for (t = 1; t <= nt; t++) {
+            lua_rawgeti(L, -1, (lua_Integer)t);
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                const char *s = lua_tolstring(L, -1, &len);
+                if (ts->copy)
+                    *ts->tagp++ = put(&ts->pool, s, len);
+                else
+                    ts->bytes += len + 1, ts->ntags++;
+                seen++;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return seen;
+}
+
 int host_hits_build(lua_State *L, int idx, astro_hits **out)
 {
-    size_t n, i, j, ntags = 0, bytes = 0, len, total;
+    size_t n, i, j, bytes = 0, len, total;
     astro_hits *h;
-    const char **tagp;
-    char *pool;
+    tag_sink ts = {0, 0, NULL, NULL, 0};
     lua_getfield(L, idx, "hits");
     if (!lua_istable(L, -1))
         luaL_error(L, "recall result has no hits array");
@@ -118,22 +150,10 @@ int host_hits_build(lua_State *L, int idx, astro_hits **out)
             if (str_field(L, hit_strings[j], &len))
                 bytes += len;
         bytes += 4;
-        lua_getfield(L, -1, "tags");
-        if (lua_istable(L, -1)) {
-            size_t t, nt = (size_t)lua_rawlen(L, -1);
-            for (t = 1; t <= nt; t++) {
-                lua_rawgeti(L, -1, (lua_Integer)t);
-                if (lua_type(L, -1) == LUA_TSTRING) {
-                    lua_tolstring(L, -1, &len);
-                    bytes += len + 1;
-                    ntags++;
-                }
-                lua_pop(L, 1);
-            }
-        }
-        lua_pop(L, 2);
+        hit_tags(L, &ts);
+        lua_pop(L, 1);
     }
-    total = sizeof *h + n * sizeof(astro_hit) + ntags * sizeof(char *) + bytes;
+    total = sizeof *h + n * sizeof(astro_hit) + ts.ntags * sizeof(char *) + bytes + ts.bytes;
     h = malloc(total);
     if (!h) {
         lua_pop(L, 1);
@@ -141,37 +161,25 @@ int host_hits_build(lua_State *L, int idx, astro_hits **out)
     }
     h->count = n;
     h->hits = (astro_hit *)(h + 1);
-    tagp = (const char **)(h->hits + n);
-    pool = (char *)(tagp + ntags);
+    ts.tagp = (const char **)(h->hits + n);
+    ts.pool = (char *)(ts.tagp + ts.ntags);
+    ts.copy = 1;
     for (i = 1; i <= n; i++) {           /* pass 2: fill (no raising from here on) */
         astro_hit *x = &h->hits[i - 1];
         const char *s;
         lua_rawgeti(L, -1, (lua_Integer)i);
-        s = str_field(L, "memory_id", &len); x->memory_id = put(&pool, s, len);
-        s = str_field(L, "text", &len);      x->text = put(&pool, s, len);
-        s = str_field(L, "bank_id", &len);   x->bank_id = put(&pool, s, len);
-        s = str_field(L, "fact_type", &len); x->fact_type = put(&pool, s, len);
+        s = str_field(L, "memory_id", &len); x->memory_id = put(&ts.pool, s, len);
+        s = str_field(L, "text", &len);      x->text = put(&ts.pool, s, len);
+        s = str_field(L, "bank_id", &len);   x->bank_id = put(&ts.pool, s, len);
+        s = str_field(L, "fact_type", &len); x->fact_type = put(&ts.pool, s, len);
         lua_getfield(L, -1, "score");
         x->score = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : 0.0;
         lua_pop(L, 1);
         x->occurred_at_ms = host_parse_time(str_field(L, "occurred_at", &len));
         x->retained_at_ms = host_parse_time(str_field(L, "retained_at", &len));
-        x->tags = tagp;
-        x->tag_count = 0;
-        lua_getfield(L, -1, "tags");
-        if (lua_istable(L, -1)) {
-            size_t t, nt = (size_t)lua_rawlen(L, -1);
-            for (t = 1; t <= nt; t++) {
-                lua_rawgeti(L, -1, (lua_Integer)t);
-                if (lua_type(L, -1) == LUA_TSTRING) {
-                    s = lua_tolstring(L, -1, &len);
-                    *tagp++ = put(&pool, s, len);
-                    x->tag_count++;
-                }
-                lua_pop(L, 1);
-            }
-        }
-        lua_pop(L, 2);
+        x->tags = ts.tagp;
+        x->tag_count = hit_tags(L, &ts);
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
     lua_getfield(L, idx, "total_available");
