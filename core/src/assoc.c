@@ -49,15 +49,9 @@ struct astro_assoc {
     astro__idxmap tmap;
     int64_t *dsum;     /* dim: sum of S_d over live documents */
 
-    /* documents, by docno */
-    size_t nslots, dcap, ndocs, nfree;
+    /* documents, by docno; their term ids (docs.fwd) are in hash order */
+    astro__docs docs;
     uint64_t total_terms;  /* sum of fwd_n over live documents */
-    uint64_t *keys;
-    astro_item_times *times;
-    uint32_t **fwd;    /* distinct term ids, in hash order */
-    uint32_t *fwd_n;
-    uint32_t *freelist;
-    astro__idxmap map; /* key -> docno */
 
     /* scratch */
     uint32_t *tids;
@@ -84,19 +78,6 @@ void astro_assoc_opts_init(astro_assoc_opts *opts) {
     opts->tok.stopwords = 1;
     opts->tok.max_term_bytes = 0;
 }
-
-/* Returns p reallocated to n elements of size sz, or NULL (p still valid). */
-static void *grow_arr(void *p, size_t sz, size_t n) {
-    if (n == 0 || n > SIZE_MAX / sz) return NULL;
-    return realloc(p, n * sz);
-}
-
-#define GROW_OR(ptr, n, onfail)                                   \
-    do {                                                          \
-        void *q_ = grow_arr((ptr), sizeof *(ptr), (n));           \
-        if (!q_) { onfail; }                                      \
-        (ptr) = q_;                                               \
-    } while (0)
 
 int astro_assoc_new(const astro_assoc_opts *opts, astro_assoc **out, astro_err *err) {
     astro_assoc_opts o;
@@ -144,13 +125,7 @@ void astro_assoc_free(astro_assoc *a) {
     free(a->ctx);
     astro__idxmap_free(&a->tmap);
     free(a->dsum);
-    for (size_t d = 0; d < a->nslots; d++) free(a->fwd[d]);
-    free(a->keys);
-    free(a->times);
-    free(a->fwd);
-    free(a->fwd_n);
-    free(a->freelist);
-    astro__idxmap_free(&a->map);
+    astro__docs_free(&a->docs);
     free(a->tids);
     free(a->svec);
     free(a->qv);
@@ -195,9 +170,9 @@ static uint32_t term_intern(astro_assoc *a, uint64_t h) {
     if (a->nterms == a->tcap) {
         size_t ncap = a->tcap ? a->tcap * 2 : 64;
         if (ncap > SIZE_MAX / a->o.dim) goto oom;
-        GROW_OR(a->terms, ncap, goto oom);
-        GROW_OR(a->thash, ncap, goto oom);
-        GROW_OR(a->ctx, ncap * a->o.dim, goto oom);
+        ASTRO__GROW_OR(a->terms, ncap, goto oom);
+        ASTRO__GROW_OR(a->thash, ncap, goto oom);
+        ASTRO__GROW_OR(a->ctx, ncap * a->o.dim, goto oom);
         a->tcap = ncap;
     }
     if (astro__idxmap_reserve(&a->tmap, a->nterms + 1, a->thash)) goto oom;
@@ -221,7 +196,7 @@ static int on_token(const astro_token *tok, void *ud) {
     if (id == ASTRO__IDX_EMPTY) return a->lookup_only ? 0 : 1;
     if (a->tids_n == a->tids_cap) {
         size_t ncap = a->tids_cap ? a->tids_cap * 2 : 256;
-        GROW_OR(a->tids, ncap, a->rc = ASTRO_ENOMEM; return 1);
+        ASTRO__GROW_OR(a->tids, ncap, a->rc = ASTRO_ENOMEM; return 1);
         a->tids_cap = ncap;
     }
     a->tids[a->tids_n++] = id;
@@ -268,8 +243,8 @@ static size_t distinct_terms(astro_assoc *a, const char *s, size_t len, int look
 /* Adds (sign +1) or removes (-1) document d's co-occurrences. */
 static void learn(astro_assoc *a, uint32_t d, int32_t sign) {
     const uint32_t dim = a->o.dim, nnz = a->o.nnz;
-    const uint32_t *f = a->fwd[d];
-    uint32_t n = a->fwd_n[d];
+    const uint32_t *f = a->docs.fwd[d];
+    uint32_t n = a->docs.fwd_n[d];
     memset(a->svec, 0, dim * sizeof *a->svec);
     for (uint32_t i = 0; i < n; i++) IDX_ADD(a->svec, dim, nnz, a->thash[f[i]], 1);
     for (uint32_t i = 0; i < n; i++) {
@@ -283,8 +258,8 @@ static void learn(astro_assoc *a, uint32_t d, int32_t sign) {
 /* Unlearns docno d and drops its postings and forward list. */
 static void doc_unlink(astro_assoc *a, uint32_t d) {
     learn(a, d, -1);
-    for (uint32_t i = 0; i < a->fwd_n[d]; i++) {
-        aterm *t = &a->terms[a->fwd[d][i]];
+    for (uint32_t i = 0; i < a->docs.fwd_n[d]; i++) {
+        aterm *t = &a->terms[a->docs.fwd[d][i]];
         for (uint32_t j = 0; j < t->df; j++) {
             if (t->post[j] == d) {
                 t->post[j] = t->post[--t->df];
@@ -292,26 +267,9 @@ static void doc_unlink(astro_assoc *a, uint32_t d) {
             }
         }
     }
-    a->total_terms -= a->fwd_n[d];
-    free(a->fwd[d]);
-    a->fwd[d] = NULL;
-    a->fwd_n[d] = 0;
-    a->ndocs--;
-}
-
-/* Grows the docno-indexed arrays for one more slot; ASTRO_ENOMEM leaves the
- * arrays that grew valid and dcap unchanged. */
-static int docs_reserve(astro_assoc *a) {
-    if (a->nfree > 0 || a->nslots < a->dcap) return ASTRO_OK;
-    if (a->dcap >= ASTRO__IDX_EMPTY / 2) return ASTRO_ENOMEM;
-    size_t ncap = a->dcap ? a->dcap * 2 : 64;
-    GROW_OR(a->keys, ncap, return ASTRO_ENOMEM);
-    GROW_OR(a->times, ncap, return ASTRO_ENOMEM);
-    GROW_OR(a->fwd, ncap, return ASTRO_ENOMEM);
-    GROW_OR(a->fwd_n, ncap, return ASTRO_ENOMEM);
-    GROW_OR(a->freelist, ncap, return ASTRO_ENOMEM);
-    a->dcap = ncap;
-    return ASTRO_OK;
+    a->total_terms -= a->docs.fwd_n[d];
+    astro__docs_drop_terms(&a->docs, d);
+    a->docs.ndocs--;
 }
 
 int astro_assoc_add(astro_assoc *a, uint64_t key, const char *s, size_t len,
@@ -323,40 +281,28 @@ int astro_assoc_add(astro_assoc *a, uint64_t key, const char *s, size_t len,
         aterm *t = &a->terms[a->tids[i]];
         if (t->df == t->cap) {
             uint32_t ncap = t->cap ? t->cap * 2 : 4;
-            GROW_OR(t->post, ncap, goto oom);
+            ASTRO__GROW_OR(t->post, ncap, goto oom);
             t->cap = ncap;
         }
     }
-    uint32_t *fwd = NULL;
-    if (nd) {
-        fwd = malloc(nd * sizeof *fwd);
-        if (!fwd) goto oom;
-        memcpy(fwd, a->tids, nd * sizeof *fwd);
-    }
-    size_t pos = astro__idxmap_find(&a->map, a->keys, key);
-    uint32_t d;
-    if (pos != SIZE_MAX) {
-        d = a->map.slots[pos];
+    uint32_t *fwd, d;
+    if (astro__docs_dup_terms(a->tids, nd, &fwd)) goto oom;
+    if (astro__docs_find(&a->docs, key, &d)) {
         doc_unlink(a, d);
     } else {
-        if (docs_reserve(a) || astro__idxmap_reserve(&a->map, a->ndocs + 1, a->keys)) {
+        if (astro__docs_reserve(&a->docs, NULL)) {
             free(fwd);
             goto oom;
         }
-        d = a->nfree ? a->freelist[--a->nfree] : (uint32_t)a->nslots++;
-        a->keys[d] = key;
-        astro__idxmap_insert(&a->map, a->keys, key, d);
+        d = astro__docs_insert(&a->docs, key);
     }
-    a->times[d].occurred_at = times ? times->occurred_at : ASTRO_TIME_NONE;
-    a->times[d].retained_at = times ? times->retained_at : ASTRO_TIME_NONE;
-    a->fwd[d] = fwd;
-    a->fwd_n[d] = (uint32_t)nd;
+    astro__docs_set(&a->docs, d, times, fwd, nd);
     for (size_t i = 0; i < nd; i++) {
         aterm *t = &a->terms[fwd[i]];
         t->post[t->df++] = d;
     }
     a->total_terms += nd;
-    a->ndocs++;
+    a->docs.ndocs++;
     learn(a, d, 1);
     return ASTRO_OK;
 oom:
@@ -365,35 +311,30 @@ oom:
 
 int astro_assoc_remove(astro_assoc *a, uint64_t key) {
     if (!a) return 0;
-    size_t pos = astro__idxmap_find(&a->map, a->keys, key);
-    if (pos == SIZE_MAX) return 0;
-    uint32_t d = a->map.slots[pos];
-    astro__idxmap_erase_at(&a->map, a->keys, pos);
+    uint32_t d;
+    if (!astro__docs_erase(&a->docs, key, &d)) return 0;
     doc_unlink(a, d);
-    a->freelist[a->nfree++] = d;   /* freelist has dcap room, never fails */
     return 1;
 }
 
-size_t astro_assoc_count(const astro_assoc *a) { return a ? a->ndocs : 0; }
+size_t astro_assoc_count(const astro_assoc *a) { return a ? a->docs.ndocs : 0; }
 size_t astro_assoc_terms(const astro_assoc *a) { return a ? a->nterms : 0; }
 
 size_t astro_assoc_bytes(const astro_assoc *a) {
     if (!a) return 0;
     size_t dim = a->o.dim;
     size_t b = sizeof *a + a->tcap * (sizeof(aterm) + sizeof(uint64_t) + dim * sizeof(float)) +
-               (a->tmap.cap + a->map.cap + a->tids_cap) * sizeof(uint32_t) +
+               (a->tmap.cap + a->tids_cap) * sizeof(uint32_t) + astro__docs_bytes(&a->docs) +
                dim * (sizeof(int64_t) + sizeof(int32_t) + 2 * sizeof(double) + 2 * sizeof(float)) +
                a->acc_cap * (sizeof(float) + sizeof(uint32_t)) + (a->o.expand + 1) * sizeof(pick);
     for (size_t i = 0; i < a->nterms; i++) b += a->terms[i].cap * sizeof(uint32_t);
-    for (size_t d = 0; d < a->nslots; d++) b += a->fwd_n[d] * sizeof(uint32_t);
-    b += a->dcap * (sizeof(uint64_t) + sizeof(astro_item_times) + sizeof(uint32_t *) + 2 * sizeof(uint32_t));
     return b;
 }
 
 /* ---- search ------------------------------------------------------------- */
 
 static double idf_of(const astro_assoc *a, uint32_t df) {
-    double n = (double)a->ndocs;
+    double n = (double)a->docs.ndocs;
     return log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
@@ -479,19 +420,19 @@ long astro_assoc_search(astro_assoc *a, const char *q, size_t qlen, const uint64
                         size_t nseeds, size_t k, const astro_filter *filter, uint64_t *keys,
                         float *scores, astro_err *err) {
     if (!a || (!q && qlen) || (!seeds && nseeds)) return astro_err_set(err, ASTRO_EINVAL, "assoc: NULL argument");
-    if (k == 0 || a->ndocs == 0) return 0;
+    if (k == 0 || a->docs.ndocs == 0) return 0;
     if (!keys || !scores) return astro_err_set(err, ASTRO_EINVAL, "assoc: NULL output buffer");
     size_t nq = distinct_terms(a, q, qlen, 1);
     if (nq == SIZE_MAX) return astro_err_set(err, ASTRO_ENOMEM, "assoc: out of memory");
-    if (a->acc_cap < a->nslots) {
-        GROW_OR(a->acc, a->nslots, return astro_err_set(err, ASTRO_ENOMEM, "assoc: out of memory"));
-        GROW_OR(a->touched, a->nslots, return astro_err_set(err, ASTRO_ENOMEM, "assoc: out of memory"));
-        memset(a->acc, 0, a->nslots * sizeof *a->acc);
-        a->acc_cap = a->nslots;
+    if (a->acc_cap < a->docs.nslots) {
+        ASTRO__GROW_OR(a->acc, a->docs.nslots, return astro_err_set(err, ASTRO_ENOMEM, "assoc: out of memory"));
+        ASTRO__GROW_OR(a->touched, a->docs.nslots, return astro_err_set(err, ASTRO_ENOMEM, "assoc: out of memory"));
+        memset(a->acc, 0, a->docs.nslots * sizeof *a->acc);
+        a->acc_cap = a->docs.nslots;
     }
     const uint32_t dim = a->o.dim;
     for (uint32_t j = 0; j < dim; j++) {
-        a->mean[j] = (double)a->dsum[j] / (double)a->ndocs;
+        a->mean[j] = (double)a->dsum[j] / (double)a->docs.ndocs;
         a->qv[j] = 0;
     }
     double qmass = 0, smass = 0;
@@ -502,11 +443,10 @@ long astro_assoc_search(astro_assoc *a, const char *q, size_t qlen, const uint64
     }
     for (int pass = 0; pass < 2 && nseeds > 0; pass++) {   /* mass first, then the terms */
         for (size_t s = 0; s < nseeds; s++) {
-            size_t pos = astro__idxmap_find(&a->map, a->keys, seeds[s]);
-            if (pos == SIZE_MAX) continue;
-            uint32_t d = a->map.slots[pos];
-            for (uint32_t i = 0; i < a->fwd_n[d]; i++) {
-                uint32_t t = a->fwd[d][i];
+            uint32_t d;
+            if (!astro__docs_find(&a->docs, seeds[s], &d)) continue;
+            for (uint32_t i = 0; i < a->docs.fwd_n[d]; i++) {
+                uint32_t t = a->docs.fwd[d][i];
                 double w = idf_of(a, a->terms[t].df);
                 if (pass == 0) smass += w;
                 else if (smass > 0) qv_add(a, t, w * (qmass > 0 ? qmass : 1.0) / smass);
@@ -526,13 +466,13 @@ long astro_assoc_search(astro_assoc *a, const char *q, size_t qlen, const uint64
         }
     }
     /* BM25's length normalization with every tf 1 (k1 1.2, b 0.75). */
-    const double avg = (double)a->total_terms / (double)a->ndocs;
+    const double avg = (double)a->total_terms / (double)a->docs.ndocs;
     astro__topk top = { keys, scores, 0, k };
     for (size_t i = 0; i < nt; i++) {
         uint32_t d = a->touched[i];
-        double norm = 1.0 + 1.2 * (0.25 + 0.75 * (double)a->fwd_n[d] / (avg > 0 ? avg : 1.0));
-        if (!filter || astro__filter_pass(filter, a->keys[d], &a->times[d]))
-            astro__topk_push(&top, (float)(a->acc[d] * 2.2 / norm), a->keys[d]);
+        double norm = 1.0 + 1.2 * (0.25 + 0.75 * (double)a->docs.fwd_n[d] / (avg > 0 ? avg : 1.0));
+        if (!filter || astro__filter_pass(filter, a->docs.keys[d], &a->docs.times[d]))
+            astro__topk_push(&top, (float)(a->acc[d] * 2.2 / norm), a->docs.keys[d]);
         a->acc[d] = 0;
     }
     return (long)astro__topk_finish(&top);
@@ -540,7 +480,7 @@ long astro_assoc_search(astro_assoc *a, const char *q, size_t qlen, const uint64
 
 double astro_assoc_similarity(astro_assoc *a, const char *t1, size_t len1, const char *t2,
                               size_t len2) {
-    if (!a || !t1 || !t2 || a->ndocs == 0) return 0;
+    if (!a || !t1 || !t2 || a->docs.ndocs == 0) return 0;
     size_t n1 = distinct_terms(a, t1, len1, 1);
     if (n1 != 1) return 0;
     uint32_t x = a->tids[0];
@@ -548,7 +488,7 @@ double astro_assoc_similarity(astro_assoc *a, const char *t1, size_t len1, const
     if (n2 != 1) return 0;
     uint32_t y = a->tids[0];
     for (uint32_t j = 0; j < a->o.dim; j++) {
-        a->mean[j] = (double)a->dsum[j] / (double)a->ndocs;
+        a->mean[j] = (double)a->dsum[j] / (double)a->docs.ndocs;
         a->qv[j] = 0;
     }
     qv_add(a, x, 1.0);

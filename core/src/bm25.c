@@ -73,17 +73,8 @@ struct astro_bm25 {
     size_t arena_len, arena_cap;
 
     /* documents, indexed by docno */
-    size_t nslots;     /* docnos handed out (live + free) */
-    size_t dcap;
-    uint64_t *keys;
-    uint32_t *dl;
-    astro_item_times *times;
-    uint32_t **fwd;    /* distinct term ids of the document */
-    uint32_t *fwd_n;
-    uint32_t *freelist;
-    size_t nfree;
-    astro__idxmap map; /* key -> docno */
-    size_t ndocs;
+    astro__docs docs;
+    uint32_t *dl;      /* document length in tokens; docs.dcap entries */
     uint64_t total_len;
 
     /* scratch */
@@ -142,33 +133,13 @@ void astro_bm25_free(astro_bm25 *ix) {
     free(ix->terms);
     free(ix->tslots);
     free(ix->arena);
-    for (size_t d = 0; d < ix->nslots; d++) free(ix->fwd[d]);
-    free(ix->keys);
+    astro__docs_free(&ix->docs);
     free(ix->dl);
-    free(ix->times);
-    free(ix->fwd);
-    free(ix->fwd_n);
-    free(ix->freelist);
-    astro__idxmap_free(&ix->map);
     astro_bm25_scratch_free(ix->own);
     free(ix->tids);
     free(ix->tfs);
     free(ix);
 }
-
-/* Returns p reallocated to n elements of size sz, or NULL (p still valid). */
-static void *grow_arr(void *p, size_t sz, size_t n) {
-    if (n > SIZE_MAX / sz) return NULL;
-    return realloc(p, n * sz);
-}
-
-/* Grows array ptr to n elements, running onfail if that is impossible. */
-#define GROW_OR(ptr, n, onfail)                                   \
-    do {                                                          \
-        void *q_ = grow_arr((ptr), sizeof *(ptr), (n));           \
-        if (!q_) { onfail; }                                      \
-        (ptr) = q_;                                               \
-    } while (0)
 
 /* ---- term dictionary ---------------------------------------------------- */
 
@@ -210,13 +181,13 @@ static uint32_t term_intern(astro_bm25 *ix, const char *w, size_t n) {
     }
     if (ix->nterms == ix->terms_cap) {
         size_t ncap = ix->terms_cap ? ix->terms_cap * 2 : 64;
-        GROW_OR(ix->terms, ncap, goto oom);
+        ASTRO__GROW_OR(ix->terms, ncap, goto oom);
         ix->terms_cap = ncap;
     }
     if (ix->arena_len + n > ix->arena_cap) {
         size_t ncap = ix->arena_cap ? ix->arena_cap : 1024;
         while (ncap < ix->arena_len + n) ncap *= 2;
-        GROW_OR(ix->arena, ncap, goto oom);
+        ASTRO__GROW_OR(ix->arena, ncap, goto oom);
         ix->arena_cap = ncap;
     }
     memcpy(ix->arena + ix->arena_len, w, n);
@@ -241,8 +212,8 @@ oom:
 static int tids_push(astro_bm25 *ix, uint32_t id) {
     if (ix->tids_n == ix->tids_cap) {
         size_t ncap = ix->tids_cap ? ix->tids_cap * 2 : 256;
-        GROW_OR(ix->tids, ncap, ix->rc = ASTRO_ENOMEM; return 1);
-        GROW_OR(ix->tfs, ncap, ix->rc = ASTRO_ENOMEM; return 1);
+        ASTRO__GROW_OR(ix->tids, ncap, ix->rc = ASTRO_ENOMEM; return 1);
+        ASTRO__GROW_OR(ix->tfs, ncap, ix->rc = ASTRO_ENOMEM; return 1);
         ix->tids_cap = ncap;
     }
     ix->tids[ix->tids_n++] = id;
@@ -308,36 +279,18 @@ static uint32_t post_seek(const posting *p, uint32_t lo, uint32_t n, uint32_t d)
 
 /* ---- documents ---------------------------------------------------------- */
 
-/* Grows every docno-indexed array to hold one more slot. Returns ASTRO_ENOMEM
- * on failure; arrays that already grew stay valid and dcap is unchanged. */
-static int docs_reserve(astro_bm25 *ix) {
-    if (ix->nfree > 0 || ix->nslots < ix->dcap) return ASTRO_OK;
-    if (ix->dcap >= ASTRO__IDX_EMPTY / 2) return ASTRO_ENOMEM;
-    size_t ncap = ix->dcap ? ix->dcap * 2 : 64;
-    GROW_OR(ix->keys, ncap, return ASTRO_ENOMEM);
-    GROW_OR(ix->dl, ncap, return ASTRO_ENOMEM);
-    GROW_OR(ix->times, ncap, return ASTRO_ENOMEM);
-    GROW_OR(ix->fwd, ncap, return ASTRO_ENOMEM);
-    GROW_OR(ix->fwd_n, ncap, return ASTRO_ENOMEM);
-    GROW_OR(ix->freelist, ncap, return ASTRO_ENOMEM);
-    ix->dcap = ncap;
-    return ASTRO_OK;
-}
-
 /* Drops docno's postings and forward list and its share of N and avgdl. */
 static void doc_unlink(astro_bm25 *ix, uint32_t d) {
-    for (uint32_t i = 0; i < ix->fwd_n[d]; i++) {
-        term *t = &ix->terms[ix->fwd[d][i]];
+    for (uint32_t i = 0; i < ix->docs.fwd_n[d]; i++) {
+        term *t = &ix->terms[ix->docs.fwd[d][i]];
         uint32_t j = post_seek(t->post, 0, t->n, d);
         if (j < t->n && t->post[j].doc == d) {
             memmove(t->post + j, t->post + j + 1, (t->n - j - 1) * sizeof *t->post);
             t->n--;
         }
     }
-    free(ix->fwd[d]);
-    ix->fwd[d] = NULL;
-    ix->fwd_n[d] = 0;
-    ix->ndocs--;
+    astro__docs_drop_terms(&ix->docs, d);
+    ix->docs.ndocs--;
     ix->total_len -= ix->dl[d];
 }
 
@@ -358,35 +311,23 @@ int astro_bm25_add(astro_bm25 *ix, uint64_t key, const char *s, size_t len,
         term *t = &ix->terms[ix->tids[i]];
         if (t->n == t->cap) {
             uint32_t ncap = t->cap ? t->cap * 2 : 4;
-            GROW_OR(t->post, ncap, goto oom);
+            ASTRO__GROW_OR(t->post, ncap, goto oom);
             t->cap = ncap;
         }
     }
-    uint32_t *fwd = NULL;
-    if (nd) {
-        fwd = malloc(nd * sizeof *fwd);
-        if (!fwd) goto oom;
-        memcpy(fwd, ix->tids, nd * sizeof *fwd);
-    }
-    size_t pos = astro__idxmap_find(&ix->map, ix->keys, key);
-    uint32_t d;
-    if (pos != SIZE_MAX) {
-        d = ix->map.slots[pos];
+    uint32_t *fwd, d;
+    if (astro__docs_dup_terms(ix->tids, nd, &fwd)) goto oom;
+    if (astro__docs_find(&ix->docs, key, &d)) {
         doc_unlink(ix, d);
     } else {
-        if (docs_reserve(ix) || astro__idxmap_reserve(&ix->map, ix->ndocs + 1, ix->keys)) {
+        if (astro__docs_reserve(&ix->docs, &ix->dl)) {
             free(fwd);
             goto oom;
         }
-        d = ix->nfree ? ix->freelist[--ix->nfree] : (uint32_t)ix->nslots++;
-        ix->keys[d] = key;
-        astro__idxmap_insert(&ix->map, ix->keys, key, d);
+        d = astro__docs_insert(&ix->docs, key);
     }
     ix->dl[d] = dl;
-    ix->times[d].occurred_at = times ? times->occurred_at : ASTRO_TIME_NONE;
-    ix->times[d].retained_at = times ? times->retained_at : ASTRO_TIME_NONE;
-    ix->fwd[d] = fwd;
-    ix->fwd_n[d] = (uint32_t)nd;
+    astro__docs_set(&ix->docs, d, times, fwd, nd);
     for (size_t i = 0; i < nd; i++) {
         term *t = &ix->terms[ix->tids[i]];
         uint32_t j = t->n;
@@ -400,7 +341,7 @@ int astro_bm25_add(astro_bm25 *ix, uint64_t key, const char *s, size_t len,
         if (t->n == 0 || dl < t->min_dl) t->min_dl = dl;
         t->n++;
     }
-    ix->ndocs++;
+    ix->docs.ndocs++;
     ix->total_len += dl;
     return ASTRO_OK;
 oom:
@@ -410,26 +351,22 @@ oom:
 /* Removes key; returns 1 if it was indexed. */
 int astro_bm25_remove(astro_bm25 *ix, uint64_t key) {
     if (!ix) return 0;
-    size_t pos = astro__idxmap_find(&ix->map, ix->keys, key);
-    if (pos == SIZE_MAX) return 0;
-    uint32_t d = ix->map.slots[pos];
-    astro__idxmap_erase_at(&ix->map, ix->keys, pos);
+    uint32_t d;
+    if (!astro__docs_erase(&ix->docs, key, &d)) return 0;
     doc_unlink(ix, d);
-    ix->freelist[ix->nfree++] = d;   /* freelist has dcap room, never fails */
     return 1;
 }
 
 /* Returns the number of indexed documents. */
-size_t astro_bm25_count(const astro_bm25 *ix) { return ix ? ix->ndocs : 0; }
+size_t astro_bm25_count(const astro_bm25 *ix) { return ix ? ix->docs.ndocs : 0; }
 
 /* Returns the bytes allocated by the index, scratch included. */
 size_t astro_bm25_bytes(const astro_bm25 *ix) {
     if (!ix) return 0;
     size_t b = sizeof *ix + ix->terms_cap * sizeof(term) + ix->tslots_cap * sizeof(uint32_t) +
-               ix->arena_cap + ix->map.cap * sizeof(uint32_t) + ix->tids_cap * 2 * sizeof(uint32_t);
+               ix->arena_cap + ix->tids_cap * 2 * sizeof(uint32_t) +
+               astro__docs_bytes(&ix->docs) + ix->docs.dcap * sizeof(uint32_t);
     for (size_t i = 0; i < ix->nterms; i++) b += ix->terms[i].cap * sizeof(posting);
-    for (size_t d = 0; d < ix->nslots; d++) b += ix->fwd_n[d] * sizeof(uint32_t);
-    b += ix->dcap * (sizeof(uint64_t) + sizeof(uint32_t) * 3 + sizeof(astro_item_times) + sizeof(uint32_t *));
     return b + astro_bm25_scratch_bytes(ix->own);
 }
 
@@ -493,8 +430,8 @@ static int on_query_token(const astro_token *tok, void *ud) {
     if (id == ASTRO__IDX_EMPTY) return 0;
     if (s->tids_n == s->tids_cap) {
         size_t ncap = s->tids_cap * 2;
-        GROW_OR(s->tids, ncap, s->rc = ASTRO_ENOMEM; return 1);
-        GROW_OR(s->tfs, ncap, s->rc = ASTRO_ENOMEM; return 1);
+        ASTRO__GROW_OR(s->tids, ncap, s->rc = ASTRO_ENOMEM; return 1);
+        ASTRO__GROW_OR(s->tfs, ncap, s->rc = ASTRO_ENOMEM; return 1);
         s->tids_cap = ncap;
     }
     s->tids[s->tids_n++] = id;
@@ -518,7 +455,7 @@ long astro_bm25_search_ctx(const astro_bm25 *ix, astro_bm25_scratch *s, const ch
                            astro_err *err) {
     if (!ix || !s || (!q && qlen)) return astro_err_set(err, ASTRO_EINVAL, "bm25: NULL argument");
     if (s->ix != ix) return astro_err_set(err, ASTRO_EINVAL, "bm25: scratch belongs to another index");
-    if (k == 0 || ix->ndocs == 0 || qlen == 0) return 0;
+    if (k == 0 || ix->docs.ndocs == 0 || qlen == 0) return 0;
     if (!keys || !scores) return astro_err_set(err, ASTRO_EINVAL, "bm25: NULL output buffer");
     s->tids_n = 0;
     s->rc = ASTRO_OK;
@@ -526,13 +463,13 @@ long astro_bm25_search_ctx(const astro_bm25 *ix, astro_bm25_scratch *s, const ch
     if (s->rc) return astro_err_set(err, s->rc, "bm25: out of memory");
     size_t nq = collapse(s->tids, s->tfs, s->tids_n);   /* repeated query terms count once */
     if (nq > s->qt_cap) {
-        GROW_OR(s->qt, nq, return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory"));
-        GROW_OR(s->contrib, nq, return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory"));
-        GROW_OR(s->prefix, nq, return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory"));
+        ASTRO__GROW_OR(s->qt, nq, return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory"));
+        ASTRO__GROW_OR(s->contrib, nq, return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory"));
+        ASTRO__GROW_OR(s->prefix, nq, return astro_err_set(err, ASTRO_ENOMEM, "bm25: out of memory"));
         s->qt_cap = nq;
     }
     const double k1 = ix->k1, b = ix->b;
-    const double N = (double)ix->ndocs;
+    const double N = (double)ix->docs.ndocs;
     const double avgdl = (double)ix->total_len / N;
     const double c1 = k1 * (1.0 - b), c2 = k1 * b / avgdl;
     size_t m = 0;
@@ -561,7 +498,7 @@ long astro_bm25_search_ctx(const astro_bm25 *ix, astro_bm25_scratch *s, const ch
         for (size_t i = e; i < m; i++)
             if (s->qt[i].pos < s->qt[i].n && s->qt[i].p[s->qt[i].pos].doc < d) d = s->qt[i].p[s->qt[i].pos].doc;
         if (d == UINT32_MAX) break;
-        int pass = !filter || astro__filter_pass(filter, ix->keys[d], &ix->times[d]);
+        int pass = !filter || astro__filter_pass(filter, ix->docs.keys[d], &ix->docs.times[d]);
         double part = 0, norm = c1 + c2 * (double)ix->dl[d];
         for (size_t i = 0; i < m; i++) s->contrib[i] = 0;
         for (size_t i = e; i < m; i++) {
@@ -595,7 +532,7 @@ long astro_bm25_search_ctx(const astro_bm25 *ix, astro_bm25_scratch *s, const ch
         if (dropped || (theta >= 0 && below(part, theta))) continue;
         double sum = 0;   /* in term-id order, as the exhaustive sum would */
         for (size_t i = 0; i < m; i++) sum += s->contrib[i];
-        astro__topk_push(&top, (float)sum, ix->keys[d]);
+        astro__topk_push(&top, (float)sum, ix->docs.keys[d]);
         if (top.n == k) {
             theta = top.scores[0];
             while (e < m && below(s->prefix[e], theta)) e++;

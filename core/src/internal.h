@@ -62,6 +62,57 @@ void astro__idxmap_insert(astro__idxmap *m, const uint64_t *keys, uint64_t key, 
 void astro__idxmap_erase_at(astro__idxmap *m, const uint64_t *keys, size_t pos);
 void astro__idxmap_free(astro__idxmap *m);
 
+/* Returns p reallocated to n elements of size sz, or NULL (p still valid,
+ * also for n == 0 or an overflowing size). */
+void *astro__grow(void *p, size_t sz, size_t n);
+
+/* Grows array ptr to n elements, running onfail if that is impossible. */
+#define ASTRO__GROW_OR(ptr, n, onfail)                                 \
+    do {                                                               \
+        void *q_ = astro__grow((ptr), sizeof *(ptr), (n));             \
+        if (!q_) { onfail; }                                           \
+        (ptr) = q_;                                                    \
+    } while (0)
+
+/* The documents of an inverted index (bm25.c, assoc.c): each key maps to a
+ * dense document number (freed numbers are reused), so per-document data are
+ * plain arrays. A document keeps its distinct term ids (fwd), which the index
+ * walks to unlink its postings on removal or replacement. Invariant: every
+ * docno-indexed array (and an index's own extra one) has dcap entries. */
+typedef struct astro__docs {
+    size_t nslots;     /* docnos handed out (live + free) */
+    size_t dcap;
+    size_t ndocs;      /* live documents; the index keeps it */
+    size_t nfree;
+    uint64_t *keys;
+    astro_item_times *times;
+    uint32_t **fwd;    /* distinct term ids of the document */
+    uint32_t *fwd_n;
+    uint32_t *freelist;
+    astro__idxmap map; /* key -> docno */
+} astro__docs;
+
+/* Sets *d to key's docno and returns 1 if key is indexed, else returns 0. */
+int astro__docs_find(const astro__docs *dt, uint64_t key, uint32_t *d);
+/* Makes room for one more document in every docno array, the key map and
+ * *extra (an index's own uint32 array; NULL for none). ASTRO_OK or
+ * ASTRO_ENOMEM; arrays that grew stay valid and nothing else changes. */
+int astro__docs_reserve(astro__docs *dt, uint32_t **extra);
+/* Hands out a docno for the absent key (after a reserve; never fails). */
+uint32_t astro__docs_insert(astro__docs *dt, uint64_t key);
+/* Stores document d's times (NULL: none) and its term ids (owned from now). */
+void astro__docs_set(astro__docs *dt, uint32_t d, const astro_item_times *times, uint32_t *fwd, size_t n);
+/* Removes key from the map and frees its docno for reuse (its term ids stay
+ * until astro__docs_drop_terms); returns 1 with *d set, 0 if absent. */
+int astro__docs_erase(astro__docs *dt, uint64_t key, uint32_t *d);
+/* Frees document d's term ids. */
+void astro__docs_drop_terms(astro__docs *dt, uint32_t d);
+/* Copies n term ids into *out (NULL when n is 0); ASTRO_OK or ASTRO_ENOMEM. */
+int astro__docs_dup_terms(const uint32_t *ids, size_t n, uint32_t **out);
+/* Bytes the table owns (the arrays at dcap, the map, the term ids). */
+size_t astro__docs_bytes(const astro__docs *dt);
+void astro__docs_free(astro__docs *dt);
+
 /* Bounded min-heap of (score, key) living in the caller's output buffers.
  * The root is the worst kept result: lower score, or equal score and larger key. */
 typedef struct astro__topk {
