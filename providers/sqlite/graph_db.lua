@@ -4,6 +4,7 @@
 -- graph_schema_version), a prepared-statement cache, parameter-bound
 -- queries, one-transaction-per-call helper and IN-list chunking.
 local sqlite = require "astrocyte.sqlite"
+local statements = require "astrocyte.providers.sqlite.statements"
 local util = require "astrocyte.util"
 local errors = require "astrocyte.errors"
 local json = util.json
@@ -119,36 +120,13 @@ function DB:query_in(head, tail, bank_id, ids, each)
   end)
 end
 
--- Prepares (and caches) a statement.
-function DB:stmt(sql)
-  local st = self.cache[sql]
-  if st then st:reset(); return st end
-  local err
-  st, err = self.db:prepare(sql)
-  if not st then return nil, err end
-  self.cache[sql] = st
-  return st
-end
+DB.stmt = statements.stmt
 
 -- Runs sql with the bound values of `args` (an array, n = count); returns
 -- the rows as {col = value} tables or nil, err.
 function DB:query(sql, args)
   if not self.db:is_open() then return nil, "database is closed" end
-  local st, err = self:stmt(sql)
-  if not st then return nil, err end
-  for i = 1, args.n or #args do
-    local ok, berr = st:bind(i, args[i])
-    if not ok then st:reset(); return nil, berr end
-  end
-  local out = {}
-  while true do
-    local has, serr = st:step()
-    if has == nil then st:reset(); return nil, serr end
-    if not has then break end
-    out[#out + 1] = st:named()
-  end
-  st:reset()
-  return out
+  return statements.query(self, sql, args)
 end
 
 -- query() with the values as varargs.

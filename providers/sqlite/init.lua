@@ -19,6 +19,7 @@ local sqlite = require "astrocyte.sqlite"
 local localstore = require "astrocyte.store.localstore"
 local rowmatch = require "astrocyte.store.rowmatch"
 local rowcache = require "astrocyte.providers.sqlite.rowcache"
+local statements = require "astrocyte.providers.sqlite.statements"
 local util = require "astrocyte.util"
 local errors = require "astrocyte.errors"
 local json = util.json
@@ -71,35 +72,11 @@ local function serr(self, what, err)
   return fmt("sqlite: %s failed for '%s': %s", what, self.path, tostring(err))
 end
 
--- Prepares (and caches) a statement.
-function Backend:stmt(sql)
-  local st = self.cache[sql]
-  if st then st:reset(); return st end
-  local err
-  st, err = self.db:prepare(sql)
-  if not st then return nil, err end
-  self.cache[sql] = st
-  return st
-end
+Backend.stmt = statements.stmt
 
 -- Runs sql with params; returns an array of row tables ({col = value}) or nil, err.
 function Backend:query(sql, ...)
-  local st, err = self:stmt(sql)
-  if not st then return nil, err end
-  local n = select("#", ...)
-  for i = 1, n do
-    local ok, berr = st:bind(i, (select(i, ...)))
-    if not ok then st:reset(); return nil, berr end
-  end
-  local out = {}
-  while true do
-    local has, serr2 = st:step()
-    if has == nil then st:reset(); return nil, serr2 end
-    if not has then break end
-    out[#out + 1] = st:named()
-  end
-  st:reset()
-  return out
+  return statements.query(self, sql, { n = select("#", ...), ... })
 end
 
 local function decode_row(r)
