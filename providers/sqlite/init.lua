@@ -231,12 +231,14 @@ function Backend:get_by_id(bank_id, id)
   return rows[1] and decode_row(rows[1]) or nil
 end
 
--- Deletes ids of one bank in one transaction; returns the deleted keys.
-function Backend:delete(bank_id, ids)
+-- Runs run(id) (one statement RETURNING key) for each id of a bank in one
+-- transaction, logs the keys it changed and drops them from the row cache
+-- (all of them when it failed). Returns those keys or nil, err naming what.
+local function change_each(self, bank_id, ids, what, run)
   local keys, err = self:transaction(function()
     local out = {}
     for _, id in ipairs(ids) do
-      local rows, qerr = self:query("DELETE FROM memories WHERE bank_id = ? AND id = ? RETURNING key", bank_id, id)
+      local rows, qerr = run(id)
       if not rows then return nil, qerr end
       if rows[1] then out[#out + 1] = rows[1].key end
     end
@@ -245,8 +247,15 @@ function Backend:delete(bank_id, ids)
     return out
   end)
   self:invalidate(keys)
-  if not keys then return nil, serr(self, "delete", err) end
+  if not keys then return nil, serr(self, what, err) end
   return keys
+end
+
+-- Deletes ids of one bank in one transaction; returns the deleted keys.
+function Backend:delete(bank_id, ids)
+  return change_each(self, bank_id, ids, "delete", function(id)
+    return self:query("DELETE FROM memories WHERE bank_id = ? AND id = ? RETURNING key", bank_id, id)
+  end)
 end
 
 -- Rows of a bank ordered by id: live ones, or only archived ones when
@@ -305,21 +314,10 @@ end
 function Backend:set_archived(bank_id, ids, at_ms)
   local sql = at_ms and "UPDATE memories SET archived_at = ? WHERE bank_id = ? AND id = ? AND archived_at IS NULL RETURNING key"
     or "UPDATE memories SET archived_at = NULL WHERE bank_id = ? AND id = ? AND archived_at IS NOT NULL RETURNING key"
-  local keys, err = self:transaction(function()
-    local out = {}
-    for _, id in ipairs(ids) do
-      local rows, qerr
-      if at_ms then rows, qerr = self:query(sql, at_ms, bank_id, id) else rows, qerr = self:query(sql, bank_id, id) end
-      if not rows then return nil, qerr end
-      if rows[1] then out[#out + 1] = rows[1].key end
-    end
-    local lok, lerr = self:log_changes(bank_id, out)
-    if not lok then return nil, lerr end
-    return out
+  return change_each(self, bank_id, ids, at_ms and "archive" or "restore", function(id)
+    if at_ms then return self:query(sql, at_ms, bank_id, id) end
+    return self:query(sql, bank_id, id)
   end)
-  self:invalidate(keys)
-  if not keys then return nil, serr(self, at_ms and "archive" or "restore", err) end
-  return keys
 end
 
 -- Legal holds (durable): upsert, delete (→ true if it existed), list.
