@@ -98,21 +98,15 @@ end
 
 -- VectorStore.store_vectors(items) → ids in input order; all or nothing.
 function _M:store_vectors(items)
-  if type(items) ~= "table" then return nil, errors.validation("elasticsearch: items must be an array") end
+  local vecs, dims = shared.vector_items(items, self.dims, "elasticsearch")
+  if not vecs then return nil, dims end
   if #items == 0 then return {} end
-  local dims = self.dims or #(shared.vector(items[1].vector) or {})
   local name = vec_index(self, dims)
   local lines, ids = {}, {}
   for i, it in ipairs(items) do
-    if type(it.id) ~= "string" or type(it.bank_id) ~= "string" or type(it.text) ~= "string" then
-      return nil, errors.validation(fmt("elasticsearch: items[%d] needs string id, bank_id and text", i))
-    end
-    local vec = shared.vector(it.vector)
-    local ok, err = shared.check_vector(vec, dims, fmt("items[%d].vector", i))
-    if not ok then return nil, errors.validation("elasticsearch: " .. err) end
     ids[i] = it.id
     lines[#lines + 1] = http.encode({ index = { _index = name, _id = doc_id(it.bank_id, it.id) } })
-    lines[#lines + 1] = http.encode(source_of(it, vec))
+    lines[#lines + 1] = http.encode(source_of(it, vecs[i]))
   end
   local ok, err = ensure(self, name, { vector = { type = "dense_vector", dims = dims, index = true, similarity = "cosine" } })
   if not ok then return nil, err end

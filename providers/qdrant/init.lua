@@ -92,19 +92,13 @@ end
 
 -- VectorStore.store_vectors(items) → ids in input order.
 function _M:store_vectors(items)
-  if type(items) ~= "table" then return nil, errors.validation("qdrant: items must be an array") end
+  local vecs, dims = shared.vector_items(items, self.dims, "qdrant")
+  if not vecs then return nil, dims end
   if #items == 0 then return {} end
-  local dims = self.dims or #(shared.vector(items[1].vector) or {})
   local ids, points = {}, {}
   for i, it in ipairs(items) do
-    if type(it.id) ~= "string" or type(it.bank_id) ~= "string" or type(it.text) ~= "string" then
-      return nil, errors.validation(fmt("qdrant: items[%d] needs string id, bank_id and text", i))
-    end
-    local vec = shared.vector(it.vector)
-    local ok, err = shared.check_vector(vec, dims, fmt("items[%d].vector", i))
-    if not ok then return nil, errors.validation("qdrant: " .. err) end
     ids[i] = it.id
-    points[i] = { id = point_id(it.bank_id, it.id), vector = vec, payload = payload_of(it) }
+    points[i] = { id = point_id(it.bank_id, it.id), vector = vecs[i], payload = payload_of(it) }
   end
   local name, err = ensure(self, dims)
   if not name then return nil, err end

@@ -181,6 +181,27 @@ function _M.check_vector(v, dims, what)
   return true
 end
 
+-- The items of VectorStore.store_vectors checked once for every remote
+-- store: an array of {id, bank_id, text: strings, vector} whose vectors (packed
+-- or arrays) share one dimension (the store's, else the first item's).
+-- Returns the unpacked vectors and that dimension, or nil, ValidationError
+-- naming the item ("<name>: items[3].vector has 2 dimensions, expected 3").
+function _M.vector_items(items, dims, name)
+  if type(items) ~= "table" then return nil, errors.validation(name .. ": items must be an array") end
+  dims = dims or #(_M.vector(items[1] and items[1].vector) or {})
+  local vecs = {}
+  for i, it in ipairs(items) do
+    if type(it) ~= "table" or type(it.id) ~= "string" or type(it.bank_id) ~= "string" or type(it.text) ~= "string" then
+      return nil, errors.validation(fmt("%s: items[%d] needs string id, bank_id and text", name, i))
+    end
+    local vec = _M.vector(it.vector)
+    local ok, err = _M.check_vector(vec, dims, fmt("items[%d].vector", i))
+    if not ok then return nil, errors.validation(name .. ": " .. err) end
+    vecs[i] = vec
+  end
+  return vecs, dims
+end
+
 -- ISO-8601 / epoch-seconds → epoch seconds (number), or nil.
 function _M.epoch(v)
   if v == nil or v == http.null then return nil end
