@@ -75,20 +75,29 @@ static int l_vec_cosine(lua_State *L)
     return 1;
 }
 
-/* core.vec_normalize(s) -> packed unit vector | nil, err (NaN/Inf) */
+/* core.vec_normalize(s) -> packed unit vector | nil, err (NaN/Inf). A
+ * vector that normalizing leaves bit for bit unchanged (an embedder's output,
+ * a vector packed by an earlier call) comes back as the same string: no new
+ * string per call. Vectors up to 1024 dimensions are normalized on the stack. */
 static int l_vec_normalize(lua_State *L)
 {
     size_t len, dim;
     const char *s = luaL_checklstring(L, 1, &len);
-    float *v;
+    float small[1024];
+    float *v = small;
     astro_err err;
     if (len % sizeof(float) != 0)
         return luaL_argerror(L, 1, "packed vector length must be a multiple of 4");
     dim = len / sizeof(float);
-    v = (float *)lua_newuserdata(L, len > 0 ? len : 1);
+    if (len > sizeof small)
+        v = (float *)lua_newuserdata(L, len);
     memcpy(v, s, len);
     if (astro_vec_normalize(v, dim, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
+    if (memcmp(v, s, len) == 0) {
+        lua_settop(L, 1);
+        return 1;
+    }
     lua_pushlstring(L, (const char *)v, len);
     return 1;
 }

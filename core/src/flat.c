@@ -24,7 +24,8 @@ struct astro_flat {
     size_t stride;            /* floats per row, multiple of 16 */
     size_t count;
     size_t cap;               /* rows allocated */
-    float *data;              /* cap * stride floats, FLAT_ALIGN aligned */
+    float *data;              /* cap * stride floats, FLAT_ALIGN aligned, inside raw */
+    char *raw;                /* the allocation (realloc'd): data_bytes(cap) + FLAT_ALIGN */
     uint64_t *keys;           /* cap */
     astro_item_times *times;  /* cap */
     astro__idxmap map;        /* key -> row */
@@ -55,37 +56,44 @@ int astro_flat_new(size_t dim, astro_flat **out, astro_err *err) {
 /* Frees the index; NULL-safe. */
 void astro_flat_free(astro_flat *ix) {
     if (!ix) return;
-    free(ix->data);
+    free(ix->raw);
     free(ix->keys);
     free(ix->times);
     astro__idxmap_free(&ix->map);
     free(ix);
 }
 
+/* Grows the row array to ncap rows with realloc, which moves a large block
+ * by remapping its pages (no copy, no page faults on the rows already there),
+ * then re-aligns the rows when the block's start moved to another offset
+ * from a FLAT_ALIGN boundary. Returns ASTRO_ENOMEM with the rows unchanged. */
+static int grow_rows(astro_flat *ix, size_t ncap) {
+    size_t old_off = ix->raw ? (size_t)((char *)ix->data - ix->raw) : 0;
+    char *raw = realloc(ix->raw, data_bytes(ix, ncap) + FLAT_ALIGN);
+    if (!raw) return ASTRO_ENOMEM;
+    size_t off = (FLAT_ALIGN - (size_t)((uintptr_t)raw % FLAT_ALIGN)) % FLAT_ALIGN;
+    if (off != old_off && ix->count)
+        memmove(raw + off, raw + old_off, ix->count * ix->stride * sizeof(float));
+    ix->raw = raw;
+    ix->data = (float *)(void *)(raw + off);
+    return ASTRO_OK;
+}
+
 /* Makes room for one more row (doubling) and its hash entry. Returns
- * ASTRO_ENOMEM with the index unchanged if any allocation fails. */
+ * ASTRO_ENOMEM with the index unchanged if any allocation fails (arrays
+ * that already grew stay grown, which is harmless). */
 static int flat_reserve(astro_flat *ix) {
     if (ix->count == ASTRO__IDX_EMPTY - 1) return ASTRO_ERANGE;
     if (ix->count == ix->cap) {
         size_t ncap = ix->cap ? ix->cap * 2 : 16;
-        if (ncap > SIZE_MAX / (ix->stride * sizeof(float))) return ASTRO_ENOMEM;
-        float *data = aligned_alloc(FLAT_ALIGN, data_bytes(ix, ncap));
-        if (!data) return ASTRO_ENOMEM;
+        if (ncap > (SIZE_MAX - 2 * FLAT_ALIGN) / (ix->stride * sizeof(float))) return ASTRO_ENOMEM;
+        if (grow_rows(ix, ncap)) return ASTRO_ENOMEM;
         uint64_t *keys = realloc(ix->keys, ncap * sizeof *keys);
-        if (!keys) {
-            free(data);
-            return ASTRO_ENOMEM;
-        }
+        if (!keys) return ASTRO_ENOMEM;
         ix->keys = keys;
         astro_item_times *times = realloc(ix->times, ncap * sizeof *times);
-        if (!times) {
-            free(data);
-            return ASTRO_ENOMEM;   /* keys grew, which is harmless */
-        }
+        if (!times) return ASTRO_ENOMEM;
         ix->times = times;
-        if (ix->count) memcpy(data, ix->data, ix->count * ix->stride * sizeof(float));
-        free(ix->data);
-        ix->data = data;
         ix->cap = ncap;
     }
     return astro__idxmap_reserve(&ix->map, ix->count + 1, ix->keys);

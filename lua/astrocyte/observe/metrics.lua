@@ -16,7 +16,7 @@
 -- text, numbers printed with %.15g (integers without a fraction), so the
 -- same scenario renders the same bytes on Lua 5.4 and LuaJIT.
 local type, pairs, ipairs, tostring, fmt = type, pairs, ipairs, tostring, string.format
-local setmetatable, concat, sort, floor, huge = setmetatable, table.concat, table.sort, math.floor, math.huge
+local setmetatable, concat, sort, floor, huge, find = setmetatable, table.concat, table.sort, math.floor, math.huge, string.find
 
 local _M = { _VERSION = "0.1.0" }
 local mt = { __index = _M }
@@ -63,7 +63,9 @@ _M.format_number = num
 
 -- Escapes a label value: backslash, double quote and newline.
 local function esc_label(s)
-  return (tostring(s):gsub("[\\\"\n]", { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
+  s = tostring(s)
+  if not find(s, "[\\\"\n]") then return s end   -- the usual case: nothing to escape
+  return (s:gsub("[\\\"\n]", { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
 end
 -- Escapes HELP text: backslash and newline.
 local function esc_help(s)

@@ -41,31 +41,48 @@ local function add(out, seen, name, etype, kind)
   local k = _M.key(name)
   if seen[k] then return end
   seen[k] = true
-  out[#out + 1] = { id = _M.id_of(name), name = name, entity_type = etype, aliases = {},
+  out[#out + 1] = { id = "ent:" .. k, name = name, entity_type = etype, aliases = {},
                     metadata = { kind = kind } }
 end
 
--- Offline extraction: returns an array of Entity tables.
+-- The units a number may carry to be a quantity ("5 km", "3GB").
+local UNITS = { km = 1, m = 1, cm = 1, mm = 1, kg = 1, g = 1, mb = 1, gb = 1, tb = 1, kb = 1, ms = 1, s = 1,
+  h = 1, min = 1, mi = 1, miles = 1, lbs = 1, usd = 1, eur = 1, gbp = 1, hz = 1, ghz = 1,
+  mhz = 1, kw = 1, w = 1, l = 1, ml = 1, qps = 1, rps = 1 }
+
+-- Offline extraction: returns an array of Entity tables. Each pattern
+-- runs only when the text has the character every match of it needs (a
+-- plain find is far cheaper than a pattern scan that finds nothing).
 function _M.offline(text)
   local out, seen = {}, {}
   text = sub(text, 1, _M.MAX_TEXT * 4)
-  for e in text:gmatch("[%w%.%%%+%-_]+@[%w%-]+%.[%w%.%-]+") do add(out, seen, e, "OTHER", "email") end
-  for u in text:gmatch("https?://[%w%-%._~:/%?#%[%]@!%$&'%(%)%*%+,;=%%]+") do add(out, seen, u, "OTHER", "url") end
-  for h in text:gmatch("%f[@%w]@([%a_][%w_]+)") do add(out, seen, "@" .. h, "PERSON", "handle") end
-  for d in text:gmatch("%f[%d]%d%d%d%d%-%d%d%-%d%d%f[%D]") do add(out, seen, d, "EVENT", "date") end
-  for mon, day, yr in text:gmatch("(%u%l+)%s+(%d%d?),?%s+(%d%d%d%d)") do
-    add(out, seen, mon .. " " .. day .. ", " .. yr, "EVENT", "date")
+  local at, digit = find(text, "@", 1, true), find(text, "%d")
+  if at then
+    for e in text:gmatch("[%w%.%%%+%-_]+@[%w%-]+%.[%w%.%-]+") do add(out, seen, e, "OTHER", "email") end
   end
-  for q in text:gmatch("%f[%w%$]%$?%d[%d,%.]*%s?%%") do add(out, seen, q, "OTHER", "quantity") end
-  for num, unit in text:gmatch("%f[%d](%d[%d,%.]*)%s?([a-zA-Z]+)") do
-    local u = lower(unit)
-    if ({ km = 1, m = 1, cm = 1, mm = 1, kg = 1, g = 1, mb = 1, gb = 1, tb = 1, kb = 1, ms = 1, s = 1,
-          h = 1, min = 1, mi = 1, miles = 1, lbs = 1, usd = 1, eur = 1, gbp = 1, hz = 1, ghz = 1,
-          mhz = 1, kw = 1, w = 1, l = 1, ml = 1, qps = 1, rps = 1 })[u] then
-      add(out, seen, num .. " " .. unit, "OTHER", "quantity")
+  if find(text, "://", 1, true) then
+    for u in text:gmatch("https?://[%w%-%._~:/%?#%[%]@!%$&'%(%)%*%+,;=%%]+") do add(out, seen, u, "OTHER", "url") end
+  end
+  if at then
+    for h in text:gmatch("%f[@%w]@([%a_][%w_]+)") do add(out, seen, "@" .. h, "PERSON", "handle") end
+  end
+  if digit then
+    if find(text, "-", 1, true) then
+      for d in text:gmatch("%f[%d]%d%d%d%d%-%d%d%-%d%d%f[%D]") do add(out, seen, d, "EVENT", "date") end
+    end
+    for mon, day, yr in text:gmatch("(%u%l+)%s+(%d%d?),?%s+(%d%d%d%d)") do
+      add(out, seen, mon .. " " .. day .. ", " .. yr, "EVENT", "date")
+    end
+    if find(text, "%", 1, true) then
+      for q in text:gmatch("%f[%w%$]%$?%d[%d,%.]*%s?%%") do add(out, seen, q, "OTHER", "quantity") end
+    end
+    for num, unit in text:gmatch("%f[%d](%d[%d,%.]*)%s?([a-zA-Z]+)") do
+      if UNITS[lower(unit)] then add(out, seen, num .. " " .. unit, "OTHER", "quantity") end
+    end
+    if find(text, "$", 1, true) then
+      for amount in text:gmatch("%$%d[%d,%.]*[kmbKMB]?") do add(out, seen, amount, "OTHER", "quantity") end
     end
   end
-  for amount in text:gmatch("%$%d[%d,%.]*[kmbKMB]?") do add(out, seen, amount, "OTHER", "quantity") end
   -- Capitalized spans: runs of Capitalized words (allowing inner "of", "de",
   -- "van"...); a lone sentence-opening common word is not a name.
   local pos = 1
