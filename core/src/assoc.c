@@ -58,6 +58,7 @@ struct astro_assoc {
     size_t tids_n, tids_cap;
     int lookup_only;   /* tokenizer callback: query terms are not interned */
     int32_t *svec;     /* dim */
+    float *fsvec;      /* dim: +-svec as floats, added to each term's context */
     double *qv, *mean; /* dim each */
     float *qvf, *meanf;   /* float copies for the kernels */
     float *acc;        /* per docno */
@@ -99,13 +100,14 @@ int astro_assoc_new(const astro_assoc_opts *opts, astro_assoc **out, astro_err *
     a->o = o;
     a->dsum = calloc(o.dim, sizeof *a->dsum);
     a->svec = calloc(o.dim, sizeof *a->svec);
+    a->fsvec = calloc(o.dim, sizeof *a->fsvec);
     a->qv = calloc(o.dim, sizeof *a->qv);
     a->mean = calloc(o.dim, sizeof *a->mean);
     a->qvf = calloc(o.dim, sizeof *a->qvf);
     a->meanf = calloc(o.dim, sizeof *a->meanf);
     a->kern = astro_kernels_best();
     a->picks = calloc(o.expand + 1, sizeof *a->picks);
-    int rc = (a->dsum && a->svec && a->qv && a->mean && a->qvf && a->meanf && a->picks)
+    int rc = (a->dsum && a->svec && a->fsvec && a->qv && a->mean && a->qvf && a->meanf && a->picks)
                  ? astro_tokenizer_new(&o.tok, &a->tk, err)
                  : astro_err_set(err, ASTRO_ENOMEM, "assoc: out of memory");
     if (rc) {
@@ -128,6 +130,7 @@ void astro_assoc_free(astro_assoc *a) {
     astro__docs_free(&a->docs);
     free(a->tids);
     free(a->svec);
+    free(a->fsvec);
     free(a->qv);
     free(a->mean);
     free(a->qvf);
@@ -140,6 +143,12 @@ void astro_assoc_free(astro_assoc *a) {
 
 /* ---- terms -------------------------------------------------------------- */
 
+/* r mod dim; a mask when dim is a power of two (the default 128), which
+ * spares a 64-bit division per index-vector entry. */
+static inline uint32_t bucket(uint64_t r, uint32_t dim) {
+    return (dim & (dim - 1)) == 0 ? (uint32_t)(r & (dim - 1)) : (uint32_t)(r % dim);
+}
+
 /* Adds mult times the index vector of the term with hash h to v (int32 or
  * float, both holding whole numbers). */
 #define IDX_ADD(v, dim, nnz, h, mult)                                     \
@@ -147,7 +156,7 @@ void astro_assoc_free(astro_assoc *a) {
         uint64_t s_ = (h);                                                \
         for (uint32_t j_ = 0; j_ < (nnz); j_++) {                         \
             uint64_t r_ = astro__mix64(s_ += 0x9e3779b97f4a7c15ULL);      \
-            (v)[(uint32_t)(r_ % (dim))] += (r_ >> 63) ? (mult) : -(mult); \
+            (v)[bucket(r_, (dim))] += (r_ >> 63) ? (mult) : -(mult);      \
         }                                                                 \
     } while (0)
 
@@ -245,11 +254,19 @@ static void learn(astro_assoc *a, uint32_t d, int32_t sign) {
     const uint32_t dim = a->o.dim, nnz = a->o.nnz;
     const uint32_t *f = a->docs.fwd[d];
     uint32_t n = a->docs.fwd_n[d];
+    float *fs = a->fsvec;
     memset(a->svec, 0, dim * sizeof *a->svec);
     for (uint32_t i = 0; i < n; i++) IDX_ADD(a->svec, dim, nnz, a->thash[f[i]], 1);
+    for (uint32_t j = 0; j < dim; j++) fs[j] = (float)(sign * a->svec[j]);
+    /* The terms' context rows are scattered over the table: ask for all of
+     * them at once, so their cache misses overlap instead of queueing. */
+    for (uint32_t i = 0; i < n; i++) {
+        const char *c = (const char *)(a->ctx + (size_t)f[i] * dim);
+        for (size_t b = 0; b < dim * sizeof(float); b += 64) __builtin_prefetch(c + b, 1);
+    }
     for (uint32_t i = 0; i < n; i++) {
         float *c = a->ctx + (size_t)f[i] * dim;
-        for (uint32_t j = 0; j < dim; j++) c[j] += (float)(sign * a->svec[j]);
+        for (uint32_t j = 0; j < dim; j++) c[j] += fs[j];
         IDX_ADD(c, dim, nnz, a->thash[f[i]], (float)-sign);   /* not its own context */
     }
     for (uint32_t j = 0; j < dim; j++) a->dsum[j] += (int64_t)sign * a->svec[j];
@@ -325,7 +342,7 @@ size_t astro_assoc_bytes(const astro_assoc *a) {
     size_t dim = a->o.dim;
     size_t b = sizeof *a + a->tcap * (sizeof(aterm) + sizeof(uint64_t) + dim * sizeof(float)) +
                (a->tmap.cap + a->tids_cap) * sizeof(uint32_t) + astro__docs_bytes(&a->docs) +
-               dim * (sizeof(int64_t) + sizeof(int32_t) + 2 * sizeof(double) + 2 * sizeof(float)) +
+               dim * (sizeof(int64_t) + sizeof(int32_t) + 2 * sizeof(double) + 3 * sizeof(float)) +
                a->acc_cap * (sizeof(float) + sizeof(uint32_t)) + (a->o.expand + 1) * sizeof(pick);
     for (size_t i = 0; i < a->nterms; i++) b += a->terms[i].cap * sizeof(uint32_t);
     return b;

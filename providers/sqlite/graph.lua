@@ -225,6 +225,9 @@ function _M:store_entity_link(link, bank_id)
   return ids[1]
 end
 
+local MEMORY_ENTITY_UPSERT = "INSERT INTO memory_entities (bank_id, memory_id, entity_id, text) VALUES (?, ?, ?, ?)"
+  .. " ON CONFLICT (bank_id, memory_id, entity_id) DO UPDATE SET text = COALESCE(excluded.text, memory_entities.text)"
+
 -- GraphStore.link_memories_to_entities: records memory ↔ entity edges. An
 -- association may carry `text` (extension), used when the file has no
 -- memory row for that id.
@@ -233,11 +236,14 @@ function _M:link_memories_to_entities(assocs, bank_id)
   if not list then return nil, err end
   if #list == 0 then return true end
   return self:tx("link_memories_to_entities", true, function()
+    -- one prepared statement stepped per association (no row tables)
+    local st, serr = self:stmt(MEMORY_ENTITY_UPSERT)
+    if not st then return nil, serr end
     for _, a in ipairs(list) do
-      local ok, qerr = self:q("INSERT INTO memory_entities (bank_id, memory_id, entity_id, text) VALUES (?, ?, ?, ?)"
-        .. " ON CONFLICT (bank_id, memory_id, entity_id) DO UPDATE SET text = COALESCE(excluded.text, memory_entities.text)",
-        bank_id, a.memory_id, a.entity_id, a.text)
-      if not ok then return nil, qerr end
+      local ok, qerr = st:bind_values(bank_id, a.memory_id, a.entity_id, a.text)
+      if ok then ok, qerr = st:step() end
+      st:reset()
+      if ok == nil then return nil, qerr end
     end
     return true
   end)

@@ -101,16 +101,16 @@ describe("sqlite store (embedded default)", function()
     local eng = open()
     local gs = eng.providers.graph_store
     assert.equal(eng.providers.vector_store.backend, gs.shared)   -- one connection
-    local real_q = gs.q
-    gs.q = function(self, sql, ...)
+    local real_stmt = gs.stmt
+    gs.stmt = function(self, sql)
       if sql:find("INSERT INTO memory_entities", 1, true) then return nil, "disk full (injected)" end
-      return real_q(self, sql, ...)
+      return real_stmt(self, sql)
     end
     local res, err = eng:retain("Mira and Jonas moved the standup to 9:30.", { bank_id = "atomic" })
     assert.is_nil(res)
     assert.equal("StorageError", err.kind)
     assert.truthy(err.message:find("disk full (injected)", 1, true), err.message)
-    gs.q = nil                                       -- back to the class method
+    gs.stmt = nil                                    -- back to the class method
     assert.same({}, eng.vector_store:list_vectors("atomic", 0, 10))
     assert.same({}, assert(eng:recall("standup", { bank_id = "atomic" })).hits)
     assert.same({}, gs:query_entities("Mira", "atomic", 5))

@@ -55,7 +55,7 @@ local UNITS = { km = 1, m = 1, cm = 1, mm = 1, kg = 1, g = 1, mb = 1, gb = 1, tb
 -- plain find is far cheaper than a pattern scan that finds nothing).
 function _M.offline(text)
   local out, seen = {}, {}
-  text = sub(text, 1, _M.MAX_TEXT * 4)
+  if #text > _M.MAX_TEXT * 4 then text = sub(text, 1, _M.MAX_TEXT * 4) end
   local at, digit = find(text, "@", 1, true), find(text, "%d")
   if at then
     for e in text:gmatch("[%w%.%%%+%-_]+@[%w%-]+%.[%w%.%-]+") do add(out, seen, e, "OTHER", "email") end
@@ -70,14 +70,25 @@ function _M.offline(text)
     if find(text, "-", 1, true) then
       for d in text:gmatch("%f[%d]%d%d%d%d%-%d%d%-%d%d%f[%D]") do add(out, seen, d, "EVENT", "date") end
     end
-    for mon, day, yr in text:gmatch("(%u%l+)%s+(%d%d?),?%s+(%d%d%d%d)") do
+    -- find loops rather than gmatch (no iterator state allocated per
+    -- text); the patterns cannot match the empty string, so they visit
+    -- the same matches
+    local init = 1
+    while true do
+      local _, e, mon, day, yr = find(text, "(%u%l+)%s+(%d%d?),?%s+(%d%d%d%d)", init)
+      if not e then break end
       add(out, seen, mon .. " " .. day .. ", " .. yr, "EVENT", "date")
+      init = e + 1
     end
     if find(text, "%", 1, true) then
       for q in text:gmatch("%f[%w%$]%$?%d[%d,%.]*%s?%%") do add(out, seen, q, "OTHER", "quantity") end
     end
-    for num, unit in text:gmatch("%f[%d](%d[%d,%.]*)%s?([a-zA-Z]+)") do
+    init = 1
+    while true do
+      local _, e, num, unit = find(text, "%f[%d](%d[%d,%.]*)%s?([a-zA-Z]+)", init)
+      if not e then break end
       if UNITS[lower(unit)] then add(out, seen, num .. " " .. unit, "OTHER", "quantity") end
+      init = e + 1
     end
     if find(text, "$", 1, true) then
       for amount in text:gmatch("%$%d[%d,%.]*[kmbKMB]?") do add(out, seen, amount, "OTHER", "quantity") end

@@ -34,20 +34,21 @@ end
 -- Embeds the to_embed texts of every prep, EMBED_BATCH chunks per call;
 -- sets prep.vecs. Returns true or nil, err (tagged with the request index).
 local function embed_all(eng, preps)
-  local texts, owners = {}, {}
+  -- text k of a call belongs to request owner[k], chunk slot[k]
+  local texts, owner, slot = {}, {}, {}
   local function flush()
     if #texts == 0 then return true end
     local vecs, err = embed.embed(eng, texts)
-    if not vecs then return nil, at(err, owners[1][1]) end
-    for k, o in ipairs(owners) do o[2].vecs[o[3]] = vecs[k] end
-    texts, owners = {}, {}
+    if not vecs then return nil, at(err, owner[1]) end
+    for k = 1, #texts do preps[owner[k]].vecs[slot[k]] = vecs[k] end
+    texts, owner, slot = {}, {}, {}
     return true
   end
   for i, prep in ipairs(preps) do
     prep.vecs = {}
     for j, t in ipairs(prep.to_embed) do
-      texts[#texts + 1] = t
-      owners[#owners + 1] = { i, prep, j }
+      local n = #texts + 1
+      texts[n], owner[n], slot[n] = t, i, j
     end
     if #texts >= EMBED_BATCH then
       local ok, err = flush(); if not ok then return nil, err end

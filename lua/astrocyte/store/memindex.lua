@@ -67,15 +67,14 @@ local function migrate_step(self, b, n)
     if not h:contains(key) then
       local v = flat:get(key)
       if v then
-        local t = b.times[key]
-        local ok, err = h:add(key, v, t and t[1], t and t[2])
+        local ok, err = h:add(key, v, b.occurred[key], b.retained[key])
         if not ok then b.migration = nil; return nil, err end
       end
     end
   end
   m.pos = stop + 1
   if m.pos > #m.keys then
-    b.flat, b.kind, b.migration, b.times = h, "hnsw", nil, {}
+    b.flat, b.kind, b.migration, b.occurred, b.retained = h, "hnsw", nil, {}, {}
   end
   return true
 end
@@ -92,7 +91,7 @@ function _M:bank(bank_id, create)
       if not assoc then return nil, err end
     end
     b = { flat = nil, kind = nil, bm25 = bm, assoc = assoc, tags = {}, key_tags = {}, count = 0, keys = {},
-          times = {}, nvec = 0 }
+          occurred = {}, retained = {}, nvec = 0 }
     self.banks[bank_id] = b
   end
   return b
@@ -134,7 +133,7 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
     b.nvec = b.nvec + 1
     if b.kind == "flat" then
       -- kept only while flat, to carry item times into the graph on switch
-      b.times[key] = { occurred_ms, retained_ms }
+      b.occurred[key], b.retained[key] = occurred_ms, retained_ms
     end
   end
   local ok, berr = b.bm25:add(key, text, occurred_ms, retained_ms)
@@ -147,7 +146,7 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
     if vec then
       b.flat:remove(key)
       b.nvec = b.nvec - 1
-      b.times[key] = nil
+      b.occurred[key], b.retained[key] = nil, nil
     end
     return nil, berr
   end
@@ -178,7 +177,7 @@ function _M:remove(bank_id, key)
   if not b or not b.keys[key] then return false end
   if b.flat and b.flat:remove(key) then b.nvec = b.nvec - 1 end
   if b.migration then b.migration.graph:remove(key) end
-  b.times[key] = nil
+  b.occurred[key], b.retained[key] = nil, nil
   b.bm25:remove(key)
   if b.assoc then b.assoc:remove(key) end
   local tags = b.key_tags[key]
