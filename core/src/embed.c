@@ -192,7 +192,8 @@ int astro_embed(astro_embedder *e, const char *s, size_t len, float *out, size_t
     for (size_t i = 0; i < e->nwords;) {
         size_t j = i + 1;
         while (j < e->nwords && e->words[j].h == e->words[i].h) j++;
-        double d = 1.0 + det_ln((double)(j - i));
+        /* tf = 1 (most words): det_ln(1) is exactly 0, so d is exactly 1 */
+        double d = j - i == 1 ? 1.0 : 1.0 + det_ln((double)(j - i));
         const word *w = &e->words[i];
         add_feature(e->acc, dim, w->h, d);
         add_grams(e->acc, dim, e->arena + w->off, w->len, 0.25 * d);

@@ -107,8 +107,11 @@ function _M.now_ms()
 end
 
 -- Formats milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS[.mmm]Z".
+-- The last result is remembered: a batch formats the same instant many times.
+local iso_ms, iso_s
 function _M.iso(ms)
   if ms == nil then return nil end
+  if ms == iso_ms then return iso_s end
   local secs = floor(ms / 1000)
   local frac = ms - secs * 1000
   local days = floor(secs / 86400)
@@ -117,7 +120,9 @@ function _M.iso(ms)
   local s = fmt("%04d-%02d-%02dT%02d:%02d:%02d", y, m, d,
                 floor(rem / 3600), floor(rem % 3600 / 60), rem % 60)
   if frac ~= 0 then s = s .. fmt(".%03d", frac) end
-  return s .. "Z"
+  s = s .. "Z"
+  iso_ms, iso_s = ms, s
+  return s
 end
 
 -- Parses an ISO-8601 date or date-time ("2024-05-01", "2024-05-01T10:00:00Z",

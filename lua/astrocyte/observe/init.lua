@@ -42,7 +42,9 @@ function _M:done(op, info)
   if info.status ~= "ok" then return end
   local r, q = info.result or {}, info.request or {}
   if op == "retain" then
-    self.hooks:fire("on_retain", info.bank_id, { memory_id = r.memory_id, content_length = q.content_length })
+    if self.hooks:wants("on_retain") then    -- no payload to build when nobody listens
+      self.hooks:fire("on_retain", info.bank_id, { memory_id = r.memory_id, content_length = q.content_length })
+    end
     if self.sinks:count() > 0 then
       self.sinks:emit_all(sinks.retain_committed({ bank_id = info.bank_id, principal = info.principal,
         memory_id = r.memory_id, fact_type = q.fact_type, tags = q.tags, content = q.content }))

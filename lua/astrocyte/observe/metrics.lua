@@ -98,7 +98,7 @@ function _M:histogram(name, help, labels) return declare(self, name, "histogram"
 -- metrics.new(opts) → registry. opts.buckets overrides the latency buckets.
 function _M.new(opts)
   opts = opts or {}
-  local self = setmetatable({ families = {}, buckets = opts.buckets or _M.BUCKETS }, mt)
+  local self = setmetatable({ families = {}, buckets = opts.buckets or _M.BUCKETS, rec = {} }, mt)
   for _, f in ipairs(FAMILIES) do declare(self, f[1], f[2], f[3], f[4]) end
   return self
 end
@@ -149,14 +149,43 @@ function _M:set(name, labels, v)
   series(self, family(self, name, "gauge"), labels).value = v
 end
 
--- m:observe(name, labels, seconds): adds one observation to a histogram.
-function _M:observe(name, labels, v)
-  local s = series(self, family(self, name, "histogram"), labels)
+-- Adds observation v to histogram series s.
+local function add_observation(self, s, v)
   s.count = s.count + 1
   s.sum = s.sum + v
   for i, le in ipairs(self.buckets) do
     if v <= le then s.counts[i] = s.counts[i] + 1 end
   end
+end
+
+-- m:observe(name, labels, seconds): adds one observation to a histogram.
+function _M:observe(name, labels, v)
+  add_observation(self, series(self, family(self, name, "histogram"), labels), v)
+end
+
+-- record()'s series found by label values (self.rec[op][bank_id][provider]
+-- [status] = {counter series, histogram series}), so a memory operation
+-- builds no series keys; reset() drops them with the series. NIL stands
+-- for an absent label.
+local NIL = {}
+local function rec_entry(self, op, b, p, st)
+  local rec = self.rec
+  if not rec then rec = {}; self.rec = rec end
+  local m = rec[op]
+  if not m then m = {}; rec[op] = m end
+  local k = b == nil and NIL or b
+  local mb = m[k]
+  if not mb then mb = {}; m[k] = mb end
+  k = p == nil and NIL or p
+  local mp = mb[k]
+  if not mp then mp = {}; mb[k] = mp end
+  local e = mp[st]
+  if not e then
+    e = { series(self, family(self, "astrocyte_" .. op .. "_total", "counter"),
+                 { bank_id = b, provider = p, status = st }) }
+    mp[st] = e
+  end
+  return e
 end
 
 -- m:record(op, {bank_id, provider, status}, seconds): one finished memory
@@ -165,11 +194,18 @@ end
 function _M:record(op, labels, seconds)
   if not OPS[op] then error("metrics: record() op must be retain, recall, reflect or forget", 2) end
   labels = labels or {}
-  self:inc("astrocyte_" .. op .. "_total",
-           { bank_id = labels.bank_id, provider = labels.provider, status = labels.status or "ok" })
+  local b, p = labels.bank_id, labels.provider
+  local e = rec_entry(self, op, b, p, labels.status or "ok")
+  local c = e[1]
+  c.value = c.value + 1
   if seconds then
-    self:observe("astrocyte_" .. op .. "_duration_seconds",
-                 { bank_id = labels.bank_id, provider = labels.provider }, seconds)
+    local h = e[2]
+    if not h then
+      h = series(self, family(self, "astrocyte_" .. op .. "_duration_seconds", "histogram"),
+                 { bank_id = b, provider = p })
+      e[2] = h
+    end
+    add_observation(self, h, seconds)
   end
 end
 
@@ -286,6 +322,7 @@ end
 
 -- m:reset(): clears every series (families stay declared).
 function _M:reset()
+  self.rec = {}
   for _, f in pairs(self.families) do
     f.series = {}
     if #f.labels == 0 and f.type ~= "histogram" then f.series[""] = { labels = {}, value = 0 } end
