@@ -139,16 +139,17 @@ function E:retain_many(items, opts)
   end
   local o, err = validate.opts(opts, RETAIN_OPTS, "retain_many"); if not o then return nil, err end
   local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
-  local calls, list = {}, {}
+  local calls = {}
   for i = 1, #items do
     local io, content = item_opts(o, items[i], i); if not io then return nil, at_item(content, i) end
     local c; c, err = admit_retain(self, content, io, ctx); if not c then return nil, at_item(err, i) end
-    calls[i], list[i] = c, { r = c.r, bcfg = c.bcfg }
+    calls[i] = c
   end
-  if #list == 0 then return {} end
+  if #calls == 0 then return {} end
   local t0 = core.time()
-  local res; res, err = guarded(self.backend.retain_many, self, list)
-  local share = (core.time() - t0) / #list
+  -- the admitted calls are the backend's list: each has r and bcfg
+  local res; res, err = guarded(self.backend.retain_many, self, calls)
+  local share = (core.time() - t0) / #calls
   if not res then
     for _, c in ipairs(calls) do retained(self, c, share, nil, err) end
     return nil, err

@@ -252,7 +252,7 @@ function _M.plan(eng, prep, vecs)
   local dedup_on = dd.enabled ~= false
   local threshold = dd.similarity_threshold or 0.95
   local action = dd.action or "skip"
-  local keep, dup_ids, merged = {}, {}, {}
+  local keep, dup_ids, merged = {}, {}, nil
   for i = 1, #chunks do
     local is_dup = false
     if dedup_on and action ~= "warn" then
@@ -260,7 +260,10 @@ function _M.plan(eng, prep, vecs)
       if hits[1] and hits[1].score >= threshold then
         is_dup = true
         dup_ids[#dup_ids + 1] = hits[1].id
-        if action == "update" then merged[#merged + 1] = { hit = hits[1], vec = vecs[i] } end
+        if action == "update" then
+          merged = merged or {}
+          merged[#merged + 1] = { hit = hits[1], vec = vecs[i] }
+        end
       end
     end
     if not is_dup then keep[#keep + 1] = i end
@@ -268,7 +271,7 @@ function _M.plan(eng, prep, vecs)
 
   local now = util.now_ms()
   local occurred, retained = util.iso(r.occurred_ms), util.iso(now)
-  local items, chunk_entities, merged_at = {}, {}, {}
+  local items, chunk_entities, merged_at = {}, {}, nil
   for n, i in ipairs(keep) do
     local md = util.copy(r.metadata) or {}
     md._created_at = md._created_at or retained
@@ -283,17 +286,20 @@ function _M.plan(eng, prep, vecs)
   -- "update": refresh the memories these chunks duplicate (tags merged, newer metadata).
   -- The near-duplicate keeps its id and text; its vector becomes the new
   -- chunk's (cosine >= threshold, so recall is unchanged).
-  for _, m in ipairs(merged) do
-    local h = m.hit
-    local tags, seen = {}, {}
-    for _, t in ipairs(h.tags or {}) do if not seen[t] then seen[t] = true; tags[#tags + 1] = t end end
-    for _, t in ipairs(r.tags or {}) do if not seen[t] then seen[t] = true; tags[#tags + 1] = t end end
-    local md = util.copy(h.metadata) or {}
-    for k, v in pairs(r.metadata or {}) do md[k] = v end
-    items[#items + 1] = { id = h.id, bank_id = r.bank_id, vector = m.vec, text = h.text, metadata = md,
-      tags = #tags > 0 and tags or nil, fact_type = h.fact_type, occurred_at = h.occurred_at or occurred,
-      retained_at = retained }
-    merged_at[#items] = true
+  if merged then
+    merged_at = {}
+    for _, m in ipairs(merged) do
+      local h = m.hit
+      local tags, seen = {}, {}
+      for _, t in ipairs(h.tags or {}) do if not seen[t] then seen[t] = true; tags[#tags + 1] = t end end
+      for _, t in ipairs(r.tags or {}) do if not seen[t] then seen[t] = true; tags[#tags + 1] = t end end
+      local md = util.copy(h.metadata) or {}
+      for k, v in pairs(r.metadata or {}) do md[k] = v end
+      items[#items + 1] = { id = h.id, bank_id = r.bank_id, vector = m.vec, text = h.text, metadata = md,
+        tags = #tags > 0 and tags or nil, fact_type = h.fact_type, occurred_at = h.occurred_at or occurred,
+        retained_at = retained }
+      merged_at[#items] = true
+    end
   end
   if #items == 0 then
     return { result = { stored = false, deduplicated = true, memory_id = dup_ids[1], memory_ids = {},
@@ -302,7 +308,7 @@ function _M.plan(eng, prep, vecs)
   if eng.graph_store then
     local mode = prof.entity_extraction
     for n, it in ipairs(items) do
-      if merged_at[n] or mode == false or mode == "disabled" or mode == "false" then
+      if (merged_at and merged_at[n]) or mode == false or mode == "disabled" or mode == "false" then
         chunk_entities[n] = {}
       elseif mode == "metadata" then
         chunk_entities[n] = metadata_entities(it.metadata)

@@ -194,7 +194,7 @@ function _M:_commit(rows)
     r.key = keys[i]
     if self._deferred then
       -- inside write_batch: index once the transaction commits
-      self._deferred[#self._deferred + 1] = { "add", r }
+      self._deferred[#self._deferred + 1] = r
     else
       local ok, ierr = self.index:add(r.bank_id, r.key, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
       if not ok then return nil, self.name .. ": index update failed: " .. tostring(ierr) end
@@ -464,9 +464,9 @@ function _M:write_batch(fn)
   self._deferred = nil
   if not ok then return nil, tostring(res) end
   if res == nil then return nil, err end
-  for _, d in ipairs(deferred) do
-    local r = d[2]
-    self.index:add(r.bank_id, r.key, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
+  local index = self.index
+  for _, r in ipairs(deferred) do
+    index:add(r.bank_id, r.key, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
   end
   return res
 end
