@@ -167,27 +167,39 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
 ON CONFLICT (bank_id, id) DO UPDATE SET
   text = excluded.text, vector = excluded.vector, metadata = excluded.metadata, tags = excluded.tags,
   fact_type = excluded.fact_type, memory_layer = excluded.memory_layer, chunk_id = excluded.chunk_id,
-  occurred_at = excluded.occurred_at, retained_at = excluded.retained_at, archived_at = NULL
-RETURNING key]]
+  occurred_at = excluded.occurred_at, retained_at = excluded.retained_at, archived_at = NULL]]
+local KEY_OF = "SELECT key FROM memories WHERE bank_id = ? AND id = ?"
 
--- Upserts rows in one transaction; returns their keys or nil, err.
+-- Upserts rows in one transaction; returns their keys or nil, err. The key
+-- of an inserted row is the connection's new last_insert_rowid; a row that
+-- was updated in place leaves it unchanged and is looked up (a RETURNING
+-- clause would build an ephemeral table per row).
 function Backend:upsert(rows)
   local keys, err = self:transaction(function()
     local st, perr = self:stmt(UPSERT)
     if not st then return nil, perr end
-    local out = {}
+    local db, out = self.db, {}
     for i, r in ipairs(rows) do
-      st:reset()
       st:bind_values(r.bank_id, r.id, r.text)
       if r.vector then st:bind_blob(4, r.vector) else st:bind(4, nil) end
       st:bind(5, encode_map(r.metadata))
       st:bind(6, r.tags and #r.tags > 0 and json.encode(r.tags) or nil)
       st:bind(7, r.fact_type); st:bind(8, r.memory_layer); st:bind(9, r.chunk_id)
       st:bind(10, r.occurred_at); st:bind(11, r.retained_at)
-      local has, serr2 = st:step()
-      if not has then st:reset(); return nil, serr2 or "no key returned" end
-      out[i] = st:row()[1]
+      local before = db:last_insert_rowid()
+      local ok, serr2 = st:step()
       st:reset()
+      if ok == nil then return nil, serr2 end
+      local key = db:last_insert_rowid()
+      if key == before then
+        -- updated in place (or, by coincidence, inserted under the number the
+        -- last insert of another table got): the row says which
+        local found, qerr = self:query(KEY_OF, r.bank_id, r.id)
+        if not found then return nil, qerr end
+        if not found[1] then return nil, "no key for the upserted row" end
+        key = found[1].key
+      end
+      out[i] = key
     end
     local lok, lerr = self:log_changes(rows, out)
     if not lok then return nil, lerr end
