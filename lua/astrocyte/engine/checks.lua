@@ -31,10 +31,15 @@ function _M.check_open(self, what)
   end
 end
 
--- The validated bank id of a call: bank_id, else the config's default.
+-- The validated bank id of a call: bank_id, else the config's default. The
+-- last valid id is remembered (the items of a retain_many share theirs).
+local last_valid
 function _M.bank_arg(self, bank_id)
   if bank_id == nil then bank_id = self.cfg.default_bank_id end
-  return validate.bank_id(bank_id)
+  if bank_id ~= nil and bank_id == last_valid then return bank_id end
+  local v, err = validate.bank_id(bank_id)
+  if v then last_valid = v end
+  return v, err
 end
 
 -- Runs fn(...) turning a raised Lua error into an InternalError object.
