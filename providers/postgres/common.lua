@@ -178,6 +178,21 @@ function Store:_one(sql, params, of, what, bank)
   return rows[1]
 end
 
+-- Runs sql once per parameter row, all in one idempotent transaction (a
+-- retry after a lost connection redoes them all): the results in row order,
+-- or nil, err.
+function _M.exec_rows(pool, sql, rows)
+  return pool:tx(function(q)
+    local res = {}
+    for i, r in ipairs(rows) do
+      local x, qerr = q(sql, r)
+      if not x then return nil, qerr end
+      res[i] = x
+    end
+    return res
+  end, { idempotent = true })
+end
+
 -- fn(q) run in a transaction (opts as pool:tx): its result, or nil, err
 -- naming what and bank.
 function Store:_tx(what, bank, fn, opts)

@@ -33,15 +33,7 @@ end
 -- Runs sql once per parameter row, all in one idempotent transaction;
 -- returns the results in order, or nil and an error naming `what` and bank.
 local function exec_rows(self, what, bank_id, sql, rows)
-  local out, err = self.ctx.pool:tx(function(q)
-    local res = {}
-    for i, r in ipairs(rows) do
-      local x, qerr = q(sql, r)
-      if not x then return nil, qerr end
-      res[i] = x
-    end
-    return res
-  end, { idempotent = true })
+  local out, err = common.exec_rows(self.ctx.pool, sql, rows)
   if not out then return nil, perr(what, bank_id, err) end
   return out
 end

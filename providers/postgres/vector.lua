@@ -96,13 +96,7 @@ end
 -- the whole row are idempotent, so a retry after a lost connection is safe.
 function _M:_write(rows, keep_vector, what, bank)
   local sql = self:_upsert_sql(keep_vector)
-  local ok, err = self.ctx.pool:tx(function(q)
-    for _, r in ipairs(rows) do
-      local res, qerr = q(sql, r)
-      if not res then return nil, qerr end
-    end
-    return true
-  end, { idempotent = true })
+  local ok, err = common.exec_rows(self.ctx.pool, sql, rows)
   if not ok then return nil, perr(what, bank, err) end
   return true
 end
