@@ -117,7 +117,9 @@ function _M.run(eng, list)
   local ok, err = embed_all(eng, preps)
   if not ok then return nil, err end
   local results, plans = {}, {}
-  for i, prep in ipairs(preps) do
+  for i = 1, #preps do
+    local prep = preps[i]
+    preps[i] = false                   -- planned: its chunks and contexts may go before the write
     local pl = retain.plan(eng, prep, prep.vecs)
     if pl.result then
       results[i] = pl.result
