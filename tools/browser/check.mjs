@@ -44,10 +44,10 @@ try {
     bank_id: b.getAttribute("data-bank"),
     count: Number(b.querySelector("[data-testid=bank-count]").textContent),
   })));
-  const waitBanksSettled = () => page.waitForFunction(() =>
-    document.querySelectorAll("[data-testid=bank]").length > 0 ||
-    !document.querySelector("[data-testid=banks-empty]").hidden ||
-    !document.querySelector("[data-testid=banks-error]").hidden);
+  // the page bumps data-generation on the bank list each time a list answered
+  const banksGeneration = () => page.$eval("#banks", (el) => Number(el.getAttribute("data-generation") || 0));
+  const waitBanksAfter = (g) => page.waitForFunction((g) =>
+    Number(document.querySelector("#banks").getAttribute("data-generation") || 0) > g, {}, g);
   const recall = async (query) => {
     await page.$eval("[data-testid=query]", (el) => { el.value = ""; });
     await page.type("[data-testid=query]", query);
@@ -116,8 +116,9 @@ try {
   // Another principal: the bank list shows nothing of the bank, and its
   // memories cannot be opened, even by URL.
   watching = false;
+  const before = await banksGeneration();
   await useIdentity(sc.intruder);
-  await waitBanksSettled();
+  await waitBanksAfter(before);
   out.intruder_banks = await banks();
   const probe = out.hits_after_forget && out.hits_after_forget[0];
   if (probe) {

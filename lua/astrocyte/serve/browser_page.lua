@@ -161,9 +161,21 @@ return [==[<!doctype html>
     return el;
   }
 
+  // #banks carries data-generation, bumped each time a bank list answered
+  // (as #hits does for recall), so a reader can wait for the fresh list.
+  function banksDone() {
+    var list = $("banks");
+    list.setAttribute("data-generation", String(Number(list.getAttribute("data-generation") || 0) + 1));
+  }
+
+  // Only the latest request's answer is shown: an identity switch while an
+  // earlier list is in flight must not show that list.
+  var banksSeq = 0;
   function loadBanks() {
+    var seq = ++banksSeq;
     show($("banks-error"), "");
     return api("GET", "/v1/banks").then(function (data) {
+      if (seq !== banksSeq) return;
       var list = $("banks");
       clear(list);
       var banks = (data && data.banks) || [];
@@ -180,9 +192,12 @@ return [==[<!doctype html>
         btn.addEventListener("click", function () { selectBank(b.bank_id); });
       });
       if (state.bank && !banks.some(function (b) { return b.bank_id === state.bank; })) selectBank(null);
+      banksDone();
     }, function (e) {
+      if (seq !== banksSeq) return;
       clear($("banks"));
       show($("banks-error"), errText(e));
+      banksDone();
     });
   }
 
@@ -316,6 +331,8 @@ return [==[<!doctype html>
   $("connect").addEventListener("click", function () {
     ["principal", "token", "apikey"].forEach(function (k) { store.setItem("astrocyte." + k, $(k).value); });
     selectBank(null);
+    clear($("banks"));  // the previous identity's banks are not this one's
+    $("banks-empty").hidden = true;
     loadBanks();
   });
   loadBanks();
