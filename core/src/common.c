@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "astro/common.h"
+#include "astro/vec.h"
 #include "internal.h"
 
 /* Fills err (if any) with code and a formatted message; returns code. The
@@ -216,4 +217,57 @@ int astro__filter_pass(const astro_filter *f, uint64_t key, const astro_item_tim
         t->retained_at > f->as_of)
         return 0;
     return 1;
+}
+
+int astro__vec_arg(const char *who, const void *ix, const float *vec, size_t dim, size_t want,
+                   astro_err *err) {
+    if (!ix || !vec) return astro_err_set(err, ASTRO_EINVAL, "%s: NULL argument", who);
+    if (dim != want)
+        return astro_err_set(err, ASTRO_EDIM, "dimension mismatch: expected %zu, got %zu", want, dim);
+    return astro_vec_check_finite(vec, dim, err);
+}
+
+size_t astro__rows_append(astro__idxmap *m, uint64_t *keys, size_t *count, uint64_t key) {
+    size_t row = (*count)++;
+    keys[row] = key;
+    astro__idxmap_insert(m, keys, key, (uint32_t)row);
+    return row;
+}
+
+int astro__rows_take(astro__idxmap *m, uint64_t *keys, astro_item_times *times, size_t count,
+                     uint64_t key, size_t *row, size_t *last) {
+    size_t pos = astro__idxmap_find(m, keys, key);
+    if (pos == SIZE_MAX) return 0;
+    *row = m->slots[pos];
+    *last = count - 1;
+    astro__idxmap_erase_at(m, keys, pos);
+    if (*row != *last) {
+        uint64_t moved = keys[*last];
+        size_t mpos = astro__idxmap_find(m, keys, moved);
+        keys[*row] = moved;
+        times[*row] = times[*last];
+        m->slots[mpos] = (uint32_t)*row;
+    }
+    return 1;
+}
+
+int astro__rows_grow(uint64_t **keys, astro_item_times **times, size_t ncap) {
+    uint64_t *k = astro__grow(*keys, sizeof **keys, ncap);
+    if (!k) return ASTRO_ENOMEM;
+    *keys = k;
+    astro_item_times *t = astro__grow(*times, sizeof **times, ncap);
+    if (!t) return ASTRO_ENOMEM;
+    *times = t;
+    return ASTRO_OK;
+}
+
+void astro__rows_free(astro__idxmap *m, uint64_t *keys, astro_item_times *times) {
+    free(keys);
+    free(times);
+    astro__idxmap_free(m);
+}
+
+void astro__times_set(astro_item_times *t, const astro_item_times *times) {
+    t->occurred_at = times ? times->occurred_at : ASTRO_TIME_NONE;
+    t->retained_at = times ? times->retained_at : ASTRO_TIME_NONE;
 }

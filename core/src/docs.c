@@ -44,8 +44,7 @@ uint32_t astro__docs_insert(astro__docs *dt, uint64_t key) {
 }
 
 void astro__docs_set(astro__docs *dt, uint32_t d, const astro_item_times *times, uint32_t *fwd, size_t n) {
-    dt->times[d].occurred_at = times ? times->occurred_at : ASTRO_TIME_NONE;
-    dt->times[d].retained_at = times ? times->retained_at : ASTRO_TIME_NONE;
+    astro__times_set(&dt->times[d], times);
     dt->fwd[d] = fwd;
     dt->fwd_n[d] = (uint32_t)n;
 }

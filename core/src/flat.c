@@ -57,9 +57,7 @@ int astro_flat_new(size_t dim, astro_flat **out, astro_err *err) {
 void astro_flat_free(astro_flat *ix) {
     if (!ix) return;
     free(ix->raw);
-    free(ix->keys);
-    free(ix->times);
-    astro__idxmap_free(&ix->map);
+    astro__rows_free(&ix->map, ix->keys, ix->times);
     free(ix);
 }
 
@@ -88,12 +86,7 @@ static int flat_reserve(astro_flat *ix) {
         size_t ncap = ix->cap ? ix->cap * 2 : 16;
         if (ncap > (SIZE_MAX - 2 * FLAT_ALIGN) / (ix->stride * sizeof(float))) return ASTRO_ENOMEM;
         if (grow_rows(ix, ncap)) return ASTRO_ENOMEM;
-        uint64_t *keys = realloc(ix->keys, ncap * sizeof *keys);
-        if (!keys) return ASTRO_ENOMEM;
-        ix->keys = keys;
-        astro_item_times *times = realloc(ix->times, ncap * sizeof *times);
-        if (!times) return ASTRO_ENOMEM;
-        ix->times = times;
+        if (astro__rows_grow(&ix->keys, &ix->times, ncap)) return ASTRO_ENOMEM;
         ix->cap = ncap;
     }
     return astro__idxmap_reserve(&ix->map, ix->count + 1, ix->keys);
@@ -102,10 +95,7 @@ static int flat_reserve(astro_flat *ix) {
 /* Upserts key's vector, stored normalized. On any error the index is unchanged. */
 int astro_flat_add(astro_flat *ix, uint64_t key, const float *vec, size_t dim,
                    const astro_item_times *times, astro_err *err) {
-    if (!ix || !vec) return astro_err_set(err, ASTRO_EINVAL, "flat: NULL argument");
-    if (dim != ix->dim)
-        return astro_err_set(err, ASTRO_EDIM, "dimension mismatch: expected %zu, got %zu", ix->dim, dim);
-    int rc = astro_vec_check_finite(vec, dim, err);
+    int rc = astro__vec_arg("flat", ix, vec, dim, ix ? ix->dim : 0, err);
     if (rc) return rc;
     size_t pos = astro__idxmap_find(&ix->map, ix->keys, key);
     size_t row;
@@ -115,35 +105,23 @@ int astro_flat_add(astro_flat *ix, uint64_t key, const float *vec, size_t dim,
         rc = flat_reserve(ix);
         if (rc == ASTRO_ERANGE) return astro_err_set(err, rc, "flat: index is full");
         if (rc) return astro_err_set(err, rc, "flat: out of memory");
-        row = ix->count++;
-        ix->keys[row] = key;
-        astro__idxmap_insert(&ix->map, ix->keys, key, (uint32_t)row);
+        row = astro__rows_append(&ix->map, ix->keys, &ix->count, key);
     }
     float *r = ix->data + row * ix->stride;
     memcpy(r, vec, dim * sizeof(float));
     memset(r + dim, 0, (ix->stride - dim) * sizeof(float));
     astro_vec_normalize(r, dim, NULL);   /* cannot fail: checked finite above */
-    ix->times[row].occurred_at = times ? times->occurred_at : ASTRO_TIME_NONE;
-    ix->times[row].retained_at = times ? times->retained_at : ASTRO_TIME_NONE;
+    astro__times_set(&ix->times[row], times);
     return ASTRO_OK;
 }
 
 /* Removes key by moving the last row into its place; returns 1 if present. */
 int astro_flat_remove(astro_flat *ix, uint64_t key) {
     if (!ix) return 0;
-    size_t pos = astro__idxmap_find(&ix->map, ix->keys, key);
-    if (pos == SIZE_MAX) return 0;
-    size_t row = ix->map.slots[pos];
-    astro__idxmap_erase_at(&ix->map, ix->keys, pos);
-    size_t last = ix->count - 1;
-    if (row != last) {
-        uint64_t moved = ix->keys[last];
-        size_t mpos = astro__idxmap_find(&ix->map, ix->keys, moved);
+    size_t row, last;
+    if (!astro__rows_take(&ix->map, ix->keys, ix->times, ix->count, key, &row, &last)) return 0;
+    if (row != last)
         memcpy(ix->data + row * ix->stride, ix->data + last * ix->stride, ix->stride * sizeof(float));
-        ix->keys[row] = moved;
-        ix->times[row] = ix->times[last];
-        ix->map.slots[mpos] = (uint32_t)row;
-    }
     ix->count--;
     return 1;
 }

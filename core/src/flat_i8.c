@@ -76,25 +76,17 @@ void astro_flat_i8_free(astro_flat_i8 *ix) {
     for (size_t b = 0; b < ix->nblocks; b++) free(ix->blocks[b]);
     free(ix->blocks);
     free(ix->scale);
-    free(ix->keys);
-    free(ix->times);
-    astro__idxmap_free(&ix->map);
+    astro__rows_free(&ix->map, ix->keys, ix->times);
     free(ix);
 }
 
 /* Grows the metadata arrays to ncap rows; each array that grew keeps its
  * contents, so a failure part-way leaves the index usable. */
 static int grow_meta(astro_flat_i8 *ix, size_t ncap) {
-    if (ncap > SIZE_MAX / sizeof(astro_item_times)) return ASTRO_ENOMEM;
-    float *scale = realloc(ix->scale, ncap * sizeof *scale);
+    float *scale = astro__grow(ix->scale, sizeof *scale, ncap);
     if (!scale) return ASTRO_ENOMEM;
     ix->scale = scale;
-    uint64_t *keys = realloc(ix->keys, ncap * sizeof *keys);
-    if (!keys) return ASTRO_ENOMEM;
-    ix->keys = keys;
-    astro_item_times *times = realloc(ix->times, ncap * sizeof *times);
-    if (!times) return ASTRO_ENOMEM;
-    ix->times = times;
+    if (astro__rows_grow(&ix->keys, &ix->times, ncap)) return ASTRO_ENOMEM;
     ix->cap = ncap;
     return ASTRO_OK;
 }
@@ -121,10 +113,7 @@ static int i8_reserve(astro_flat_i8 *ix) {
 /* Upserts key; see flat_i8.h. */
 int astro_flat_i8_add(astro_flat_i8 *ix, uint64_t key, const float *vec, size_t dim,
                       const astro_item_times *times, astro_err *err) {
-    if (!ix || !vec) return astro_err_set(err, ASTRO_EINVAL, "flat_i8: NULL argument");
-    if (dim != ix->dim)
-        return astro_err_set(err, ASTRO_EDIM, "dimension mismatch: expected %zu, got %zu", ix->dim, dim);
-    int rc = astro_vec_check_finite(vec, dim, err);
+    int rc = astro__vec_arg("flat_i8", ix, vec, dim, ix ? ix->dim : 0, err);
     if (rc) return rc;
     size_t pos = astro__idxmap_find(&ix->map, ix->keys, key), row;
     if (pos != SIZE_MAX) {
@@ -132,9 +121,7 @@ int astro_flat_i8_add(astro_flat_i8 *ix, uint64_t key, const float *vec, size_t 
     } else {
         rc = i8_reserve(ix);
         if (rc) return astro_err_set(err, rc, rc == ASTRO_ERANGE ? "flat_i8: index is full" : "flat_i8: out of memory");
-        row = ix->count++;
-        ix->keys[row] = key;
-        astro__idxmap_insert(&ix->map, ix->keys, key, (uint32_t)row);
+        row = astro__rows_append(&ix->map, ix->keys, &ix->count, key);
     }
     /* Codes do not depend on the vector's length, so quantize it as given and
      * fold 1/|v| into the scale (no normalized copy needed). */
@@ -145,8 +132,7 @@ int astro_flat_i8_add(astro_flat_i8 *ix, uint64_t key, const float *vec, size_t 
     memset(c + dim, 0, ix->cstride - dim);
     astro_quant_i8(vec, dim, c, &s, NULL);
     ix->scale[row] = nn > 0.0 ? (float)(s / sqrt(nn)) : 0.0f;
-    ix->times[row].occurred_at = times ? times->occurred_at : ASTRO_TIME_NONE;
-    ix->times[row].retained_at = times ? times->retained_at : ASTRO_TIME_NONE;
+    astro__times_set(&ix->times[row], times);
     return ASTRO_OK;
 }
 
@@ -154,18 +140,11 @@ int astro_flat_i8_add(astro_flat_i8 *ix, uint64_t key, const float *vec, size_t 
  * A block left wholly unused behind a spare one is freed. */
 int astro_flat_i8_remove(astro_flat_i8 *ix, uint64_t key) {
     if (!ix) return 0;
-    size_t pos = astro__idxmap_find(&ix->map, ix->keys, key);
-    if (pos == SIZE_MAX) return 0;
-    size_t row = ix->map.slots[pos], last = ix->count - 1;
-    astro__idxmap_erase_at(&ix->map, ix->keys, pos);
+    size_t row, last;
+    if (!astro__rows_take(&ix->map, ix->keys, ix->times, ix->count, key, &row, &last)) return 0;
     if (row != last) {
-        uint64_t moved = ix->keys[last];
-        size_t mpos = astro__idxmap_find(&ix->map, ix->keys, moved);
         memcpy(row_codes(ix, row), row_codes(ix, last), ix->cstride);
         ix->scale[row] = ix->scale[last];
-        ix->keys[row] = moved;
-        ix->times[row] = ix->times[last];
-        ix->map.slots[mpos] = (uint32_t)row;
     }
     ix->count--;
     while (ix->nblocks * ix->brows >= ix->count + 2 * ix->brows) free(ix->blocks[--ix->nblocks]);

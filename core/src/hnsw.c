@@ -454,10 +454,7 @@ static int insert_node(astro_hnsw *ix, uint32_t id, int level) {
 /* Inserts (upserts) key; see hnsw.h. */
 int astro_hnsw_add(astro_hnsw *ix, uint64_t key, const float *vec, size_t dim,
                    const astro_item_times *times, astro_err *err) {
-    if (!ix || !vec) return astro_err_set(err, ASTRO_EINVAL, "hnsw: NULL argument");
-    if (dim != ix->dim)
-        return astro_err_set(err, ASTRO_EDIM, "dimension mismatch: expected %zu, got %zu", ix->dim, dim);
-    int rc = astro_vec_check_finite(vec, dim, err);
+    int rc = astro__vec_arg("hnsw", ix, vec, dim, ix ? ix->dim : 0, err);
     if (rc) return rc;
     if (ix->ndeleted >= 64 && ix->ndeleted * 10 > ix->n) {
         rc = astro_hnsw_repair(ix, err);
@@ -497,8 +494,7 @@ int astro_hnsw_add(astro_hnsw *ix, uint64_t key, const float *vec, size_t dim,
     ix->level[id] = (uint8_t)level;
     ix->state[id] = HN_LIVE;
     ix->keys[id] = key;
-    ix->times[id].occurred_at = times ? times->occurred_at : ASTRO_TIME_NONE;
-    ix->times[id].retained_at = times ? times->retained_at : ASTRO_TIME_NONE;
+    astro__times_set(&ix->times[id], times);
     for (int lv = 0; lv <= level; lv++) hn_links(ix, id, lv)[0] = 0;
     astro__idxmap_insert(&ix->map, ix->keys, key, id);
     ix->nlive++;

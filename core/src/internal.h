@@ -62,6 +62,31 @@ void astro__idxmap_insert(astro__idxmap *m, const uint64_t *keys, uint64_t key, 
 void astro__idxmap_erase_at(astro__idxmap *m, const uint64_t *keys, size_t pos);
 void astro__idxmap_free(astro__idxmap *m);
 
+/* Checks the vector argument of an index call: ix and vec non-NULL (`who`
+ * names the index in the error), dim == want, every value finite. */
+int astro__vec_arg(const char *who, const void *ix, const float *vec, size_t dim, size_t want,
+                   astro_err *err);
+
+/* Dense keyed rows (flat.c, flat_i8.c): row r holds keys[r], times[r] and the
+ * caller's payload; m finds the row of a key; removal moves the last row into
+ * the hole so rows stay dense. */
+/* Registers key at the new row *count (room reserved by the caller), counts
+ * it and returns that row. */
+size_t astro__rows_append(astro__idxmap *m, uint64_t *keys, size_t *count, uint64_t key);
+/* Removes key: 0 when absent; else 1 with *row the hole and *last the row
+ * whose key and times moved into it (equal when the removed row was the
+ * last). The caller moves its payload from *last to *row and decrements its
+ * count. */
+int astro__rows_take(astro__idxmap *m, uint64_t *keys, astro_item_times *times, size_t count,
+                     uint64_t key, size_t *row, size_t *last);
+/* Grows keys and times to ncap rows; each array that grew keeps its
+ * contents and stays grown (harmless) when the other fails: ASTRO_ENOMEM. */
+int astro__rows_grow(uint64_t **keys, astro_item_times **times, size_t ncap);
+/* Frees keys, times and m. */
+void astro__rows_free(astro__idxmap *m, uint64_t *keys, astro_item_times *times);
+/* Sets *t to *times, or to no times when times is NULL. */
+void astro__times_set(astro_item_times *t, const astro_item_times *times);
+
 /* Returns p reallocated to n elements of size sz, or NULL (p still valid,
  * also for n == 0 or an overflowing size). */
 void *astro__grow(void *p, size_t sz, size_t n);
