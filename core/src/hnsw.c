@@ -26,55 +26,32 @@ void astro_hnsw_opts_init(astro_hnsw_opts *opts) {
 
 /* ---- heaps of (distance, id) ------------------------------------------------ */
 
-/* Pushes p on the min-heap h[0..*n) (room assured by the caller). */
-static void minheap_push(hn_pair *h, size_t *n, hn_pair p) {
+/* A heap orders by distance: `max` = 0 keeps the smallest on top, 1 the
+ * largest. The functions are static inline and always called with a constant
+ * `max`, so each call site compiles to its own branch-free comparison. */
+static inline int heap_before(float a, float b, int max) { return max ? a > b : a < b; }
+
+/* Pushes p on the heap h[0..*n) (room assured by the caller). */
+static inline void heap_push(hn_pair *h, size_t *n, hn_pair p, int max) {
     size_t i = (*n)++;
     while (i > 0) {
         size_t par = (i - 1) / 2;
-        if (h[par].d <= p.d) break;
+        if (!heap_before(p.d, h[par].d, max)) break;
         h[i] = h[par];
         i = par;
     }
     h[i] = p;
 }
 
-/* Pops the minimum of the min-heap h[0..*n). */
-static hn_pair minheap_pop(hn_pair *h, size_t *n) {
+/* Pops the top of the heap h[0..*n). */
+static inline hn_pair heap_pop(hn_pair *h, size_t *n, int max) {
     hn_pair top = h[0], last = h[--(*n)];
     size_t i = 0, m = *n;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= m) break;
-        if (c + 1 < m && h[c + 1].d < h[c].d) c++;
-        if (last.d <= h[c].d) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (m) h[i] = last;
-    return top;
-}
-
-/* Pushes p on the max-heap h[0..*n). */
-static void maxheap_push(hn_pair *h, size_t *n, hn_pair p) {
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t par = (i - 1) / 2;
-        if (h[par].d >= p.d) break;
-        h[i] = h[par];
-        i = par;
-    }
-    h[i] = p;
-}
-
-/* Pops the maximum of the max-heap h[0..*n). */
-static hn_pair maxheap_pop(hn_pair *h, size_t *n) {
-    hn_pair top = h[0], last = h[--(*n)];
-    size_t i = 0, m = *n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= m) break;
-        if (c + 1 < m && h[c + 1].d > h[c].d) c++;
-        if (last.d >= h[c].d) break;
+        if (c + 1 < m && heap_before(h[c + 1].d, h[c].d, max)) c++;
+        if (!heap_before(h[c].d, last.d, max)) break;
         h[i] = h[c];
         i = c;
     }
@@ -289,16 +266,16 @@ static int search_layer(const astro_hnsw *ix, astro_hnsw_ctx *c, const float *q,
     next_epoch(c);
     c->cand_n = c->res_n = 0;
     c->mark[ep] = c->epoch;
-    minheap_push(c->cand, &c->cand_n, (hn_pair){ epd, ep });
+    heap_push(c->cand, &c->cand_n, (hn_pair){ epd, ep }, 0);
     float lower = INFINITY;
     if (node_ok(ix, ep, f)) {
-        maxheap_push(c->res, &c->res_n, (hn_pair){ epd, ep });
+        heap_push(c->res, &c->res_n, (hn_pair){ epd, ep }, 1);
         lower = epd;
     }
     while (c->cand_n) {
         hn_pair cur = c->cand[0];
         if (cur.d > lower && c->res_n >= ef) break;
-        minheap_pop(c->cand, &c->cand_n);
+        heap_pop(c->cand, &c->cand_n, 0);
         const uint32_t *l = hn_links(ix, cur.id, lv);
         uint32_t cnt = l[0], ns = 0;
         for (uint32_t j = 1; j <= cnt; j++) {
@@ -318,10 +295,10 @@ static int search_layer(const astro_hnsw *ix, astro_hnsw_ctx *c, const float *q,
                     if (regrow((void **)&c->cand, sizeof(hn_pair), ncap)) return ASTRO_ENOMEM;
                     c->cand_cap = ncap;
                 }
-                minheap_push(c->cand, &c->cand_n, (hn_pair){ d, id });
+                heap_push(c->cand, &c->cand_n, (hn_pair){ d, id }, 0);
                 if (node_ok(ix, id, f)) {
-                    maxheap_push(c->res, &c->res_n, (hn_pair){ d, id });
-                    if (c->res_n > ef) maxheap_pop(c->res, &c->res_n);
+                    heap_push(c->res, &c->res_n, (hn_pair){ d, id }, 1);
+                    if (c->res_n > ef) heap_pop(c->res, &c->res_n, 1);
                     lower = c->res[0].d;
                 }
             }
