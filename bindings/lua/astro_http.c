@@ -37,6 +37,7 @@
 #include <curl/curl.h>
 
 #include "standalone.h"
+#include "curl_module.h"
 
 #define MT_CLIENT "astrocyte.http_curl.client"
 #define DEFAULT_MAX_RESPONSE (64u * 1024u * 1024u)
@@ -486,11 +487,5 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_http_curl(lua_State *L);
 
 ASTRO_LUA_EXPORT int luaopen_astrocyte_http_curl(lua_State *L)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return luaL_error(L, "http_curl: curl_global_init failed");
-    astro_mod_newclass(L, MT_CLIENT, client_methods, m_close, m_tostring);
-    astro_mod_newlib(L, module_funcs);
-    lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
-    lua_setfield(L, -2, "curl_version");
-    return 1;
+    return astro_curl_module(L, "http_curl", MT_CLIENT, client_methods, m_close, m_tostring, module_funcs);
 }

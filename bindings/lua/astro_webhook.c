@@ -41,6 +41,7 @@
 
 #include "standalone.h"
 #include "webhook_queue.h"
+#include "curl_module.h"
 
 #define MT_DISPATCHER "astrocyte.webhook.dispatcher"
 #define MAX_QUEUE 1000000
@@ -364,12 +365,5 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_webhook(lua_State *L);
 
 ASTRO_LUA_EXPORT int luaopen_astrocyte_webhook(lua_State *L)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return luaL_error(L, "webhook: curl_global_init failed");
-    astro_mod_newclass(L, MT_DISPATCHER, disp_methods, l_gc, l_tostring);
-    lua_newtable(L);
-    luaL_setfuncs(L, funcs, 0);
-    lua_pushliteral(L, "0.1.0");
-    lua_setfield(L, -2, "_VERSION");
-    return 1;
+    return astro_curl_module(L, "webhook", MT_DISPATCHER, disp_methods, l_gc, l_tostring, funcs);
 }

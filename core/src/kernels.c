@@ -81,21 +81,24 @@ const astro_kernels *astro_kernels_best(void) {
     return k ? k : &kernels_scalar;
 }
 
-/* Returns ASTRO_OK when a and b are non-NULL and finite. */
-static int check_pair(const float *a, const float *b, size_t n, astro_err *err) {
+/* The checks of a float kernel call: out non-NULL, a and b non-NULL and
+ * finite; *k resolved to the best kernels when NULL. Returns ASTRO_OK or the
+ * error. */
+static int check_pair(const astro_kernels **k, const float *a, const float *b, size_t n, const float *out,
+                      astro_err *err) {
+    if (!out) return astro_err_set(err, ASTRO_EINVAL, "kernel: out is NULL");
     if ((!a || !b) && n) return astro_err_set(err, ASTRO_EINVAL, "kernel: NULL vector");
     int rc = astro_vec_check_finite(a, n, err);
     if (rc == ASTRO_OK) rc = astro_vec_check_finite(b, n, err);
+    if (!*k) *k = astro_kernels_best();
     return rc;
 }
 
 /* Checked dot product; see kernels.h. */
 int astro_kern_dot(const astro_kernels *k, const float *a, const float *b, size_t n,
                    float *out, astro_err *err) {
-    if (!out) return astro_err_set(err, ASTRO_EINVAL, "kernel: out is NULL");
-    int rc = check_pair(a, b, n, err);
+    int rc = check_pair(&k, a, b, n, out, err);
     if (rc) return rc;
-    if (!k) k = astro_kernels_best();
     *out = n ? k->dot(a, b, n) : 0.0f;
     return ASTRO_OK;
 }
@@ -103,10 +106,8 @@ int astro_kern_dot(const astro_kernels *k, const float *a, const float *b, size_
 /* Checked squared L2 distance; see kernels.h. */
 int astro_kern_l2sq(const astro_kernels *k, const float *a, const float *b, size_t n,
                     float *out, astro_err *err) {
-    if (!out) return astro_err_set(err, ASTRO_EINVAL, "kernel: out is NULL");
-    int rc = check_pair(a, b, n, err);
+    int rc = check_pair(&k, a, b, n, out, err);
     if (rc) return rc;
-    if (!k) k = astro_kernels_best();
     *out = n ? k->l2sq(a, b, n) : 0.0f;
     return ASTRO_OK;
 }
@@ -114,10 +115,8 @@ int astro_kern_l2sq(const astro_kernels *k, const float *a, const float *b, size
 /* Checked cosine built from three dot products, clamped to [-1,1]. */
 int astro_kern_cosine(const astro_kernels *k, const float *a, const float *b, size_t n,
                       float *out, astro_err *err) {
-    if (!out) return astro_err_set(err, ASTRO_EINVAL, "kernel: out is NULL");
-    int rc = check_pair(a, b, n, err);
+    int rc = check_pair(&k, a, b, n, out, err);
     if (rc) return rc;
-    if (!k) k = astro_kernels_best();
     *out = 0.0f;
     if (!n) return ASTRO_OK;
     double ab = k->dot(a, b, n), aa = k->dot(a, a, n), bb = k->dot(b, b, n);
