@@ -267,12 +267,19 @@ static astro_ratelimit **check_rl(lua_State *L)
     return u;
 }
 
-/* The open limiter (argument 1) and its key (argument 2, length in *klen). */
-static astro_ratelimit *check_rl_key(lua_State *L, const char **key, size_t *klen)
+/* The open limiter (argument 1) and a key (argument 2) of a limiter call. */
+typedef struct rl_key {
+    astro_ratelimit *rl;
+    const char *key;
+    size_t len;
+} rl_key;
+
+static rl_key check_rl_key(lua_State *L)
 {
-    astro_ratelimit *rl = *check_rl(L);
-    *key = luaL_checklstring(L, 2, klen);
-    return rl;
+    rl_key k;
+    k.rl = *check_rl(L);
+    k.key = luaL_checklstring(L, 2, &k.len);
+    return k;
 }
 
 /* core.ratelimiter({max_buckets = 10000}) -> limiter | nil, err */
@@ -296,9 +303,7 @@ static int l_rl_new(lua_State *L)
 /* limiter:check(key, per_minute, now) -> true | false, retry_after */
 static int l_rl_check(lua_State *L)
 {
-    size_t klen;
-    const char *key;
-    astro_ratelimit *rl = check_rl_key(L, &key, &klen);
+    rl_key k = check_rl_key(L);
     lua_Number per_minute = luaL_checknumber(L, 3);
     lua_Number now = luaL_checknumber(L, 4);
     double retry = 0;
@@ -306,7 +311,7 @@ static int l_rl_check(lua_State *L)
     int rc;
     luaL_argcheck(L, per_minute > 0 && isfinite(per_minute), 3, "per_minute must be a positive number");
     luaL_argcheck(L, isfinite(now), 4, "now must be a finite number of seconds");
-    rc = astro_ratelimit_check(rl, key, klen, per_minute, now, &retry, &err);
+    rc = astro_ratelimit_check(k.rl, k.key, k.len, per_minute, now, &retry, &err);
     if (rc < 0)
         return astro_lua_fail(L, err.msg);
     lua_pushboolean(L, rc);
@@ -319,10 +324,8 @@ static int l_rl_check(lua_State *L)
 /* limiter:tokens(key) -> tokens left at the last refill, or nil */
 static int l_rl_tokens(lua_State *L)
 {
-    size_t klen;
-    const char *key;
-    astro_ratelimit *rl = check_rl_key(L, &key, &klen);
-    double t = astro_ratelimit_tokens(rl, key, klen);
+    rl_key k = check_rl_key(L);
+    double t = astro_ratelimit_tokens(k.rl, k.key, k.len);
     if (t < 0)
         return 0;
     lua_pushnumber(L, t);
@@ -341,11 +344,9 @@ static int64_t check_int(lua_State *L, int idx)
 /* limiter:quota(key, limit, day) -> allowed (count < limit), count */
 static int l_rl_quota(lua_State *L)
 {
-    size_t klen;
-    const char *key;
-    astro_ratelimit *rl = check_rl_key(L, &key, &klen);
+    rl_key k = check_rl_key(L);
     int64_t limit = check_int(L, 3), day = check_int(L, 4), count = 0;
-    lua_pushboolean(L, astro_ratelimit_quota_check(rl, key, klen, limit, day, &count));
+    lua_pushboolean(L, astro_ratelimit_quota_check(k.rl, k.key, k.len, limit, day, &count));
     lua_pushnumber(L, (lua_Number)count);
     return 2;
 }
@@ -353,12 +354,10 @@ static int l_rl_quota(lua_State *L)
 /* limiter:record_quota(key, day) -> true | nil, err */
 static int l_rl_record(lua_State *L)
 {
-    size_t klen;
-    const char *key;
-    astro_ratelimit *rl = check_rl_key(L, &key, &klen);
+    rl_key k = check_rl_key(L);
     int64_t day = check_int(L, 3);
     astro_err err;
-    if (astro_ratelimit_quota_record(rl, key, klen, day, &err) != ASTRO_OK)
+    if (astro_ratelimit_quota_record(k.rl, k.key, k.len, day, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
     lua_pushboolean(L, 1);
     return 1;
