@@ -163,6 +163,9 @@ end
 
 -- Accepts a timestamp as an ISO-8601 string or a number of seconds since the
 -- epoch; returns milliseconds, or nil and a reason.
+-- The last ISO string parsed is remembered: the items of a batch share
+-- their time stamps.
+local to_ms_iso, to_ms_val
 function _M.to_ms(v)
   if type(v) == "number" then
     if v ~= v or v == math.huge or v == -math.huge then
@@ -170,7 +173,10 @@ function _M.to_ms(v)
     end
     return floor(v * 1000 + 0.5)
   end
-  return _M.parse_iso(v)
+  if v == to_ms_iso and v ~= nil then return to_ms_val end
+  local ms, err = _M.parse_iso(v)
+  if ms and type(v) == "string" then to_ms_iso, to_ms_val = v, ms end
+  return ms, err
 end
 
 -- Returns a random 16-hex-digit id (the reference's uuid4().hex[:16] shape).

@@ -170,7 +170,6 @@ end
 local NIL = {}
 local function rec_entry(self, op, b, p, st)
   local rec = self.rec
-  if not rec then rec = {}; self.rec = rec end
   local m = rec[op]
   if not m then m = {}; rec[op] = m end
   local k = b == nil and NIL or b

@@ -30,9 +30,10 @@ function _M.key(name)
   return lower((gsub(gsub(name, "[%s_]+", " "), "^%s*(.-)%s*$", "%1")))
 end
 
--- Stable entity id for a name.
+-- Stable entity id for a name (of its key, when that is at hand).
+local function id_of_key(k) return "ent:" .. k end
 function _M.id_of(name)
-  return "ent:" .. _M.key(name)
+  return id_of_key(_M.key(name))
 end
 
 local function add(out, seen, name, etype, kind)
@@ -41,7 +42,7 @@ local function add(out, seen, name, etype, kind)
   local k = _M.key(name)
   if seen[k] then return end
   seen[k] = true
-  out[#out + 1] = { id = "ent:" .. k, name = name, entity_type = etype, aliases = {},
+  out[#out + 1] = { id = id_of_key(k), name = name, entity_type = etype, aliases = {},
                     metadata = { kind = kind } }
 end
 

@@ -123,16 +123,6 @@ function _M:pack_vector(v, where)
   return packed
 end
 
--- util.to_ms with the last ISO string it parsed remembered: the items of
--- one retain (or of a whole retain_many) share their time stamps.
-local last_iso, last_ms
-local function to_ms(v)
-  if type(v) == "string" and v == last_iso then return last_ms end
-  local ms, err = util.to_ms(v)
-  if ms and type(v) == "string" then last_iso, last_ms = v, ms end
-  return ms, err
-end
-
 -- Normalizes one VectorItem / Document into a backend row.
 local function to_row(self, it, bank_id, where, need_vector, now)
   if type(it) ~= "table" then return nil, where .. " must be a table" end
@@ -148,12 +138,12 @@ local function to_row(self, it, bank_id, where, need_vector, now)
   local occ, ret
   if it.occurred_at ~= nil then
     local e
-    occ, e = to_ms(it.occurred_at)
+    occ, e = util.to_ms(it.occurred_at)
     if not occ then return nil, where .. ".occurred_at: " .. e end
   end
   if it.retained_at ~= nil then
     local e
-    ret, e = to_ms(it.retained_at)
+    ret, e = util.to_ms(it.retained_at)
     if not ret then return nil, where .. ".retained_at: " .. e end
   end
   return {
