@@ -237,6 +237,7 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L)
     astro_lua_open_index(L);
     astro_lua_open_index_i8(L);
     astro_lua_open_assoc(L);
+    astro_lua_open_rowcache(L);
     astro_lua_open_policy(L);
     astro_lua_open_crypto(L);
     astro_lua_open_fs(L);

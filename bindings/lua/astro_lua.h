@@ -27,6 +27,7 @@
 #define ASTRO_MT_HNSW     "astrocyte.hnsw"
 #define ASTRO_MT_ASSOC    "astrocyte.assoc"
 #define ASTRO_MT_TKCACHE  "astrocyte.tokenizer_cache"
+#define ASTRO_MT_ROWCACHE "astrocyte.row_cache"
 
 /* The growable bitmap behind astrocyte.keyset; `view` is what filters see. */
 typedef struct astro_lua_keyset {
@@ -91,6 +92,7 @@ void astro_lua_open_vec(lua_State *L);
 void astro_lua_open_index(lua_State *L);
 void astro_lua_open_index_i8(lua_State *L);
 void astro_lua_open_assoc(lua_State *L);
+void astro_lua_open_rowcache(lua_State *L);
 void astro_lua_open_policy(lua_State *L);
 void astro_lua_open_crypto(lua_State *L);
 void astro_lua_open_fs(lua_State *L);

@@ -245,7 +245,7 @@ int astro__rows_take(astro__idxmap *m, uint64_t *keys, astro_item_times *times, 
         uint64_t moved = keys[*last];
         size_t mpos = astro__idxmap_find(m, keys, moved);
         keys[*row] = moved;
-        times[*row] = times[*last];
+        if (times) times[*row] = times[*last];
         m->slots[mpos] = (uint32_t)*row;
     }
     return 1;

@@ -67,15 +67,15 @@ void astro__idxmap_free(astro__idxmap *m);
 int astro__vec_arg(const char *who, const void *ix, const float *vec, size_t dim, size_t want,
                    astro_err *err);
 
-/* Dense keyed rows (flat.c, flat_i8.c): row r holds keys[r], times[r] and the
- * caller's payload; m finds the row of a key; removal moves the last row into
+/* Dense keyed rows (flat.c, flat_i8.c, blobcache.c): row r holds keys[r],
+ * times[r] (when the caller keeps times) and the caller's payload; m finds the row of a key; removal moves the last row into
  * the hole so rows stay dense. */
 /* Registers key at the new row *count (room reserved by the caller), counts
  * it and returns that row. */
 size_t astro__rows_append(astro__idxmap *m, uint64_t *keys, size_t *count, uint64_t key);
 /* Removes key: 0 when absent; else 1 with *row the hole and *last the row
- * whose key and times moved into it (equal when the removed row was the
- * last). The caller moves its payload from *last to *row and decrements its
+ * whose key and times (times may be NULL) moved into it (equal when the
+ * removed row was the last). The caller moves its payload from *last to *row and decrements its
  * count. */
 int astro__rows_take(astro__idxmap *m, uint64_t *keys, astro_item_times *times, size_t count,
                      uint64_t key, size_t *row, size_t *last);

@@ -418,7 +418,7 @@ local function open_backend(conf)
     -- storage failure, as a corrupt file is, not a configuration mistake.
     return nil, errors.storage(fmt("sqlite: %s", tostring(err):gsub("^sqlite: ", "")), { provider = "sqlite", path = path })
   end
-  local self = setmetatable({ db = db, path = path, cache = {}, origin = util.new_id(), logged = 0, rows = rowcache.new(conf),
+  local self = setmetatable({ db = db, path = path, cache = {}, origin = util.new_id(), logged = 0, rows = rowcache.new(conf, HIT_COLS),
                               change_log_keep = conf.change_log_keep or 100000 }, Backend)
   local timeout_ms = conf.busy_timeout_ms or 5000
   db:busy_timeout(timeout_ms)

@@ -12,7 +12,7 @@ local file = {
 }
 local store = S.extend(S.local_store, file, {
   change_log_keep = { "integer", min = 0, default = 100000 },
-  row_cache = { "integer", min = 0, default = 20000 },   -- rows kept for search hits (rowcache.lua); 0: off
+  row_cache = { "integer", min = 0, max = 2147483648, default = 20000 },   -- rows kept for search hits (rowcache.lua); 0: off
 })
 
 return { vector_stores = store, document_stores = store, graph_stores = file }

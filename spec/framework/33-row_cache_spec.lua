@@ -32,7 +32,7 @@ describe("sqlite row cache", function()
     upsert(eng, "m1", "orchids need indirect light")
     local backend = eng.vector_store.backend
     local _, h = text_of(eng, "orchids", "m1")
-    assert.equal(1, backend.rows.n)
+    assert.equal(1, backend.rows:count())
     h.metadata.v = "changed by the caller"
     local reads = 0
     local query = backend.query
