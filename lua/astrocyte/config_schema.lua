@@ -72,7 +72,15 @@ S.root = {
   dlp = { scan_recall_output = "boolean", scan_reflect_output = "boolean", output_pii_action = enum("warn", "redact", "reject") },
   lifecycle = { enabled = "boolean", ttl = { archive_after_days = "integer", delete_after_days = "integer",
                                              exempt_tags = "list", fact_type_overrides = "map" } },
-  recall_cache = "map", tiered_retrieval = "map", recall_authority = "map", curated_retain = "map",
+  -- The recall cache (pipeline/recall_cache.lua): off by default.
+  recall_cache = {
+    enabled = { "boolean", default = false },
+    similarity_threshold = { "number", default = 0.95,
+                             check = function(v) return v > 0 and v <= 1, "must be in (0, 1]" end },
+    max_entries = { "integer", min = 1, default = 256 },
+    ttl_seconds = { "number", default = 300, check = function(v) return v > 0, "must be > 0 (seconds)" end },
+  },
+  tiered_retrieval = "map", recall_authority = "map", curated_retain = "map",
   curated_recall = "map", entity_resolution = "map", wiki_compile = "map", async_tasks = "map",
   bm25_idf = "map", source_aware_retrieval = "map", cross_encoder_rerank = "map",
   spreading_activation = "map", causal_links = "map", entity_cooccurrence = "map",

@@ -11,7 +11,9 @@ local gstore = require "astrocyte.store.graph"
 local type, pairs, ipairs, fmt, min = type, pairs, ipairs, string.format, math.min
 local lower, sort = string.lower, table.sort
 
-local _M = { SPI_VERSION = 1, name = "in_memory" }
+-- process_local: only this process writes it (the recall cache needs no
+-- change generations from it).
+local _M = { SPI_VERSION = 1, name = "in_memory", process_local = true }
 local mt = { __index = _M }
 
 function _M.new()

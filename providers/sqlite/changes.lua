@@ -17,6 +17,15 @@ function _M.install(Backend, serr)
     return rows and rows[1] and rows[1].seq or 0
   end
 
+  -- The bank's generation for readers that keep results (the recall
+  -- cache): its last change seq, moved by every committed write of any
+  -- connection; nil, err when the file cannot be read (never a guess).
+  function Backend:bank_generation(bank_id)
+    local rows, err = self:query("SELECT seq FROM astrocyte_bank_seq WHERE bank_id = ?", bank_id)
+    if not rows then return nil, serr(self, "reading the change log", err) end
+    return rows[1] and rows[1].seq or 0
+  end
+
   local LOG_INSERT = "INSERT INTO astrocyte_changes (origin, bank_id, key) VALUES (?, ?, ?)"
   local BANK_SEQ = "INSERT INTO astrocyte_bank_seq (bank_id, seq) VALUES (?, ?)" ..
     " ON CONFLICT (bank_id) DO UPDATE SET seq = excluded.seq"

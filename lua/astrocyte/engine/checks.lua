@@ -42,6 +42,14 @@ function _M.bank_arg(self, bank_id)
   return v, err
 end
 
+-- After a write of this engine to bank_id (or to every bank, nil): drops
+-- the recall cache's entries that read it. The cache would not serve them
+-- anyway (the store's bank generation moved); this frees them at once.
+function _M.wrote(self, bank_id)
+  local cache = self.recall_cache
+  if cache then cache:invalidate(bank_id) end
+end
+
 -- Runs fn(...) turning a raised Lua error into an InternalError object.
 function _M.guarded(fn, ...)
   local ok, res, err = pcall(fn, ...)

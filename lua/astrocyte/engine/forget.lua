@@ -137,6 +137,7 @@ function _M.methods:forget(opts)
   else
     res, err = delete(self, r)
   end
+  checks.wrote(self, bank)
   if not res then return nil, err end
   local rec = { event = "forget", bank_id = bank, deleted_count = res.deleted_count,
                 archived_count = res.archived_count, reason = reason, principal = principal,

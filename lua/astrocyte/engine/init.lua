@@ -20,6 +20,7 @@ local observe = require "astrocyte.observe"
 local policy = require "astrocyte.policy"
 local provider_backend = require "astrocyte.engine.provider_backend"
 local providers = require "astrocyte.engine.providers"
+local recall_cache = require "astrocyte.pipeline.recall_cache"
 local type, fmt, pairs, ipairs, pcall = type, string.format, pairs, ipairs, pcall
 local check_open = checks.check_open
 
@@ -50,8 +51,23 @@ local function capabilities(cfg, p, old)
   return provider_backend.prepare(cfg, p.engine, p.llm)
 end
 
+-- The engine's recall cache (pipeline/recall_cache.lua) for its present
+-- config and stores: nil when recall_cache.enabled is not true, or when the
+-- stores cannot tell it when a bank changes (then said in warnings()).
+local function attach_cache(self)
+  local cache, why = recall_cache.new(self, self.open_opts and self.open_opts.recall_cache)
+  self.recall_cache = cache
+  if why then
+    local w = self.cfg._warnings or {}
+    w[#w + 1] = why
+    self.cfg._warnings = w
+    self.observe.log:warn("astrocyte.recall_cache.off", { data = { reason = why } })
+  end
+end
+
 -- Opens an engine from a config table, a YAML/JSON file path, or nil (the
--- embedded default). opts: { db = path }. Returns engine or nil, err.
+-- embedded default). opts: { db = path, policy = {clock, backend},
+-- recall_cache = {clock} (seconds; tests inject one) }. Returns engine or nil, err.
 function _M.open(input, opts)
   if opts ~= nil and type(opts) ~= "table" then
     return nil, errors.validation("open options must be a table", { field = "opts" })
@@ -74,6 +90,7 @@ function _M.open(input, opts)
     self.engine_caps, err = capabilities(cfg, p)
     if not self.engine_caps then self:close(); return nil, err end
   end
+  attach_cache(self)
   return self
 end
 
@@ -116,6 +133,7 @@ function _M:reload()
   for _, entry in ipairs(self._callbacks or {}) do obs.hooks:register(entry[1], entry[2]) end
   pol.on_breaker = function(...) return self.observe:breaker(...) end
   providers.attach(self, p)
+  attach_cache(self)                   -- the config or the stores may differ: nothing cached carries over
   old_obs:close(1000)
   obs:governance("config_reload", nil, { source = tostring(cfg._source or "table") })
   return true
@@ -172,10 +190,11 @@ function _M:on(event_type, fn)
   return true
 end
 
--- engine:stats() → {metrics, hooks, sinks, breakers}.
+-- engine:stats() → {metrics, hooks, sinks, breakers, recall_cache?}.
 function _M:stats()
   local st = self.observe:stats()
   st.breakers = self.policy:status()
+  if self.recall_cache then st.recall_cache = self.recall_cache:status() end
   return st
 end
 

@@ -218,7 +218,9 @@ local function bank_verb(name, known, run)
     local cerr = check_open(self, name); if cerr then return nil, cerr end
     local bank, err = bank_arg(self, bank_id); if not bank then return nil, err end
     local o; o, err = validate.opts(opts, known, name); if not o then return nil, err end
-    return checks.guarded(run, self, bank, o)
+    local res; res, err = checks.guarded(run, self, bank, o)
+    checks.wrote(self, bank)
+    return res, err
   end
 end
 
@@ -248,6 +250,7 @@ E.restore_memories = governed("admin", function(self, bank_id, memory_ids, opts)
       { provider = self.cfg.vector_store, capability = "restore", bank_id = bank })
   end
   local n; n, err = errors.call(vs, "restore", { bank_id = bank }, ids, bank)
+  checks.wrote(self, bank)
   if not n then return nil, err end
   governance.audit(self, { event = "restore", bank_id = bank, memory_ids = ids, restored_count = n,
                            principal = opts and opts.principal or "anonymous" })

@@ -358,7 +358,9 @@ E.import_bank = governed("admin", function(self, bank_id, path, opts)
     return nil, errors.validation(fmt("on_conflict must be 'skip', 'overwrite' or 'error', got '%s'", tostring(o.on_conflict)),
       { field = "on_conflict", bank_id = bank_id })
   end
-  return checks.guarded(import_bank, self, bank_id, path, o)
+  local res; res, err = checks.guarded(import_bank, self, bank_id, path, o)
+  checks.wrote(self, res and res.bank_id or bank_id)   -- nil: every bank
+  return res, err
 end, function(self, bank_id, res)
   self.observe:governance("import", bank_id, { imported = res.imported, skipped = res.skipped })
 end, import_target)

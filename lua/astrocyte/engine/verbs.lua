@@ -71,6 +71,7 @@ local function retained(self, c, seconds, res, err)
   self.observe:done("retain", { bank_id = bank, provider = self:provider_name(), seconds = seconds,
     principal = c.ctx and c.ctx.principal, status = res and "ok" or "error", result = res,
     request = { content = r.content, content_length = #r.content, fact_type = r.fact_type, tags = r.tags } })
+  checks.wrote(self, bank)
   if not res then return nil, err end
   self.policy:record("retain", bank, c.bcfg)
   self.policy.signal:record(bank, #r.content, res.deduplicated)
@@ -185,6 +186,7 @@ local function recall_request(self, query, opts, known, what)
   r.as_of_ms, err = validate.time(o.as_of, "as_of"); if err then return nil, err end
   local ref; ref, err = validate.time(o.query_reference_date, "query_reference_date"); if err then return nil, err end
   r.ref_ms = ref or r.as_of_ms or util.now_ms()
+  r.ref_given = (ref or r.as_of_ms) ~= nil   -- pinned, not "now" (the recall cache keys on it)
   r.session_id, err = validate.str(o.session_id, "session_id"); if err then return nil, err end
   local ctx; ctx, err = policy.context(o, self._ctx); if ctx == false then return nil, err end
   for _, b in ipairs(r.banks or { r.bank_id }) do

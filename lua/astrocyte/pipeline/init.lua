@@ -28,12 +28,24 @@ function _M.retain_many(eng, list)
 end
 
 -- Recalls for validated options o (o.banks for several banks, with
--- o.strategy); returns RecallResult or nil, err.
+-- o.strategy); returns RecallResult or nil, err. With the recall cache on
+-- (eng.recall_cache, pipeline/recall_cache.lua) a current cached result of
+-- the same or a near-identical query is returned instead (trace.cache_hit).
 function _M.recall(eng, o, cfg_for_bank)
+  local cache, probe = eng.recall_cache, nil
+  if cache then
+    local hit
+    probe, hit = cache:probe(o)
+    if hit then return hit end
+  end
   -- Without the embedder (down, or its breaker open) recall degrades to the
   -- channels that need no query vector (keyword, graph).
   local vecs, err = embed.embed(eng, { o.query })
   local qvec = vecs and vecs[1] or nil
+  if probe and qvec then
+    local hit = cache:lookup(probe, qvec)
+    if hit then return hit end
+  end
   local embed_err = not vecs and err or nil
   local t0 = core.time()
   local function gather(bank)
@@ -69,6 +81,8 @@ function _M.recall(eng, o, cfg_for_bank)
   local truncated
   res.hits, truncated = recall.token_budget(res.hits, o.max_tokens)
   res.truncated = res.truncated or truncated
+  res.trace.cache_hit = false
+  if probe then cache:store(probe, qvec, res) end
   return res
 end
 

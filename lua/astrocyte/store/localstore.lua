@@ -57,6 +57,7 @@ function _M.new(backend, conf, name)
     name = name or "localstore",
     index = new_index(conf),
     dims = conf.dimensions or backend:get_meta("dimensions"),
+    gens = {},                         -- bank → writes through this store (bank_generation)
   }, mt)
   if self.dims then self.dims = tonumber(self.dims) end
   -- Changes other connections commit from here on are replayed by _sync.
@@ -175,8 +176,20 @@ function _M:store_vectors(items)
   return self:_commit(rows)
 end
 
+-- Capability (pipeline/recall_cache.lua): a number that moves with every
+-- committed write that can change bank_id's search results. A backend with
+-- a change log (sqlite) answers for every connection to its file, other
+-- processes included; else (in_memory: no one else writes it) the writes
+-- through this store count. nil, err when the backend cannot be read.
+function _M:bank_generation(bank_id)
+  if self.backend.bank_generation then return self.backend:bank_generation(bank_id) end
+  return self.gens[bank_id] or 0
+end
+local function wrote(self, bank_id) self.gens[bank_id] = (self.gens[bank_id] or 0) + 1 end
+
 -- Writes rows through the backend, then mirrors them into the indexes.
 function _M:_commit(rows)
+  for _, r in ipairs(rows) do wrote(self, r.bank_id) end
   local keys, err = self.backend:upsert(rows)
   if not keys then return nil, err end
   local ids = {}
@@ -275,6 +288,7 @@ end
 function _M:delete(ids, bank_id)
   if type(ids) ~= "table" then return nil, self.name .. ": ids must be an array" end
   if #ids == 0 then return 0 end
+  wrote(self, bank_id)
   local keys, err = self.backend:delete(bank_id, ids)
   if not keys then return nil, err end
   for _, k in ipairs(keys) do self.index:remove(bank_id, k) end
@@ -389,6 +403,7 @@ end
 function _M:archive(ids, bank_id, at_ms)
   if type(ids) ~= "table" then return nil, self.name .. ": ids must be an array" end
   if #ids == 0 then return 0 end
+  wrote(self, bank_id)
   local keys, err = self.backend:set_archived(bank_id, ids, at_ms or util.now_ms())
   if not keys then return nil, err end
   for _, k in ipairs(keys) do self.index:remove(bank_id, k) end
@@ -399,6 +414,7 @@ end
 function _M:restore(ids, bank_id)
   if type(ids) ~= "table" then return nil, self.name .. ": ids must be an array" end
   if #ids == 0 then return 0 end
+  wrote(self, bank_id)
   local keys, err = self.backend:set_archived(bank_id, ids, nil)
   if not keys then return nil, err end
   local rows; rows, err = self.backend:get_rows(keys)
