@@ -75,6 +75,9 @@ describe("recall cache", function()
     assert.equal(first.hits[1].text, second.hits[1].text)
     local st = eng:stats().recall_cache
     assert.equal(1, st.hits); assert.equal(1, st.misses); assert.equal(1, st.entries)
+    local text = eng:metrics_text()
+    assert.truthy(text:find('astrocyte_recall_cache_total{bank_id="b",result="hit"} 1', 1, true), text)
+    assert.truthy(text:find('astrocyte_recall_cache_total{bank_id="b",result="miss"} 1', 1, true), text)
     eng:close()
   end)
 

@@ -205,7 +205,8 @@ local function run_read(self, what, r, fn, ...)
   local res, err = guarded(fn, self, r, ...)
   self.observe:done(what, { bank_id = r.bank_id, provider = self:provider_name(), seconds = core.time() - t0,
     principal = r.ctx and r.ctx.principal, status = res and "ok" or "error", result = res,
-    request = { query_length = #r.query, bank_count = r.banks and #r.banks or 1 } })
+    request = { query_length = #r.query, bank_count = r.banks and #r.banks or 1,
+                cached = self.recall_cache and res and res.trace and res.trace.cache_hit } })
   if not res then
     if err and err.kind == "ProviderUnavailable" then return self.policy:degraded(what, err.provider) end
     return nil, err

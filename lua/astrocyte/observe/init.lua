@@ -54,6 +54,7 @@ function _M:done(op, info)
     self.hooks:fire("on_recall", info.bank_id, { query_length = q.query_length, result_count = r.hits and #r.hits or 0,
                                                  top_score = top })
     if r.truncated then self.metrics:truncated(info.bank_id, "recall") end
+    if q.cached ~= nil then self.metrics:recall_cache(info.bank_id, q.cached) end
     if self.sinks:count() > 0 then
       self.sinks:emit_all(sinks.recall_observed({ bank_id = info.bank_id, result_count = r.hits and #r.hits or 0,
         latency_ms = (info.seconds or 0) * 1000, top_score = top }))

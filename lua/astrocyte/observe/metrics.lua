@@ -44,6 +44,8 @@ local FAMILIES = {
   { "astrocyte_dedup_total", "counter", "Near-duplicate detections by action.", { "bank_id", "action" } },
   { "astrocyte_token_budget_truncations_total", "counter", "Results truncated to the token budget.",
     { "bank_id", "operation" } },
+  { "astrocyte_recall_cache_total", "counter", "Recalls answered by the recall cache (hit) or computed (miss).",
+    { "bank_id", "result" } },
   { "astrocyte_hook_events_dropped_total", "counter", "Hook events dropped (queue full or shutdown).", {} },
   { "astrocyte_export_sink_failures_total", "counter", "Memory export sink emit failures.", { "sink" } },
 }
@@ -225,6 +227,9 @@ function _M:dedup(bank_id, action)
 end
 function _M:truncated(bank_id, operation)
   self:inc("astrocyte_token_budget_truncations_total", { bank_id = bank_id, operation = operation })
+end
+function _M:recall_cache(bank_id, hit)
+  self:inc("astrocyte_recall_cache_total", { bank_id = bank_id, result = hit and "hit" or "miss" })
 end
 function _M:hook_dropped(n)
   self:inc("astrocyte_hook_events_dropped_total", nil, n)

@@ -38,9 +38,23 @@ end
 
 local UNIT_DAYS = { day = 1, days = 1, week = 7, weeks = 7, month = 30, months = 30, year = 365, years = 365 }
 
--- Finds a temporal expression in query; returns {from, to, phrase} (ms, to
--- exclusive) relative to ref_ms, or nil.
+-- Finds a temporal expression in query; returns a new table {from, to,
+-- phrase} (ms, to exclusive) relative to ref_ms, or nil. The answer for the
+-- last query and UTC day is remembered (one recall asks once per bank and
+-- once for the recall cache; the patterns cost tens of microseconds).
+local find_window
+local last_query, last_day, last_window
 function _M.window(query, ref_ms)
+  local day = floor(ref_ms / DAY)
+  if query ~= last_query or day ~= last_day then
+    last_window = find_window(query, ref_ms)
+    last_query, last_day = query, day
+  end
+  local w = last_window
+  return w and { from = w.from, to = w.to, phrase = w.phrase } or nil
+end
+
+function find_window(query, ref_ms)
   local q = lower(query)
   local today = day_start(ref_ms)
   if find(q, "%f[%w]yesterday%f[%W]") then return { from = today - DAY, to = today, phrase = "yesterday" } end
