@@ -116,6 +116,24 @@ describe("recall cache", function()
     eng:close()
   end)
 
+  it("does not serve a similar query of another intent or time window", function()
+    local eng = open()
+    seed(eng)
+    -- same embedding, other intent (TEMPORAL vs FACTUAL): other channel weights
+    local when, where = "when " .. LONG, "where " .. LONG
+    assert.near(1.0, cosine(eng, when, where), 1e-6)
+    recall(eng, when)
+    assert.is_false(recall(eng, where).trace.cache_hit)
+    assert.is_true(recall(eng, where).trace.cache_hit)
+    -- similar embedding, other time window ("yesterday" vs "today")
+    local y, t = LONG .. " yesterday", LONG .. " today"
+    assert.is_true(cosine(eng, y, t) >= 0.95)
+    recall(eng, y)
+    assert.is_false(recall(eng, t).trace.cache_hit)
+    assert.is_true(recall(eng, t).trace.cache_hit)
+    eng:close()
+  end)
+
   it("expires entries ttl_seconds after they were stored (injected clock)", function()
     local now = 1000
     local eng = open({ ttl_seconds = 30 }, { recall_cache = { clock = function() return now end } })

@@ -97,7 +97,7 @@ function _M.new(eng, opts)
     ttl = c.ttl_seconds or D.ttl_seconds,
     clock = opts and opts.clock or default_clock,
     stores = stores, n = 0, next_id = 1,
-    groups = {}, by_bank = {}, lru = head,
+    groups = {}, by_bank = {}, texts = {}, lru = head,
     stats = { hits = 0, misses = 0, stored = 0, evicted = 0, expired = 0, invalidated = 0, bypassed = 0 },
   }, mt)
 end
@@ -137,18 +137,30 @@ local function canon_of(v)
   return concat(out)
 end
 
--- The scope of a validated recall request o: the exact-match part of the key.
-local function scope_of(o, banks)
+-- The options part of the key of a validated recall request o (everything
+-- but the query).
+local function options_of(o, banks)
   local ref = o.ref_ms or 0
-  local window = o.query and temporal.window(o.query, ref)
-  local parts = {
+  return concat({
     canon_of(banks), canon_of(o.strategy), tostring(o.max_results), tostring(o.max_tokens),
     canon_of(o.tags), canon_of(o.fact_types), canon_of(o.time_range), tostring(o.as_of_ms),
     o.ref_given and ("ref=" .. canon_of(ref)) or ("day=" .. floor(ref / DAY_MS)),
-    canon_of(o.session_id), canon_of(o.ctx), (intent.classify(o.query or "")),
-    window and (canon_of(window.from) .. "-" .. canon_of(window.to)) or "",
-  }
-  return concat(parts, "\1")
+    canon_of(o.session_id), canon_of(o.ctx),
+  }, "\1")
+end
+
+-- The scope of a probe: its options plus what the query text decides
+-- besides its embedding (intent, time window), so only queries that agree
+-- on those are compared by similarity. The same text on the same options
+-- has the same scope, so an exact repeat is found without it (the two
+-- classifiers cost tens of microseconds).
+local function scope_of(probe, o)
+  if not probe.scope then
+    local window = temporal.window(o.query, o.ref_ms or 0)
+    probe.scope = concat({ probe.options, (intent.classify(o.query)),
+      window and (canon_of(window.from) .. "-" .. canon_of(window.to)) or "" }, "\1")
+  end
+  return probe.scope
 end
 
 -- The generation token of banks (one value per bank and store, in order),
@@ -199,10 +211,14 @@ local function drop_group(self, g, stale)
       if next(set) == nil then self.by_bank[b] = nil end
     end
   end
-  for _, e in pairs(g.entries) do unlink(e) end
+  local texts = self.texts
+  for _, e in pairs(g.entries) do
+    unlink(e)
+    if texts[e.text_key] == e then texts[e.text_key] = nil end
+  end
   self.n = self.n - g.n
   if stale then self.stats.invalidated = self.stats.invalidated + g.n end
-  g.entries, g.by_text, g.index, g.n = {}, {}, nil, 0
+  g.entries, g.index, g.n = {}, nil, 0
 end
 
 local function remove_entry(self, e)
@@ -211,7 +227,7 @@ local function remove_entry(self, e)
   unlink(e)
   self.n, g.n = self.n - 1, g.n - 1
   g.entries[e.id] = nil
-  if g.by_text[e.query] == e then g.by_text[e.query] = nil end
+  if self.texts[e.text_key] == e then self.texts[e.text_key] = nil end
   g.index:remove(e.id)
   if g.n == 0 then drop_group(self, g) end
 end
@@ -253,7 +269,7 @@ local function served(self, probe, e, similarity)
   return res
 end
 
--- probe(o) → a probe for validated request o (its scope, banks and
+-- probe(o) → a probe for validated request o (its options, banks and
 -- generations), or nil when this request cannot use the cache (a store
 -- could not tell its generation). With an exact repeat of a cached query
 -- text, also the result: no embedding needed.
@@ -265,14 +281,17 @@ function _M:probe(o)
     self.stats.bypassed = self.stats.bypassed + 1
     return nil
   end
-  local probe = { scope = scope_of(o, banks), banks = banks, gen = gen, query = o.query, t0 = t0 }
-  local g = self.groups[probe.scope]
-  if g and g.gen ~= gen then drop_group(self, g, true) end   -- written since: nothing in it is current
-  g = self.groups[probe.scope]
-  local e = g and g.by_text[o.query]
+  local options = options_of(o, banks)
+  local probe = { options = options, text_key = options .. "\2" .. o.query, banks = banks, gen = gen,
+                  o = o, t0 = t0 }
+  local e = self.texts[probe.text_key]
   if e then
-    local res = served(self, probe, e, 1.0)
-    if res then return probe, res end
+    if e.group.gen ~= gen then
+      drop_group(self, e.group, true)  -- written since: nothing in it is current
+    else
+      local res = served(self, probe, e, 1.0)
+      if res then return probe, res end
+    end
   end
   return probe
 end
@@ -281,7 +300,8 @@ end
 -- probe's scope when its cosine with qvec is >= the threshold, else nil
 -- (counted as a miss).
 function _M:lookup(probe, qvec)
-  local g = self.groups[probe.scope]
+  local g = self.groups[scope_of(probe, probe.o)]
+  if g and g.gen ~= probe.gen then drop_group(self, g, true) end
   while g and not g.dropped and qvec do
     local keys, scores = g.index:search(qvec, 1)
     if not keys or not keys[1] then break end
@@ -313,21 +333,22 @@ end
 -- (embedder down) nothing is stored.
 function _M:store(probe, qvec, res)
   if not qvec or type(res) ~= "table" or not cacheable(res) then return end
-  local g = self.groups[probe.scope]
+  local scope = scope_of(probe, probe.o)
+  local g = self.groups[scope]
   -- Another fill of this scope read other generations (interleaved
   -- requests): keep only what matches the ones read first; a lookup with
   -- newer ones drops it.
   if g and g.gen ~= probe.gen then drop_group(self, g, true) end
-  g = self.groups[probe.scope]
-  local old = g and g.by_text[probe.query]
+  local old = self.texts[probe.text_key]
   if old then remove_entry(self, old) end
-  g = self.groups[probe.scope]
-  if g and g.index:dim() * 4 ~= #qvec then drop_group(self, g, true); g = nil end
+  g = self.groups[scope]
+  if g and g.index:dim() * 4 ~= #qvec then drop_group(self, g, true) end
+  g = self.groups[scope]
   if not g then
     local index = core.flat(#qvec / 4)
     if not index then return end
-    g = { scope = probe.scope, banks = probe.banks, gen = probe.gen, entries = {}, by_text = {}, index = index, n = 0 }
-    self.groups[probe.scope] = g
+    g = { scope = scope, banks = probe.banks, gen = probe.gen, entries = {}, index = index, n = 0 }
+    self.groups[scope] = g
     for _, b in ipairs(probe.banks) do
       local set = self.by_bank[b]
       if not set then set = {}; self.by_bank[b] = set end
@@ -340,8 +361,9 @@ function _M:store(probe, qvec, res)
     return
   end
   self.next_id = id + 1
-  local e = { id = id, group = g, query = probe.query, result = copy(res), at = self.clock() }
-  g.entries[id], g.by_text[probe.query], g.n = e, e, g.n + 1
+  local e = { id = id, group = g, text_key = probe.text_key, result = copy(res), at = self.clock() }
+  g.entries[id], g.n = e, g.n + 1
+  self.texts[probe.text_key] = e
   push_front(self, e)
   self.n = self.n + 1
   self.stats.stored = self.stats.stored + 1
