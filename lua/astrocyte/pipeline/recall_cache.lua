@@ -22,8 +22,10 @@
 --     engine:warnings()), since writes by other processes (a shared Postgres,
 --     Qdrant, ...) would go unseen. A graph store counts when it reports
 --     generations itself, commits in the vector store's transactions (sqlite,
---     so its writes move the bank's generation), or is process-local
---     (in_memory: only this engine writes it, always with memory rows).
+--     so its writes move the bank's generation; forget unlinks a deleted
+--     memory's entities after the delete commits, which changes no result:
+--     walks go through entity links and only reach live memories), or is
+--     process-local (in_memory: only this engine writes it, with memory rows).
 --   * options: the key holds everything the result depends on besides the
 --     query and the data — bank(s) and their order, multi-bank strategy,
 --     max_results, max_tokens, tags, fact_types, time_range, as_of, session
