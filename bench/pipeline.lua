@@ -41,6 +41,15 @@ while i <= #arg do
   elseif a == "--db" then args.db = arg[i + 1]; i = i + 1
   elseif a == "--json" then args.json = true
   elseif a == "--quick" then args.sizes = { 10000 }; args.queries = 200
+  elseif a == "--help" or a == "-h" then
+    for line in io.lines(arg[0]) do
+      if not line:match("^%-%-") then break end
+      io.stdout:write(line:sub(4), "\n")
+    end
+    os.exit(0)
+  else
+    io.stderr:write("bench/pipeline: unknown argument '", a, "' (--help lists them)\n")
+    os.exit(2)
   end
   i = i + 1
 end
