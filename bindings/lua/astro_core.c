@@ -241,6 +241,7 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L)
     astro_lua_open_policy(L);
     astro_lua_open_crypto(L);
     astro_lua_open_fs(L);
+    astro_lua_open_json(L);
     lua_pushcfunction(L, core_now_ms);
     lua_setfield(L, -2, "now_ms");
     lua_pushcfunction(L, core_time);

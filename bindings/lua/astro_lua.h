@@ -96,5 +96,6 @@ void astro_lua_open_rowcache(lua_State *L);
 void astro_lua_open_policy(lua_State *L);
 void astro_lua_open_crypto(lua_State *L);
 void astro_lua_open_fs(lua_State *L);
+void astro_lua_open_json(lua_State *L);
 
 #endif

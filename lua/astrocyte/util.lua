@@ -18,50 +18,15 @@ _M.json = json
 local OBJECT_MT = { __jsontype = "object" }
 _M.OBJECT_MT = OBJECT_MT
 
--- Encodes v as JSON. Like cjson, but an empty table becomes [] (DTO lists
--- are far more common than empty maps, which the engine stores as nil) and
--- object keys are sorted so output is stable; non-finite numbers fail.
-local function encode(v, out)
-  local tv = type(v)
-  if tv ~= "table" then
-    if tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
-      error("cannot encode a non-finite number", 0)
-    end
-    local s, err = json.encode(v)
-    if not s then error(err, 0) end
-    out[#out + 1] = s
-    return
-  end
-  if getmetatable(v) ~= OBJECT_MT and (next(v) == nil or _M.is_array(v)) then
-    out[#out + 1] = "["
-    for i = 1, #v do
-      if i > 1 then out[#out + 1] = "," end
-      encode(v[i], out)
-    end
-    out[#out + 1] = "]"
-    return
-  end
-  local keys = {}
-  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-  table.sort(keys)
-  out[#out + 1] = "{"
-  for i, k in ipairs(keys) do
-    if i > 1 then out[#out + 1] = "," end
-    out[#out + 1] = json.encode(k)
-    out[#out + 1] = ":"
-    local val = v[k]
-    if val == nil then val = v[tonumber(k)] end
-    encode(val, out)
-  end
-  out[#out + 1] = "}"
-end
-
--- Returns the JSON text of v, or nil and an error (e.g. a function value).
+-- Encodes v as JSON; returns the text, or nil and an error (a function
+-- value, a non-finite number, a cycle). Like cjson, but an empty table
+-- becomes [] (DTO lists are far more common than empty maps, which the
+-- engine stores as nil), OBJECT_MT tables are objects, object keys are
+-- sorted so output is stable, and integers below 2^53 are exact. Written in
+-- C (bindings/lua/astro_json.c): gateway answers are encoded per request.
+local json_encode = core.json_encode
 function _M.encode(v)
-  local out = {}
-  local ok, err = pcall(encode, v, out)
-  if not ok then return nil, err end
-  return table.concat(out)
+  return json_encode(v, OBJECT_MT)
 end
 
 -- Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian).
