@@ -14,6 +14,9 @@
 -- writer waits for another connection's lock); change_log_keep (100000: log
 -- rows kept when pruning; a reader further behind rebuilds); row_cache
 -- (20000: rows kept in memory for search hits, rowcache.lua; 0: off);
+-- mmap_size (1 GiB: bytes of the file read through mmap, 0: off; at 100k
+-- memories it cut row reads in a recall from ~0.95 to ~0.6 ms, the pread
+-- copies it replaces were a tenth of a recall's CPU);
 -- dimensions; vector_index {hnsw_threshold, migrate_batch, ...}; bm25 {k1, b, ...}.
 local sqlite = require "astrocyte.sqlite"
 local localstore = require "astrocyte.store.localstore"
@@ -27,6 +30,7 @@ local fmt = string.format
 local unpack = table.unpack or unpack
 
 local SCHEMA_VERSION = 3
+local DEFAULT_MMAP_SIZE = 1073741824
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS astrocyte_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vector_snapshots (bank_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, graph BLOB NOT NULL);
@@ -422,7 +426,8 @@ local function open_backend(conf)
                               change_log_keep = conf.change_log_keep or 100000 }, Backend)
   local timeout_ms = conf.busy_timeout_ms or 5000
   db:busy_timeout(timeout_ms)
-  local pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+  local pragmas = fmt("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=%d;",
+                      math.floor(tonumber(conf.mmap_size) or DEFAULT_MMAP_SIZE))
   local ok, perr = exec_retry(db, pragmas, timeout_ms)
   if not ok then
     db:close()

@@ -85,6 +85,25 @@ describe("sqlite store (embedded default)", function()
     db:close()
   end)
 
+  it("reads the file through mmap (vector_store_config.mmap_size, default 1 GiB; 0 turns it off)", function()
+    local function mmap_size(conf)
+      conf.path = path
+      local eng = assert(astrocyte.open({ vector_store_config = conf }))
+      assert(eng:retain("mapped note", { bank_id = "b" }))
+      local rows = assert(eng.vector_store.backend:query("PRAGMA mmap_size"))
+      local res = assert(eng:recall("mapped", { bank_id = "b" }))
+      assert.equal("mapped note", res.hits[1].text)
+      eng:close()
+      return rows[1].mmap_size
+    end
+    assert.equal(1073741824, mmap_size({}))
+    assert.equal(0, mmap_size({ mmap_size = 0 }))
+    assert.equal(65536, mmap_size({ mmap_size = 65536 }))
+    local eng, err = astrocyte.open({ vector_store_config = { path = path, mmap_size = -1 } })
+    assert.is_nil(eng)
+    assert.truthy(tostring(err):find("vector_store_config.mmap_size", 1, true), tostring(err))
+  end)
+
   it("stores nothing when a store_vectors batch has one bad item", function()
     local eng = open()
     local vs = eng.vector_store
