@@ -10,6 +10,7 @@
 ** userdata reachable from upvalues or the values passed in.
 */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -217,6 +218,44 @@ static int core_time(lua_State *L)
     return 1;
 }
 
+/* core.iso_ms(ms) -> "YYYY-MM-DDTHH:MM:SS[.mmm]Z" for milliseconds since the
+ * epoch (UTC; the fraction only when it is not zero). A recall formats two
+ * instants per candidate hit, and in Lua 5.4 that was a tenth of its
+ * instructions. Days to a civil date: H. Hinnant's days_from_civil inverse,
+ * exact over the whole proleptic Gregorian range; no gmtime (time_t and
+ * locale-free). */
+static int core_iso_ms(lua_State *L)
+{
+    lua_Number n = luaL_checknumber(L, 1);
+    luaL_argcheck(L, n == n && fabs(n) < 9007199254740992.0, 1, "milliseconds must be finite and below 2^53");
+    int64_t ms = (int64_t)floor(n);
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int64_t frac = ms - secs * 1000;
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int64_t rem = secs - days * 86400;
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2)
+        y++;
+    char buf[64];
+    int len = snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", (long long)y, (long long)m,
+                       (long long)d, (long long)(rem / 3600), (long long)(rem % 3600 / 60), (long long)(rem % 60));
+    if (len > 0 && frac != 0 && (size_t)len < sizeof buf)
+        len += snprintf(buf + len, sizeof buf - (size_t)len, ".%03lld", (long long)frac);
+    if (len <= 0 || (size_t)len + 1 >= sizeof buf)
+        return luaL_error(L, "iso_ms: cannot format %f", (double)n);
+    buf[len++] = 'Z';
+    lua_pushlstring(L, buf, (size_t)len);
+    return 1;
+}
+
 void astro_lua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods)
 {
     luaL_getmetatable(L, tname);
@@ -246,6 +285,8 @@ ASTRO_LUA_EXPORT int luaopen_astrocyte_core(lua_State *L)
     lua_setfield(L, -2, "now_ms");
     lua_pushcfunction(L, core_time);
     lua_setfield(L, -2, "time");
+    lua_pushcfunction(L, core_iso_ms);
+    lua_setfield(L, -2, "iso_ms");
     lua_pushliteral(L, ASTRO_LUA_VERSION);
     lua_setfield(L, -2, "VERSION");
     return 1;

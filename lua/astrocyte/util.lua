@@ -40,21 +40,6 @@ local function days_from_civil(y, m, d)
   return era * 146097 + doe - 719468
 end
 
--- Civil date of a day count since 1970-01-01.
-local function civil_from_days(z)
-  z = z + 719468
-  local era = floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
-  local mp = floor((5 * doy + 2) / 153)
-  local d = doy - floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  if m <= 2 then y = y + 1 end
-  return y, m, d
-end
-
 -- Returns the current time in integer milliseconds since the epoch (UTC),
 -- never going backwards within this process.
 local last_ms = 0
@@ -71,23 +56,12 @@ function _M.now_ms()
   return ms
 end
 
--- Formats milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS[.mmm]Z".
--- The last result is remembered: a batch formats the same instant many times.
-local iso_ms, iso_s
+-- Formats milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS[.mmm]Z"
+-- (core.iso_ms: a recall formats two instants per candidate hit).
+local iso_ms = core.iso_ms
 function _M.iso(ms)
   if ms == nil then return nil end
-  if ms == iso_ms then return iso_s end
-  local secs = floor(ms / 1000)
-  local frac = ms - secs * 1000
-  local days = floor(secs / 86400)
-  local rem = secs - days * 86400
-  local y, m, d = civil_from_days(days)
-  local s = fmt("%04d-%02d-%02dT%02d:%02d:%02d", y, m, d,
-                floor(rem / 3600), floor(rem % 3600 / 60), rem % 60)
-  if frac ~= 0 then s = s .. fmt(".%03d", frac) end
-  s = s .. "Z"
-  iso_ms, iso_s = ms, s
-  return s
+  return iso_ms(ms)
 end
 
 -- Parses an ISO-8601 date or date-time ("2024-05-01", "2024-05-01T10:00:00Z",
