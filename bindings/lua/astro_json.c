@@ -94,26 +94,38 @@ static int put_string(jbuf *b, const char *s, size_t n)
     return put(b, "\"", 1);
 }
 
-/* Writes the number at idx; a key's text when as_key (always quoted). */
-static int put_number(lua_State *L, jbuf *b, int idx, int as_key)
+/* The text of the number at idx in s (cap bytes): its length, or -1 with
+ * *err set (non-finite, or too long for s). */
+static int format_number(lua_State *L, int idx, char *s, size_t cap, const char **err)
 {
-    char s[64];
     int len;
     if (lua_isinteger(L, idx)) {
-        len = snprintf(s, sizeof s, "%lld", (long long)lua_tointeger(L, idx));
+        len = snprintf(s, cap, "%lld", (long long)lua_tointeger(L, idx));
     } else {
         double d = (double)lua_tonumber(L, idx);
-        if (isnan(d) || isinf(d))
-            return fail(b, "cannot encode a non-finite number", NULL);
+        if (isnan(d) || isinf(d)) {
+            *err = "cannot encode a non-finite number";
+            return -1;
+        }
         if (d == floor(d) && fabs(d) < 9007199254740992.0)
-            len = snprintf(s, sizeof s, "%.0f", d);   /* -0.0 stays "-0", as cjson */
+            len = snprintf(s, cap, "%.0f", d);   /* -0.0 stays "-0", as cjson */
         else
-            len = snprintf(s, sizeof s, "%.14g", d);
+            len = snprintf(s, cap, "%.14g", d);
     }
-    if (len < 0 || (size_t)len >= sizeof s)
-        return fail(b, "cannot format a number", NULL);
-    if (as_key)
-        return put_string(b, s, (size_t)len);
+    if (len < 0 || (size_t)len >= cap) {
+        *err = "cannot format a number";
+        return -1;
+    }
+    return len;
+}
+
+static int put_number(lua_State *L, jbuf *b, int idx)
+{
+    char s[64];
+    const char *err = NULL;
+    int len = format_number(L, idx, s, sizeof s, &err);
+    if (len < 0)
+        return fail(b, err, NULL);
     return put(b, s, (size_t)len);
 }
 
@@ -169,16 +181,16 @@ static int encode_object(lua_State *L, jbuf *b, int idx, jkey *keys, size_t n, i
     for (size_t k = 0; k < n; k++) {
         if (!keys[k].is_num)
             continue;
-        jbuf kb = { .p = keys[k].num, .cap = sizeof keys[k].num };
-        lua_pushnumber(L, keys[k].d);
         if (keys[k].is_int)
-            lua_pushinteger(L, keys[k].i), lua_replace(L, -2);
-        /* put() would realloc a full buffer: 32 bytes always hold a number. */
-        int rc = put_number(L, &kb, -1, 0);
+            lua_pushinteger(L, keys[k].i);
+        else
+            lua_pushnumber(L, keys[k].d);
+        const char *err = NULL;
+        int len = format_number(L, -1, keys[k].num, sizeof keys[k].num, &err);
         lua_pop(L, 1);
-        if (rc)
-            return fail(b, kb.err, NULL);
-        keys[k].n = kb.n;
+        if (len < 0)
+            return fail(b, err, NULL);
+        keys[k].n = (size_t)len;
     }
     qsort(keys, n, sizeof *keys, key_cmp);
     int rc = put(b, "{", 1);
@@ -283,7 +295,7 @@ static int encode(lua_State *L, jbuf *b, int idx, int depth)
     case LUA_TBOOLEAN:
         return lua_toboolean(L, idx) ? put(b, "true", 4) : put(b, "false", 5);
     case LUA_TNUMBER:
-        return put_number(L, b, idx, 0);
+        return put_number(L, b, idx);
     case LUA_TSTRING:
         s = lua_tolstring(L, idx, &n);
         return put_string(b, s, n);
