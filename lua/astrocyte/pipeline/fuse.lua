@@ -10,8 +10,14 @@ local _M = {}
 -- The fusion key of a hit: its bank and memory id (ids are unique per bank
 -- only, and multi-bank lists mix banks). Store hits carry .id, graph and
 -- temporal hits .memory_id, document hits .document_id.
+-- Kept on the hit (_fk): a recall asks for each hit's key four times
+-- (tie-breaking, expansion seeds, fusion, channel ranks).
 function _M.key(h)
-  return (h.bank_id or "") .. "\0" .. (h.memory_id or h.id or h.document_id)
+  local k = h._fk
+  if k then return k end
+  k = (h.bank_id or "") .. "\0" .. (h.memory_id or h.id or h.document_id)
+  h._fk = k
+  return k
 end
 local key_of_hit = _M.key
 

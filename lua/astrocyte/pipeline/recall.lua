@@ -365,13 +365,18 @@ function _M.finish(o, g, k, t0, p)
   for _, l in ipairs(g.lists) do total = total + #l.hits end
   local fused, err = fuse.rrf(g.lists, k)
   if not fused then return nil, errors.new("InternalError", "fusion: " .. tostring(err), { bank_id = o.bank_id }) end
-  local hits = {}
-  for i, h in ipairs(fused) do hits[i] = memory_hit(h, o.bank_id) end
   -- Only the hits that can still make the returned page need their text
-  -- scored, unless a later step reorders past it (LLM rerank, session penalty).
+  -- scored and become MemoryHits, unless a later step reorders past it (LLM
+  -- rerank, session penalty): the rest keep their store hits' lazy fields
+  -- unread (store/localstore).
   local penalty = p and p.session_diversity_penalty
   if penalty == nil then penalty = rerank.SESSION_PENALTY end
   local exact = (o.final_rerank_mode == "llm_pairwise" and o.llm) or penalty > 0
+  local hits = fused
+  if exact then
+    hits = {}
+    for i, h in ipairs(fused) do hits[i] = memory_hit(h, o.bank_id) end
+  end
   rerank.basic(o.query, hits, nil, (not exact) and o.max_results or nil)
   local llm_reranked = false
   if o.final_rerank_mode == "llm_pairwise" and o.llm then
@@ -379,7 +384,9 @@ function _M.finish(o, g, k, t0, p)
   end
   rerank.diversity(o.query, hits, p and p.session_diversity_penalty)
   local trimmed = {}
-  for i = 1, min(#hits, o.max_results) do trimmed[i] = hits[i] end
+  for i = 1, min(#hits, o.max_results) do
+    trimmed[i] = exact and hits[i] or memory_hit(hits[i], o.bank_id)
+  end
   return {
     hits = trimmed, total_available = #fused, truncated = false,
     top_semantic_score = g.top_semantic,

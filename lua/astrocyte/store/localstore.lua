@@ -16,7 +16,7 @@ local memindex = require "astrocyte.store.memindex"
 local snapshots = require "astrocyte.store.snapshots"
 local vector = require "astrocyte.store.vector"
 local util = require "astrocyte.util"
-local type, pairs, ipairs, fmt, max = type, pairs, ipairs, string.format, math.max
+local type, pairs, ipairs, fmt, max, setmetatable = type, pairs, ipairs, string.format, math.max, setmetatable
 
 local _M = { SPI_VERSION = 1 }
 local mt = { __index = _M }
@@ -254,15 +254,47 @@ local function hit_of(r, score)
   }
 end
 
+-- Search hits are built lazily: a recall fuses ~100 candidates and returns
+-- ten, so a hit carries at once what fusion and rerank read (id, bank_id,
+-- text, score and the scalar fields) and makes metadata, tags and the ISO
+-- times from its row the first time one is read (then keeps it). pairs()
+-- does not see a field before it was read.
+local json = util.json
+local function decoded(v)
+  if type(v) == "string" then return json.decode(v) end   -- stored as JSON text
+  return v
+end
+local LAZY = {
+  metadata = function(r) return decoded(r.metadata) end,
+  tags = function(r) return decoded(r.tags) end,
+  occurred_at = function(r) return util.iso(r.occurred_at) end,
+  retained_at = function(r) return util.iso(r.retained_at) end,
+}
+local lazy_hit_mt = { __index = function(h, k)
+  local make = LAZY[k]
+  if not make then return nil end
+  local v = make(rawget(h, "_row"))
+  rawset(h, k, v)
+  return v
+end }
+
+local function lazy_hit(r, score)
+  return setmetatable({
+    id = r.id, text = r.text, score = score, fact_type = r.fact_type,
+    memory_layer = r.memory_layer, chunk_id = r.chunk_id, bank_id = r.bank_id, _row = r,
+  }, lazy_hit_mt)
+end
+
 -- Fetches rows for keys and builds hits in key order with the given scores.
 function _M:_hits(keys, scores, map_score)
   if #keys == 0 then return {} end
-  local rows, err = self.backend:get_rows(keys, true)   -- true: hits need no vector
+  -- true: hit rows; no vector, metadata and tags possibly still JSON text
+  local rows, err = self.backend:get_rows(keys, true)
   if not rows then return nil, err end
   local hits = {}
   for i, k in ipairs(keys) do
     local r = rows[k]
-    if r then hits[#hits + 1] = hit_of(r, map_score(scores[i])) end
+    if r then hits[#hits + 1] = lazy_hit(r, map_score(scores[i])) end
   end
   return hits
 end
