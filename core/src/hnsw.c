@@ -8,9 +8,11 @@
 ** neighbours are computed, the unvisited ones are gathered and their vectors
 ** prefetched, which hides most of the random-access latency.
 */
+#define _DEFAULT_SOURCE /* POSIX mmap/open, and MAP_POPULATE / MADV_HUGEPAGE where glibc has them */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "astro/vec.h"
 #include "hnsw_impl.h"
@@ -172,11 +174,22 @@ void astro_hnsw_free(astro_hnsw *ix) {
     free(ix);
 }
 
+/* From this size on, the vector and level-0 link arrays are aligned to and
+ * advised onto transparent huge pages: restoring a graph of 100k 384-d
+ * vectors otherwise takes ~40k page faults, half of a 1.2-1.6 s load on this
+ * VM. Advice only: where the kernel declines, nothing changes. */
+#define HN_HUGE ((size_t)2 << 20)
+
 /* Replaces aligned *p (old bytes used) by a new aligned block of nb bytes. */
 static int regrow_aligned(void **p, size_t old, size_t nb) {
-    nb = (nb + HN_ALIGN - 1) / HN_ALIGN * HN_ALIGN;
-    void *q = aligned_alloc(HN_ALIGN, nb);
+    size_t align = nb >= HN_HUGE ? HN_HUGE : HN_ALIGN;
+    if (nb > SIZE_MAX - align) return ASTRO_ENOMEM;
+    nb = (nb + align - 1) / align * align;
+    void *q = aligned_alloc(align, nb);
     if (!q) return ASTRO_ENOMEM;
+#ifdef MADV_HUGEPAGE
+    if (align == HN_HUGE) (void)madvise(q, nb, MADV_HUGEPAGE);
+#endif
     if (old) memcpy(q, *p, old);
     free(*p);
     *p = q;

@@ -12,9 +12,14 @@
 ** every id and count, and that no two slots share upper-level blocks or a
 ** free-list entry, before trusting the data; anything off is ASTRO_EFORMAT.
 */
+#define _DEFAULT_SOURCE /* POSIX mmap/open, and MAP_POPULATE / MADV_HUGEPAGE where glibc has them */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hnsw_impl.h"
 
@@ -246,27 +251,32 @@ int astro_hnsw_save(const astro_hnsw *ix, const char *path, astro_err *err) {
     return rc;
 }
 
-/* Reads a graph saved by astro_hnsw_save. */
+/* Reads a graph saved by astro_hnsw_save. The file is mapped, not read into
+ * a buffer: the page cache is parsed in place (no second copy of the graph
+ * faulted in and filled). */
 int astro_hnsw_load(const char *path, astro_hnsw **out, astro_err *err) {
     if (!path || !out) return astro_err_set(err, ASTRO_EINVAL, "hnsw: NULL argument");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return astro_err_set(err, ASTRO_EIO, "hnsw: cannot open %s", path);
-    long sz = -1;
-    if (fseek(f, 0, SEEK_END) == 0) sz = ftell(f);
-    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return astro_err_set(err, ASTRO_EIO, "hnsw: cannot open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
         return astro_err_set(err, ASTRO_EIO, "hnsw: cannot read %s", path);
     }
-    unsigned char *buf = malloc(sz ? (size_t)sz : 1);
-    if (!buf) {
-        fclose(f);
-        return astro_err_set(err, ASTRO_ENOMEM, "hnsw: out of memory");
+    size_t sz = (size_t)st.st_size;
+    if (sz == 0) {
+        close(fd);
+        return astro_hnsw_load_mem("", 0, out, err);
     }
-    size_t got = fread(buf, 1, (size_t)sz, f);
-    fclose(f);
-    int rc = got == (size_t)sz ? astro_hnsw_load_mem(buf, got, out, err)
-                               : astro_err_set(err, ASTRO_EIO, "hnsw: cannot read %s", path);
-    free(buf);
+    int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+    flags |= MAP_POPULATE;                 /* one call maps every page, not a fault each */
+#endif
+    void *map = mmap(NULL, sz, PROT_READ, flags, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return astro_err_set(err, ASTRO_EIO, "hnsw: cannot map %s", path);
+    int rc = astro_hnsw_load_mem(map, sz, out, err);
+    munmap(map, sz);
     return rc;
 }

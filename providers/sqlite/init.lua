@@ -105,11 +105,23 @@ function Backend:set_meta(k, v)
   return true
 end
 
--- Calls fn(row) for every row (ordered by key); stops on the first error.
-function Backend:each_row(fn)
-  local st, err = self.db:prepare("SELECT key, bank_id, vector, text, tags, occurred_at, retained_at, " ..
-    "json_extract(metadata, '$._context') AS context FROM memories WHERE archived_at IS NULL ORDER BY key")
+-- Calls fn(row) for every live row (ordered by key); stops on the first
+-- error. Rows of the banks in skip_vectors (bank → anything) come without
+-- their vector blob, has_vector = 1 saying they have one (at open, the
+-- banks whose HNSW graph was restored: their vectors are not read at all).
+function Backend:each_row(fn, skip_vectors)
+  local banks = {}
+  for bank_id in pairs(skip_vectors or {}) do banks[#banks + 1] = bank_id end
+  table.sort(banks)
+  local vector = "vector"
+  if #banks > 0 then
+    vector = "CASE WHEN bank_id IN (" .. string.rep("?,", #banks - 1) .. "?) THEN NULL ELSE vector END"
+  end
+  local st, err = self.db:prepare("SELECT key, bank_id, " .. vector .. " AS vector, vector IS NOT NULL AS has_vector, " ..
+    "text, tags, occurred_at, retained_at, json_extract(metadata, '$._context') AS context " ..
+    "FROM memories WHERE archived_at IS NULL ORDER BY key")
   if not st then return nil, serr(self, "loading", err) end
+  for i, bank_id in ipairs(banks) do st:bind(i, bank_id) end
   while true do
     local has, e = st:step()
     if has == nil then st:finalize(); return nil, serr(self, "loading", e) end

@@ -71,4 +71,31 @@ describe("embedded store with HNSW banks", function()
     assert.equal(res.memory_id, eng2.vector_store:search_similar(qv, "big", 1)[1].id)
     eng2:close()
   end)
+
+  it("rebuilds when the rows changed behind the change log, keeping the same seq", function()
+    local eng = assert(astrocyte.open(cfg))
+    fill(eng, 300)
+    local gone = assert(eng:retain("a note about zeppelins to be removed by hand", { bank_id = "big" })).memory_id
+    eng:close()
+    -- An outside tool deletes a row with plain SQL: no change is logged, so
+    -- the snapshot's seq still matches; its keys do not.
+    local sqlite = require "astrocyte.sqlite"
+    local db = assert(sqlite.open(cfg.vector_store_config.path))
+    assert(db:exec("DELETE FROM memories WHERE id = '" .. gone .. "'"))
+    db:close()
+    local eng2 = assert(astrocyte.open(cfg))
+    local store = eng2.providers.vector_store
+    assert.is_nil(store._snapshot_fp.big)               -- not trusted: rebuilt
+    assert.equal("hnsw", store.index:vector_kind("big"))
+    assert.equal(300, eng2:banks()[1].memory_count)
+    local qv = eng2.embedder:embed_packed({ "a note about zeppelins to be removed by hand" })[1]
+    local hits = assert(eng2.vector_store:search_similar(qv, "big", 10))
+    assert.equal(10, #hits)                             -- no key without a row among them
+    for _, h in ipairs(hits) do assert.not_equal(gone, h.id) end
+    eng2:close()
+    -- reopened after that close, the graph saved then is restored again
+    local eng3 = assert(astrocyte.open(cfg))
+    assert.is_string(eng3.providers.vector_store._snapshot_fp.big)
+    eng3:close()
+  end)
 end)

@@ -38,12 +38,43 @@ local function new_index(conf)
   return memindex.new({ bm25 = conf.bm25, vector_index = conf.vector_index, assoc = conf.assoc })
 end
 
--- Adds every persisted row of backend to index; true or nil, err.
-local function load_rows(backend, index)
+-- Adds every persisted row of backend to index. The rows of banks in
+-- `restored` (bank → true: their HNSW graph was preloaded) come without
+-- their vector, which the graph already holds (r.has_vector says there is
+-- one), and the count, sum and max of their vector keys are gathered so
+-- the snapshot can be checked against the rows in the same pass. Returns
+-- true, {bank → {n, s, m}} or nil, err.
+local function load_rows(backend, index, restored)
   for _, bk in ipairs(backend:banks() or {}) do index:assoc_limit(bk.bank_id, bk.memory_count) end
-  return backend:each_row(function(r)
-    return index:add(r.bank_id, r.key, r.vector, index_text(r), r.tags, r.occurred_at, r.retained_at)
-  end)
+  local keyfp = {}
+  local ok, err = backend:each_row(function(r)
+    local vec, bank = r.vector, r.bank_id
+    if restored and restored[bank] and (vec or r.has_vector == 1) then
+      vec = true                                   -- in the restored graph
+      local f = keyfp[bank]
+      if not f then f = { n = 0, s = 0, m = 0 }; keyfp[bank] = f end
+      f.n, f.s = f.n + 1, f.s + r.key
+      if r.key > f.m then f.m = r.key end
+    end
+    return index:add(bank, r.key, vec, index_text(r), r.tags, r.occurred_at, r.retained_at)
+  end, restored)
+  if not ok then return nil, err end
+  return true, keyfp
+end
+
+-- Fills fresh indexes from the backend's rows, first restoring the HNSW
+-- graphs saved at the last close when with_snapshots. A restored graph must
+-- hold exactly its bank's vector rows as they are read; if one does not
+-- (rows changed behind the change log), everything is loaded again without
+-- snapshots. true or nil, err.
+local function load(self, with_snapshots)
+  self.index = new_index(self.conf)
+  local restored = with_snapshots and snapshots.restore(self) or nil
+  local ok, keyfp = load_rows(self.backend, self.index, restored)
+  self.index:finish_preload()
+  if restored and (not ok or not snapshots.confirm(self, restored, keyfp)) then return load(self, false) end
+  if not ok then return nil, keyfp end
+  return true
 end
 
 -- Wraps `backend` (see providers/in_memory and providers/sqlite) into a store.
@@ -55,7 +86,6 @@ function _M.new(backend, conf, name)
     backend = backend,
     conf = conf,
     name = name or "localstore",
-    index = new_index(conf),
     dims = conf.dimensions or backend:get_meta("dimensions"),
     gens = {},                         -- bank → writes through this store (bank_generation)
   }, mt)
@@ -63,9 +93,7 @@ function _M.new(backend, conf, name)
   -- Changes other connections commit from here on are replayed by _sync.
   if backend.mark_seen then backend:mark_seen() end
   -- HNSW graphs saved at the last close are restored instead of rebuilt.
-  snapshots.restore(self)
-  local ok, err = load_rows(backend, self.index)
-  self.index:finish_preload()
+  local ok, err = load(self, true)
   if not ok then return nil, err end
   return self
 end

@@ -108,18 +108,23 @@ function _M:assoc_limit(bank_id, count)
 end
 
 -- Indexes one item. vec (packed float32 string) may be nil for text-only
--- items. Returns true or nil, err (nothing is left half-indexed on error).
+-- items, and true while preloading for one the restored graph holds.
+-- Returns true or nil, err (nothing is left half-indexed on error).
 function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
   local b, err = self:bank(bank_id, true)
   if not b then return nil, err end
   if b.keys[key] then self:remove(bank_id, key) end
   if vec then
+    local restored = b.preloaded and b.flat:contains(key)
+    if vec == true and not restored then
+      return nil, "vector of key " .. tostring(key) .. " is not in the restored graph"
+    end
     if not b.flat then
       local f, ferr = core.flat(core.vec_dim(vec))
       if not f then return nil, ferr end
       b.flat, b.kind = f, "flat"
     end
-    if b.preloaded and b.flat:contains(key) then
+    if restored then
       -- already in the graph restored from a snapshot (open without rebuild)
     else
       local ok, verr = b.flat:add(key, vec, occurred_ms, retained_ms)

@@ -5,6 +5,7 @@
 -- not rewritten: at a million vectors that is gigabytes per close). The
 -- backend stores them (providers/sqlite/snapshots.lua: a file per bank).
 local core = require "astrocyte.core"
+local memindex = require "astrocyte.store.memindex"
 local pairs, tostring = pairs, tostring
 
 local _M = {}
@@ -18,22 +19,45 @@ function _M.fingerprint(store, bank_id, key_fp)
   return key_fp .. ":" .. tostring(backend:bank_seq(bank_id))
 end
 
--- Preloads store.index with the graphs whose fingerprint still matches.
+-- Preloads store.index with the saved graphs that can still match: those
+-- whose fingerprint ends in the bank's present change seq (where the
+-- backend logs changes). Their key part is checked by confirm, against the
+-- rows as they are loaded (no scan of its own). Returns {bank_id = snapshot
+-- fingerprint} of the graphs preloaded, or nil when none was.
 function _M.restore(store)
   local backend = store.backend
   store._snapshot_fp = {}
-  if not backend.load_snapshots then return end
+  if not backend.load_snapshots then return nil end
+  local restored
   for bank_id, snap in pairs(backend:load_snapshots() or {}) do
-    local fp = _M.fingerprint(store, bank_id, backend:vector_fingerprint(bank_id))
-    if snap.fingerprint == fp then
+    local seq_ok = true
+    if backend.bank_seq then
+      local suffix = ":" .. tostring(backend:bank_seq(bank_id))
+      seq_ok = snap.fingerprint:sub(-#suffix) == suffix
+    end
+    if seq_ok then
       local graph
       if snap.file then graph = core.hnsw_load(snap.file) else graph = core.hnsw_load_string(snap.graph) end
       if graph then
         store.index:preload(bank_id, graph)
-        store._snapshot_fp[bank_id] = fp
+        restored = restored or {}
+        restored[bank_id] = snap.fingerprint
       end
     end
   end
+  return restored
+end
+
+-- True when every preloaded graph's fingerprint is that of its bank's vector
+-- rows as loaded (keyfp: bank → {n, s, m} of their keys); the confirmed ones
+-- are remembered, so close does not rewrite them unchanged.
+function _M.confirm(store, restored, keyfp)
+  for bank_id, fp in pairs(restored) do
+    local f = keyfp and keyfp[bank_id] or {}
+    if _M.fingerprint(store, bank_id, memindex.fingerprint(f.n, f.s, f.m)) ~= fp then return false end
+  end
+  for bank_id, fp in pairs(restored) do store._snapshot_fp[bank_id] = fp end
+  return true
 end
 
 -- Saves each HNSW graph (banks past the flat threshold) whose fingerprint
