@@ -7,7 +7,7 @@
 -- like a single bank, with dedup of identical texts across banks. The token
 -- budget is applied once, by the caller.
 local errors = require "astrocyte.errors"
-local ipairs, type, fmt, sort = ipairs, type, string.format, table.sort
+local ipairs, pairs, type, fmt, sort = ipairs, pairs, type, string.format, table.sort
 
 local _M = {}
 
@@ -47,6 +47,10 @@ end
 -- BM25, ...) times the bank weight, which is comparable across banks because
 -- every bank uses the same embedder and scorer. The merged channels then go
 -- through the same weighted RRF, rerank and trim as a single bank.
+-- Fusion and rerank rescore the hits they are given, and cascade finishes
+-- the gathers of its first banks again with each further bank: a hit's
+-- channel score is kept at its first merge (_raw) and put back at the next.
+-- A bank whose required channel failed makes the merge degraded.
 local function merge_gathers(gathers, st)
   local by_name, order_names = {}, {}
   local merged = { lists = {}, counts = {}, used = {}, failed = {}, timings = {}, top_semantic = 0 }
@@ -62,11 +66,18 @@ local function merge_gathers(gathers, st)
         order_names[#order_names + 1] = l.name
       end
       for _, h in ipairs(l.hits) do
-        h._merge = (h.score or 0) * w
+        local raw = h._raw
+        if raw == nil then raw = h.score or 0; h._raw = raw else h.score = raw end
+        h._merge = raw * w
         m.hits[#m.hits + 1] = h
       end
     end
     for _, f in ipairs(g.failed) do merged.failed[#merged.failed + 1] = entry.bank .. ":" .. f end
+    if g.degraded then
+      merged.degraded = true
+      merged.errors = merged.errors or {}
+      for name, e in pairs(g.errors or {}) do merged.errors[entry.bank .. ":" .. name] = e end
+    end
   end
   for _, name in ipairs(order_names) do
     local m = by_name[name]
