@@ -23,7 +23,7 @@ end
 local function bank(self, bank_id)
   local b = self.banks[bank_id]
   if not b then
-    b = { entities = {}, order = {}, links = {}, link_keys = {}, mem_ent = {}, ent_mem = {},
+    b = { entities = {}, order = {}, links = {}, link_keys = {}, adj = {}, mem_ent = {}, ent_mem = {},
           mem_links = {}, mem_link_keys = {}, seq = 0 }
     self.banks[bank_id] = b
   end
@@ -70,6 +70,14 @@ local function put_link(self, link, bank_id, where)
   if not id then
     id = link.id or util.new_id()
     b.link_keys[key] = id
+    -- adjacency for the walk (a link's key holds its ends: they never change)
+    local a, z = dto.entity_a, dto.entity_b
+    if a ~= z then
+      local na, nz = b.adj[a], b.adj[z]
+      if not na then na = {}; b.adj[a] = na end
+      if not nz then nz = {}; b.adj[z] = nz end
+      na[z], nz[a] = true, true
+    end
   end
   dto.id = id
   dto.created_at = dto.created_at or util.iso(util.now_ms())
@@ -130,13 +138,11 @@ function _M:unlink_memories(memory_ids, bank_id)
   return n
 end
 
--- Entity ids adjacent to `id` through any entity link (both directions).
+-- Entity ids adjacent to `id` through any entity link (both directions),
+-- sorted.
 local function neighbours(b, id)
   local out = {}
-  for _, l in pairs(b.links) do
-    if l.entity_a == id then out[#out + 1] = l.entity_b
-    elseif l.entity_b == id then out[#out + 1] = l.entity_a end
-  end
+  for n in pairs(b.adj[id] or {}) do out[#out + 1] = n end
   sort(out)
   return out
 end
@@ -164,33 +170,39 @@ function _M:query_neighbors(entity_ids, bank_id, max_depth, limit)
     end
     frontier = nextf
   end
-  local found = {}
+  -- Memories by depth (the shallowest entity reaching them), each depth's
+  -- ids sorted (plain string order), until `limit` are found: a speaker's
+  -- name can reach most of a bank in two hops, and the first hop often
+  -- fills the page already.
+  local at = {}
   for eid, ed in pairs(dist) do
-    for mid in pairs(b.ent_mem[eid] or {}) do
-      local h = found[mid]
-      local depth = ed + 1
-      if not h then
-        h = { memory_id = mid, text = b.mem_ent[mid].text, connected_entities = {}, depth = depth }
-        found[mid] = h
-      elseif depth < h.depth then
-        h.depth = depth
+    local l = at[ed]
+    if not l then l = {}; at[ed] = l end
+    l[#l + 1] = eid
+  end
+  local hits, seen_mem = {}, {}
+  for ed = 0, max_depth - 1 do
+    if #hits >= limit then break end
+    local level = {}
+    for _, eid in ipairs(at[ed] or {}) do
+      for mid in pairs(b.ent_mem[eid] or {}) do
+        if not seen_mem[mid] then seen_mem[mid] = true; level[#level + 1] = mid end
       end
-      h.connected_entities[#h.connected_entities + 1] = eid
+    end
+    sort(level)
+    for i = 1, min(#level, limit - #hits) do
+      hits[#hits + 1] = { memory_id = level[i], score = 1 / (ed + 1), depth = ed + 1 }
     end
   end
-  local hits = {}
-  for _, h in pairs(found) do
-    sort(h.connected_entities)
-    h.score = 1 / h.depth
-    hits[#hits + 1] = h
+  -- Only the returned hits get their text and connected entities.
+  for _, h in ipairs(hits) do
+    local m = b.mem_ent[h.memory_id]
+    local conn = {}
+    for eid in pairs(m.entities) do if dist[eid] then conn[#conn + 1] = eid end end
+    sort(conn)
+    h.text, h.connected_entities = m.text, conn
   end
-  sort(hits, function(x, y)
-    if x.depth ~= y.depth then return x.depth < y.depth end
-    return x.memory_id < y.memory_id
-  end)
-  local out = {}
-  for i = 1, min(limit, #hits) do out[i] = hits[i] end
-  return out
+  return hits
 end
 
 -- GraphStore.query_entities: case-insensitive substring match on name and

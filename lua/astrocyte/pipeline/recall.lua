@@ -89,9 +89,9 @@ local function complete_and_filter(eng, bank, hits, o)
         for _, ft in ipairs(o.fact_types) do if it.fact_type == ft then keep = true end end
       end
       if keep then
-        local full = memory_hit(it, bank)
-        full.score = h.score
-        out[#out + 1] = full
+        -- the store's hit (its fields are read when needed), at this score
+        it.score = h.score
+        out[#out + 1] = it
       end
     end
   end

@@ -272,21 +272,11 @@ function _M:_filter(bank_id, f)
   return out
 end
 
--- Turns a backend row into a VectorHit / MemoryHit-shaped table.
-local function hit_of(r, score)
-  return {
-    id = r.id, text = r.text, score = score, metadata = r.metadata, tags = r.tags,
-    fact_type = r.fact_type, occurred_at = util.iso(r.occurred_at),
-    memory_layer = r.memory_layer, retained_at = util.iso(r.retained_at),
-    chunk_id = r.chunk_id, bank_id = r.bank_id,
-  }
-end
-
--- Search hits are built lazily: a recall fuses ~100 candidates and returns
--- ten, so a hit carries at once what fusion and rerank read (id, bank_id,
--- text, score and the scalar fields) and makes metadata, tags and the ISO
--- times from its row the first time one is read (then keeps it). pairs()
--- does not see a field before it was read.
+-- Hits (search, get_items, list_recent) are built lazily: a recall fuses
+-- ~100 candidates and returns ten, so a hit carries at once what fusion and
+-- rerank read (id, bank_id, text, score and the scalar fields) and makes
+-- metadata, tags and the ISO times from its row the first time one is read
+-- (then keeps it). pairs() does not see a field before it was read.
 local json = util.json
 local function decoded(v)
   if type(v) == "string" then return json.decode(v) end   -- stored as JSON text
@@ -450,8 +440,8 @@ function _M:get_items(ids, bank_id, opts)
     local r, err = self.backend:get_by_id(bank_id, id)
     if err then return nil, err end
     if r and (all or r.archived_at == nil) then
-      local h = hit_of(r, 0)
-      h.archived_at = util.iso(r.archived_at)
+      local h = lazy_hit(r, 0)
+      if r.archived_at then h.archived_at = util.iso(r.archived_at) end
       out[id] = h
     end
   end
@@ -513,7 +503,7 @@ function _M:list_recent(bank_id, limit)
   local rows, err = self.backend:recent(bank_id, limit or 500)
   if not rows then return nil, err end
   local out = {}
-  for i, r in ipairs(rows) do out[i] = hit_of(r, 0) end
+  for i, r in ipairs(rows) do out[i] = lazy_hit(r, 0) end
   return out
 end
 
