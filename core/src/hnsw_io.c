@@ -253,7 +253,8 @@ int astro_hnsw_save(const astro_hnsw *ix, const char *path, astro_err *err) {
 
 /* Reads a graph saved by astro_hnsw_save. The file is mapped, not read into
  * a buffer: the page cache is parsed in place (no second copy of the graph
- * faulted in and filled). */
+ * faulted in and filled). Snapshots are replaced by rename, never rewritten
+ * in place, so the mapped file does not shrink while it is read. */
 int astro_hnsw_load(const char *path, astro_hnsw **out, astro_err *err) {
     if (!path || !out) return astro_err_set(err, ASTRO_EINVAL, "hnsw: NULL argument");
     *out = NULL;
