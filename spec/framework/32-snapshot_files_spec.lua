@@ -72,6 +72,23 @@ describe("sqlite HNSW snapshot files", function()
     eng:close()
   end)
 
+  it("takes the fingerprint at close from the index, equal to the rows'", function()
+    local eng = assert(astrocyte.open(cfg))
+    fill(eng, 1, 250)
+    local store = eng.providers.vector_store
+    assert.equal(store.backend:vector_fingerprint("big"), store.index:vector_fingerprint("big"))
+    local ids = {}
+    for _, h in ipairs(assert(eng:recall("team t5", { bank_id = "big", max_results = 3 })).hits) do ids[#ids + 1] = h.memory_id end
+    assert.equal(1, store:delete({ ids[1] }, "big"))
+    assert.equal(1, store:archive({ ids[2] }, "big"))
+    assert.equal(store.backend:vector_fingerprint("big"), store.index:vector_fingerprint("big"))
+    eng:close()
+    eng = assert(astrocyte.open(cfg))
+    assert.is_string(eng.providers.vector_store._snapshot_fp.big)   -- the saved fingerprint matched the rows
+    assert.equal(248, eng:banks()[1].memory_count)
+    eng:close()
+  end)
+
   it("loads a snapshot an older build kept in the row", function()
     local eng = assert(astrocyte.open(cfg))
     fill(eng, 1, 250)

@@ -222,20 +222,23 @@ function _M:finish_preload()
   for _, b in pairs(self.banks) do b.preloaded = nil end
 end
 
--- Snapshot of a bank's HNSW graph (string) and the fingerprint of its vector
--- keys, or nil when the bank's vectors are in a flat index (cheap to rebuild).
-function _M:snapshot(bank_id)
+-- The fingerprint of the vector keys a bank's index holds (what the
+-- backend's vector_fingerprint gives for its rows when the index is in step
+-- with them), without reading a row.
+function _M:vector_fingerprint(bank_id)
   local b = self.banks[bank_id]
-  if not b or b.kind ~= "hnsw" then return nil end
   local n, sum, max = 0, 0, 0
-  for key in pairs(b.keys) do
-    if b.flat:contains(key) then
-      n, sum = n + 1, sum + key
-      if key > max then max = key end
+  if b and b.flat then
+    for key in pairs(b.keys) do
+      if b.flat:contains(key) then
+        n, sum = n + 1, sum + key
+        if key > max then max = key end
+      end
     end
   end
-  return b.flat:save_string(), _M.fingerprint(n, sum, max)
+  return _M.fingerprint(n, sum, max)
 end
+
 
 -- Drops a whole bank's indexes.
 function _M:drop_bank(bank_id)

@@ -68,11 +68,14 @@ function _M.save(store)
   if not backend.save_snapshot or not store:_sync() then return end
   for bank_id in pairs(store.index.banks) do
     -- Only HNSW graphs: a flat index is cheap to rebuild. Synced, the index
-    -- holds exactly the bank's live vector rows: their fingerprint is its.
+    -- holds exactly the bank's live vector rows: their fingerprint is its
+    -- (taken from the index: a scan of the rows reads every page of a
+    -- million-memory file at each close). The next open checks it against
+    -- the rows it loads.
     local b = store.index.banks[bank_id]
     local graph = b and b.kind == "hnsw" and b.flat
     if graph and (not backend.bank_seq or backend:bank_seq(bank_id) <= backend.seen_seq) then
-      local fp = _M.fingerprint(store, bank_id, backend:vector_fingerprint(bank_id))
+      local fp = _M.fingerprint(store, bank_id, store.index:vector_fingerprint(bank_id))
       if fp ~= store._snapshot_fp[bank_id] then backend:save_snapshot(bank_id, graph, fp) end
     end
   end
