@@ -241,11 +241,10 @@ local function fetch_rows(self, keys, cols)
   return all
 end
 
--- Rows for keys as {key = row}; no_vector (search hits) leaves the vector
--- out and answers from the row cache (rowcache.lua).
 -- Rows for keys as {key = row}. for_hits: the rows search hits are made
--- from, without the vector and with metadata and tags left as JSON text
--- (localstore decodes them when a hit's field is read).
+-- from, answered from the row cache (rowcache.lua), without the vector and
+-- with metadata and tags left as JSON text (localstore decodes them when a
+-- hit's field is read).
 local function as_stored(r) return r end
 function Backend:get_rows(keys, for_hits)
   if for_hits then return self:cached_rows(keys, as_stored) end
