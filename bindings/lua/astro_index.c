@@ -2,7 +2,7 @@
 ** astro_index.c — the search structures of astrocyte.core: the exact flat
 ** vector index core.flat(dim), the HNSW graph core.hnsw(dim [, opts]) /
 ** core.hnsw_load(path) / core.hnsw_load_string(s), the BM25 keyword index
-** core.bm25([opts]) and reciprocal rank fusion core.rrf(lists [, k]).
+** core.bm25([opts]) / core.bm25_load(path [, opts]) and reciprocal rank fusion core.rrf(lists [, k]).
 **
 ** The indexes are one userdata type, lindex (astro_index.h; flat_i8 in
 ** astro_index_i8.c is a fourth kind), holding exactly one core object plus
@@ -349,23 +349,79 @@ static void opt_number(lua_State *L, int idx, const char *name, double *out)
     lua_pop(L, 1);
 }
 
+/* Reads the bm25 options table at idx (none or nil: the defaults). */
+static void bm25_opts(lua_State *L, int idx, astro_bm25_opts *o)
+{
+    astro_bm25_opts_init(o);
+    if (!lua_isnoneornil(L, idx)) {
+        luaL_checktype(L, idx, LUA_TTABLE);
+        opt_number(L, idx, "k1", &o->k1);
+        opt_number(L, idx, "b", &o->b);
+        o->tok.stem = astro_lua_optbool(L, idx, "stem", o->tok.stem);
+        o->tok.stopwords = astro_lua_optbool(L, idx, "stopwords", o->tok.stopwords);
+    }
+}
+
 /* core.bm25([{k1, b, stem, stopwords}]) -> index | nil, err */
 static int l_bm25(lua_State *L)
 {
     astro_bm25_opts o;
     astro_err err;
     lindex *x;
-    astro_bm25_opts_init(&o);
-    if (!lua_isnoneornil(L, 1)) {
-        luaL_checktype(L, 1, LUA_TTABLE);
-        opt_number(L, 1, "k1", &o.k1);
-        opt_number(L, 1, "b", &o.b);
-        o.tok.stem = astro_lua_optbool(L, 1, "stem", o.tok.stem);
-        o.tok.stopwords = astro_lua_optbool(L, 1, "stopwords", o.tok.stopwords);
-    }
+    bm25_opts(L, 1, &o);
     x = astro_lua_index_push(L, ASTRO_MT_BM25);
     if (astro_bm25_new(&o, &x->bm25, &err) != ASTRO_OK)
         return astro_lua_fail(L, err.msg);
+    return 1;
+}
+
+/* core.bm25_load(path [, opts]) -> index | nil, err: an index saved with
+ * ix:save(path); opts must be those it was built with (else nil, err). */
+static int l_bm25_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    astro_bm25_opts o;
+    astro_err err;
+    lindex *x;
+    bm25_opts(L, 2, &o);
+    x = astro_lua_index_push(L, ASTRO_MT_BM25);
+    if (astro_bm25_load(path, &o, &x->bm25, &err) != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    return 1;
+}
+
+/* ix:save(path) -> true | nil, err */
+static int m_bm25_save(lua_State *L)
+{
+    lindex *x = astro_lua_index_check(L);
+    const char *path = luaL_checkstring(L, 2);
+    astro_err err;
+    if (astro_bm25_save(x->bm25, path, &err) != ASTRO_OK)
+        return astro_lua_fail(L, err.msg);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ix:contains(key) -> boolean */
+static int m_bm25_contains(lua_State *L)
+{
+    lindex *x = astro_lua_index_check(L);
+    lua_pushboolean(L, astro_bm25_contains(x->bm25, astro_lua_checkkey(L, 2)));
+    return 1;
+}
+
+/* ix:keys() -> array of the indexed keys (document-number order) */
+static int m_bm25_keys(lua_State *L)
+{
+    lindex *x = astro_lua_index_check(L);
+    size_t n = astro_bm25_count(x->bm25), i;
+    uint64_t *keys = (uint64_t *)lua_newuserdata(L, (n ? n : 1) * sizeof *keys);   /* GC-owned scratch */
+    n = astro_bm25_keys(x->bm25, keys, n);
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        lua_pushinteger(L, (lua_Integer)keys[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
     return 1;
 }
 
@@ -375,6 +431,9 @@ static const luaL_Reg bm25_methods[] = {
     {"count", m_count},
     {"bytes", m_bytes},
     {"search", m_search},
+    {"save", m_bm25_save},
+    {"contains", m_bm25_contains},
+    {"keys", m_bm25_keys},
     {NULL, NULL}
 };
 
@@ -471,6 +530,7 @@ static const luaL_Reg index_funcs[] = {
     {"flat", l_flat},
     {"hnsw", l_hnsw},
     {"bm25", l_bm25},
+    {"bm25_load", l_bm25_load},
     {"rrf", l_rrf},
     {NULL, NULL}
 };

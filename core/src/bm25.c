@@ -21,70 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "astro/bm25.h"
-#include "internal.h"
-
-typedef struct posting {
-    uint32_t doc;
-    uint32_t tf;
-} posting;
-
-typedef struct term {
-    uint64_t hash;
-    size_t off;        /* bytes in the arena */
-    uint32_t len;
-    uint32_t n;        /* postings = df */
-    uint32_t cap;
-    uint32_t max_tf;   /* >= every tf in post (not lowered by deletes) */
-    uint32_t min_dl;   /* <= every document length in post */
-    posting *post;     /* sorted by doc */
-} term;
-
-/* One query term during a MaxScore search. */
-typedef struct qterm {
-    const posting *p;
-    uint32_t n, pos;
-    uint32_t order;    /* rank of the term id among the query's, for summing */
-    double idf, ub;
-} qterm;
-
-struct astro_bm25_scratch {
-    astro_tokenizer *tk;
-    const astro_bm25 *ix;
-    uint32_t *tids, *tfs;
-    size_t tids_n, tids_cap;
-    qterm *qt;
-    double *contrib;   /* per query term, indexed by order */
-    double *prefix;    /* prefix sums of ub in MaxScore order */
-    size_t qt_cap;
-    int rc;
-};
-
-struct astro_bm25 {
-    double k1, b;
-    astro_tokenizer *tk;
-
-    /* terms */
-    term *terms;
-    size_t nterms, terms_cap;
-    uint32_t *tslots;  /* term ids or ASTRO__IDX_EMPTY */
-    size_t tslots_cap;
-    char *arena;
-    size_t arena_len, arena_cap;
-
-    /* documents, indexed by docno */
-    astro__docs docs;
-    uint32_t *dl;      /* document length in tokens; docs.dcap entries */
-    uint64_t total_len;
-
-    /* scratch */
-    astro_bm25_opts opts;
-    astro_bm25_scratch *own;  /* used by astro_bm25_search */
-    uint32_t *tids;    /* token term ids of the text being added */
-    uint32_t *tfs;
-    size_t tids_n, tids_cap;
-    int rc;            /* error raised inside a tokenizer callback */
-};
+#include "bm25_impl.h"
 
 /* Fills opts with the defaults. */
 void astro_bm25_opts_init(astro_bm25_opts *opts) {
@@ -129,7 +66,8 @@ int astro_bm25_new(const astro_bm25_opts *opts, astro_bm25 **out, astro_err *err
 void astro_bm25_free(astro_bm25 *ix) {
     if (!ix) return;
     astro_tokenizer_free(ix->tk);
-    for (size_t i = 0; i < ix->nterms; i++) free(ix->terms[i].post);
+    for (size_t i = 0; i < ix->nterms; i++)
+        if (!astro__bm25_lent(ix, ix->terms[i].post)) free(ix->terms[i].post);
     free(ix->terms);
     free(ix->tslots);
     free(ix->arena);
@@ -138,6 +76,7 @@ void astro_bm25_free(astro_bm25 *ix) {
     astro_bm25_scratch_free(ix->own);
     free(ix->tids);
     free(ix->tfs);
+    astro__bm25_snap_free(ix);
     free(ix);
 }
 
@@ -155,8 +94,12 @@ static uint32_t term_find(const astro_bm25 *ix, const char *w, size_t n, uint64_
     }
 }
 
+uint64_t astro__bm25_term_hash(const char *w, size_t n) {
+    return astro__mix64(astro__fnv1a64(w, n, ASTRO__FNV_OFFSET));
+}
+
 /* Places term id in the dictionary table. */
-static void term_place(uint32_t *slots, size_t mask, uint64_t h, uint32_t id) {
+void astro__bm25_term_place(uint32_t *slots, size_t mask, uint64_t h, uint32_t id) {
     size_t p = (size_t)h & mask;
     while (slots[p] != ASTRO__IDX_EMPTY) p = (p + 1) & mask;
     slots[p] = id;
@@ -165,7 +108,7 @@ static void term_place(uint32_t *slots, size_t mask, uint64_t h, uint32_t id) {
 /* Returns the id of w[0..n), creating the term if new; sets ix->rc and returns
  * ASTRO__IDX_EMPTY on allocation failure. */
 static uint32_t term_intern(astro_bm25 *ix, const char *w, size_t n) {
-    uint64_t h = astro__mix64(astro__fnv1a64(w, n, ASTRO__FNV_OFFSET));
+    uint64_t h = astro__bm25_term_hash(w, n);
     uint32_t id = term_find(ix, w, n, h);
     if (id != ASTRO__IDX_EMPTY) return id;
     if (ix->nterms >= ASTRO__IDX_EMPTY - 1) goto oom;
@@ -174,7 +117,7 @@ static uint32_t term_intern(astro_bm25 *ix, const char *w, size_t n) {
         uint32_t *slots = malloc(ncap * sizeof *slots);
         if (!slots) goto oom;
         memset(slots, 0xff, ncap * sizeof *slots);
-        for (size_t i = 0; i < ix->nterms; i++) term_place(slots, ncap - 1, ix->terms[i].hash, (uint32_t)i);
+        for (size_t i = 0; i < ix->nterms; i++) astro__bm25_term_place(slots, ncap - 1, ix->terms[i].hash, (uint32_t)i);
         free(ix->tslots);
         ix->tslots = slots;
         ix->tslots_cap = ncap;
@@ -201,7 +144,7 @@ static uint32_t term_intern(astro_bm25 *ix, const char *w, size_t n) {
     t->min_dl = 0;
     t->post = NULL;
     ix->arena_len += n;
-    term_place(ix->tslots, ix->tslots_cap - 1, h, id);
+    astro__bm25_term_place(ix->tslots, ix->tslots_cap - 1, h, id);
     return id;
 oom:
     ix->rc = ASTRO_ENOMEM;
@@ -277,6 +220,23 @@ static uint32_t post_seek(const posting *p, uint32_t lo, uint32_t n, uint32_t d)
     return lo;
 }
 
+/* Doubles t's postings array (moving postings lent by a snapshot into an
+ * allocation of their own); 0 or -1 when out of memory. */
+static int post_grow(astro_bm25 *ix, term *t) {
+    uint32_t ncap = t->cap ? t->cap * 2 : 4;
+    if (t->cap && ncap <= t->cap) return -1;
+    if (astro__bm25_lent(ix, t->post)) {
+        posting *p = malloc((size_t)ncap * sizeof *p);
+        if (!p) return -1;
+        memcpy(p, t->post, t->n * sizeof *p);
+        t->post = p;
+    } else {
+        ASTRO__GROW_OR(t->post, ncap, return -1);
+    }
+    t->cap = ncap;
+    return 0;
+}
+
 /* ---- documents ---------------------------------------------------------- */
 
 /* Drops docno's postings and forward list and its share of N and avgdl. */
@@ -309,11 +269,7 @@ int astro_bm25_add(astro_bm25 *ix, uint64_t key, const char *s, size_t len,
 
     for (size_t i = 0; i < nd; i++) {
         term *t = &ix->terms[ix->tids[i]];
-        if (t->n == t->cap) {
-            uint32_t ncap = t->cap ? t->cap * 2 : 4;
-            ASTRO__GROW_OR(t->post, ncap, goto oom);
-            t->cap = ncap;
-        }
+        if (t->n == t->cap && post_grow(ix, t)) goto oom;
     }
     uint32_t *fwd, d;
     if (astro__docs_dup_terms(ix->tids, nd, &fwd)) goto oom;
@@ -359,6 +315,24 @@ int astro_bm25_remove(astro_bm25 *ix, uint64_t key) {
 
 /* Returns the number of indexed documents. */
 size_t astro_bm25_count(const astro_bm25 *ix) { return ix ? ix->docs.ndocs : 0; }
+
+int astro_bm25_contains(const astro_bm25 *ix, uint64_t key) {
+    uint32_t d;
+    return ix && astro__docs_find(&ix->docs, key, &d);
+}
+
+size_t astro_bm25_keys(const astro_bm25 *ix, uint64_t *keys, size_t cap) {
+    if (!ix) return 0;
+    const astro__docs *dt = &ix->docs;
+    size_t n = 0;
+    for (size_t d = 0; d < dt->nslots; d++) {
+        uint32_t at;   /* a docno without terms may be free: is its key still its own? */
+        if (!dt->fwd_n[d] && (!astro__docs_find(dt, dt->keys[d], &at) || at != d)) continue;
+        if (n < cap) keys[n] = dt->keys[d];
+        n++;
+    }
+    return n;
+}
 
 /* Returns the bytes allocated by the index, scratch included. */
 size_t astro_bm25_bytes(const astro_bm25 *ix) {

@@ -59,7 +59,7 @@ int astro__docs_erase(astro__docs *dt, uint64_t key, uint32_t *d) {
 }
 
 void astro__docs_drop_terms(astro__docs *dt, uint32_t d) {
-    free(dt->fwd[d]);
+    if (!astro__docs_lent(dt, dt->fwd[d])) free(dt->fwd[d]);
     dt->fwd[d] = NULL;
     dt->fwd_n[d] = 0;
 }
@@ -80,7 +80,8 @@ size_t astro__docs_bytes(const astro__docs *dt) {
 }
 
 void astro__docs_free(astro__docs *dt) {
-    for (size_t d = 0; d < dt->nslots; d++) free(dt->fwd[d]);
+    for (size_t d = 0; d < dt->nslots; d++)
+        if (!astro__docs_lent(dt, dt->fwd[d])) free(dt->fwd[d]);
     free(dt->keys);
     free(dt->times);
     free(dt->fwd);

@@ -115,7 +115,17 @@ typedef struct astro__docs {
     uint32_t *fwd_n;
     uint32_t *freelist;
     astro__idxmap map; /* key -> docno */
+    /* A loaded snapshot's block the forward lists may point into (not
+     * theirs to free); NULL when every list is its own allocation. */
+    const unsigned char *lent;
+    size_t lent_len;
 } astro__docs;
+
+/* Returns 1 if p points into the docs' lent block. */
+static inline int astro__docs_lent(const astro__docs *dt, const void *p) {
+    const unsigned char *q = p;
+    return dt->lent && q >= dt->lent && q < dt->lent + dt->lent_len;
+}
 
 /* Sets *d to key's docno and returns 1 if key is indexed, else returns 0. */
 int astro__docs_find(const astro__docs *dt, uint64_t key, uint32_t *d);

@@ -63,6 +63,15 @@ CREATE TABLE IF NOT EXISTS astrocyte_changes (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, bank_id TEXT NOT NULL, key INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS astrocyte_bank_seq (bank_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bank_snapshots (bank_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, tags TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS astrocyte_bank_epoch (bank_id TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS memories_epoch_delete AFTER DELETE ON memories BEGIN
+  INSERT INTO astrocyte_bank_epoch (bank_id, n) VALUES (old.bank_id, 1) ON CONFLICT (bank_id) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS memories_epoch_update AFTER UPDATE OF bank_id, archived_at ON memories BEGIN
+  INSERT INTO astrocyte_bank_epoch (bank_id, n) VALUES (old.bank_id, 1) ON CONFLICT (bank_id) DO UPDATE SET n = n + 1;
+  INSERT INTO astrocyte_bank_epoch (bank_id, n) VALUES (new.bank_id, 1) ON CONFLICT (bank_id) DO UPDATE SET n = n + 1;
+END;
 ]]
 
 local COLS = "key, bank_id, id, text, vector, metadata, tags, fact_type, memory_layer, chunk_id, occurred_at, retained_at, archived_at"
@@ -109,7 +118,7 @@ end
 -- error. Rows of the banks in skip_vectors (bank → anything) come without
 -- their vector blob, has_vector = 1 saying they have one (at open, the
 -- banks whose HNSW graph was restored: their vectors are not read at all).
-function Backend:each_row(fn, skip_vectors)
+function Backend:each_row(fn, skip_vectors, skip_banks)
   local banks = {}
   for bank_id in pairs(skip_vectors or {}) do banks[#banks + 1] = bank_id end
   table.sort(banks)
@@ -117,21 +126,42 @@ function Backend:each_row(fn, skip_vectors)
   if #banks > 0 then
     vector = "CASE WHEN bank_id IN (" .. string.rep("?,", #banks - 1) .. "?) THEN NULL ELSE vector END"
   end
-  local st, err = self.db:prepare("SELECT key, bank_id, " .. vector .. " AS vector, vector IS NOT NULL AS has_vector, " ..
-    "text, tags, occurred_at, retained_at, json_extract(metadata, '$._context') AS context " ..
-    "FROM memories WHERE archived_at IS NULL ORDER BY key")
-  if not st then return nil, serr(self, "loading", err) end
-  for i, bank_id in ipairs(banks) do st:bind(i, bank_id) end
-  while true do
-    local has, e = st:step()
-    if has == nil then st:finalize(); return nil, serr(self, "loading", e) end
-    if not has then break end
-    local r = st:named()
-    r.tags = r.tags and json.decode(r.tags) or nil
-    local ok, ferr = fn(r)
-    if not ok then st:finalize(); return nil, serr(self, "indexing", ferr) end
+  local cols = "SELECT key, bank_id, " .. vector .. " AS vector, vector IS NOT NULL AS has_vector, " ..
+    "text, tags, occurred_at, retained_at, json_extract(metadata, '$._context') AS context FROM memories"
+  -- The banks left out are skipped through the (bank_id, id) index: the
+  -- rows between them are read range by range (the planner scans the
+  -- whole table for a NOT IN), each bank's in key order.
+  local ranges = { { "", {} } }
+  local skip = {}
+  for bank_id in pairs(skip_banks or {}) do skip[#skip + 1] = bank_id end
+  table.sort(skip)
+  if #skip > 0 then
+    ranges = {}
+    for i = 0, #skip do
+      local lo, hi = skip[i], skip[i + 1]
+      local where, args = {}, {}
+      if lo then where[#where + 1] = "bank_id > ?"; args[#args + 1] = lo end
+      if hi then where[#where + 1] = "bank_id < ?"; args[#args + 1] = hi end
+      ranges[#ranges + 1] = { " AND " .. table.concat(where, " AND "), args }
+    end
   end
-  st:finalize()
+  for _, range in ipairs(ranges) do
+    local order = #skip > 0 and " ORDER BY bank_id, key" or " ORDER BY key"
+    local st, err = self.db:prepare(cols .. " WHERE archived_at IS NULL" .. range[1] .. order)
+    if not st then return nil, serr(self, "loading", err) end
+    for i, bank_id in ipairs(banks) do st:bind(i, bank_id) end
+    for i, v in ipairs(range[2]) do st:bind(#banks + i, v) end
+    while true do
+      local has, e = st:step()
+      if has == nil then st:finalize(); return nil, serr(self, "loading", e) end
+      if not has then break end
+      local r = st:named()
+      r.tags = r.tags and json.decode(r.tags) or nil
+      local ok, ferr = fn(r)
+      if not ok then st:finalize(); return nil, serr(self, "indexing", ferr) end
+    end
+    st:finalize()
+  end
   return true
 end
 

@@ -37,6 +37,11 @@ int astro_bm25_add(astro_bm25 *ix, uint64_t key, const char *s, size_t len,
 int astro_bm25_remove(astro_bm25 *ix, uint64_t key);
 
 size_t astro_bm25_count(const astro_bm25 *ix);
+/* Returns 1 if key is indexed. */
+int astro_bm25_contains(const astro_bm25 *ix, uint64_t key);
+/* Copies up to cap indexed keys into keys (in document-number order);
+ * returns how many there are in all. */
+size_t astro_bm25_keys(const astro_bm25 *ix, uint64_t *keys, size_t cap);
 size_t astro_bm25_bytes(const astro_bm25 *ix);
 
 /* Top-k keys for the query, BM25 score descending (ties: smaller key first);
@@ -60,6 +65,19 @@ size_t astro_bm25_scratch_bytes(const astro_bm25_scratch *s);
 long astro_bm25_search_ctx(const astro_bm25 *ix, astro_bm25_scratch *s, const char *q, size_t qlen,
                            size_t k, const astro_filter *filter, uint64_t *keys, float *scores,
                            astro_err *err);
+
+/* Snapshots (bm25_io.c): the index as bytes or a file, and back. Load
+ * checks the data and that it was saved with opts (NULL: the defaults);
+ * corrupt, foreign or differently configured data is ASTRO_EFORMAT.
+ * Documents keep their numbers, so a loaded index ranks exactly as the
+ * saved one. save_mem sets *len to the size needed (ASTRO_ERANGE when
+ * cap is short). */
+size_t astro_bm25_save_size(const astro_bm25 *ix);
+int astro_bm25_save_mem(const astro_bm25 *ix, void *buf, size_t cap, size_t *len, astro_err *err);
+int astro_bm25_load_mem(const void *buf, size_t len, const astro_bm25_opts *opts, astro_bm25 **out,
+                        astro_err *err);
+int astro_bm25_save(const astro_bm25 *ix, const char *path, astro_err *err);
+int astro_bm25_load(const char *path, const astro_bm25_opts *opts, astro_bm25 **out, astro_err *err);
 
 #ifdef __cplusplus
 }

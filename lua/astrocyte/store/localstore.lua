@@ -38,14 +38,19 @@ local function new_index(conf)
   return memindex.new({ bm25 = conf.bm25, vector_index = conf.vector_index, assoc = conf.assoc })
 end
 
--- Adds every persisted row of backend to index. The rows of banks in
--- `restored` (bank → true: their HNSW graph was preloaded) come without
--- their vector, which the graph already holds (r.has_vector says there is
--- one), and the count, sum and max of their vector keys are gathered so
--- the snapshot can be checked against the rows in the same pass. Returns
--- true, {bank → {n, s, m}} or nil, err.
-local function load_rows(backend, index, restored)
-  for _, bk in ipairs(backend:banks() or {}) do index:assoc_limit(bk.bank_id, bk.memory_count) end
+-- Adds every persisted row of backend to index, except those of the banks
+-- in `whole` (bank → true: restored whole from a snapshot). The rows of
+-- banks in `restored` (bank → fingerprint: their HNSW graph was preloaded)
+-- come without their vector, which the graph already holds (r.has_vector
+-- says there is one), and the count, sum and max of their vector keys are
+-- gathered so the snapshot can be checked against the rows in the same
+-- pass. Returns true, {bank → {n, s, m}} or nil, err.
+local function load_rows(backend, index, restored, whole)
+  -- (counting every bank's rows would read the whole-restored ones too;
+  -- without it a large bank builds, then drops, its associative index)
+  if not whole then
+    for _, bk in ipairs(backend:banks() or {}) do index:assoc_limit(bk.bank_id, bk.memory_count) end
+  end
   local keyfp = {}
   local ok, err = backend:each_row(function(r)
     local vec, bank = r.vector, r.bank_id
@@ -57,20 +62,21 @@ local function load_rows(backend, index, restored)
       if r.key > f.m then f.m = r.key end
     end
     return index:add(bank, r.key, vec, index_text(r), r.tags, r.occurred_at, r.retained_at)
-  end, restored)
+  end, restored, whole)
   if not ok then return nil, err end
   return true, keyfp
 end
 
--- Fills fresh indexes from the backend's rows, first restoring the HNSW
--- graphs saved at the last close when with_snapshots. A restored graph must
--- hold exactly its bank's vector rows as they are read; if one does not
--- (rows changed behind the change log), everything is loaded again without
--- snapshots. true or nil, err.
+-- Fills fresh indexes from the backend's rows, first restoring the
+-- snapshots saved at the last close when with_snapshots (banks restored
+-- whole read no row). A preloaded graph must hold exactly its bank's
+-- vector rows as they are read; if one does not (rows changed behind the
+-- change log), everything is loaded again without snapshots. true or nil, err.
 local function load(self, with_snapshots)
   self.index = new_index(self.conf)
-  local restored = with_snapshots and snapshots.restore(self) or nil
-  local ok, keyfp = load_rows(self.backend, self.index, restored)
+  local restored, whole
+  if with_snapshots then restored, whole = snapshots.restore(self) end
+  local ok, keyfp = load_rows(self.backend, self.index, restored, whole)
   self.index:finish_preload()
   if restored and (not ok or not snapshots.confirm(self, restored, keyfp)) then return load(self, false) end
   if not ok then return nil, keyfp end

@@ -50,8 +50,7 @@ end
 local function start_migration(self, b)
   local h, err = core.hnsw(b.flat:dim(), self.hnsw_opts)
   if not h then return nil, err end
-  local keys = {}
-  for key in pairs(b.keys) do keys[#keys + 1] = key end
+  local keys = b.bm25:keys()
   table.sort(keys)
   b.migration = { graph = h, keys = keys, pos = 1 }
   return true
@@ -90,7 +89,8 @@ function _M:bank(bank_id, create)
       assoc, err = core.assoc(self.assoc_opts)
       if not assoc then return nil, err end
     end
-    b = { flat = nil, kind = nil, bm25 = bm, assoc = assoc, tags = {}, key_tags = {}, count = 0, keys = {},
+    -- Every item is in bm25 (text-only ones too): it is the bank's key set.
+    b = { flat = nil, kind = nil, bm25 = bm, assoc = assoc, tags = {}, key_tags = {}, count = 0,
           occurred = {}, retained = {}, nvec = 0 }
     self.banks[bank_id] = b
   end
@@ -113,7 +113,7 @@ end
 function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
   local b, err = self:bank(bank_id, true)
   if not b then return nil, err end
-  if b.keys[key] then self:remove(bank_id, key) end
+  if b.bm25:contains(key) then self:remove(bank_id, key) end
   if vec then
     local restored = b.preloaded and b.flat:contains(key)
     if vec == true and not restored then
@@ -164,7 +164,6 @@ function _M:add(bank_id, key, vec, text, tags, occurred_ms, retained_ms)
     end
     b.key_tags[key] = tags
   end
-  b.keys[key] = true
   b.count = b.count + 1
   if vec and b.kind == "flat" then
     if b.migration then
@@ -179,7 +178,7 @@ end
 -- Removes one key from the bank's indexes; returns true if it was there.
 function _M:remove(bank_id, key)
   local b = self.banks[bank_id]
-  if not b or not b.keys[key] then return false end
+  if not b or not b.bm25:contains(key) then return false end
   if b.flat and b.flat:remove(key) then b.nvec = b.nvec - 1 end
   if b.migration then b.migration.graph:remove(key) end
   b.occurred[key], b.retained[key] = nil, nil
@@ -196,7 +195,6 @@ function _M:remove(bank_id, key)
     end
     b.key_tags[key] = nil
   end
-  b.keys[key] = nil
   b.count = b.count - 1
   return true
 end
@@ -229,7 +227,9 @@ function _M:vector_fingerprint(bank_id)
   local b = self.banks[bank_id]
   local n, sum, max = 0, 0, 0
   if b and b.flat then
-    for key in pairs(b.keys) do
+    local keys = b.bm25:keys()
+    for i = 1, #keys do
+      local key = keys[i]
       if b.flat:contains(key) then
         n, sum = n + 1, sum + key
         if key > max then max = key end
@@ -239,6 +239,46 @@ function _M:vector_fingerprint(bank_id)
   return _M.fingerprint(n, sum, max)
 end
 
+-- A bank's whole index can be saved (and restored without reading a row)
+-- when it is an HNSW graph with no migration under way and no associative
+-- index (which has no snapshot: it only lives in banks of at most
+-- assoc.max_docs memories, which load fast).
+function _M:whole_snapshot_ok(bank_id)
+  local b = self.banks[bank_id]
+  return b ~= nil and b.kind == "hnsw" and not b.migration and not b.assoc
+end
+
+-- The tags of a bank's items, for a snapshot: { {key, tags}, ... }.
+function _M:tagged(bank_id)
+  local out = {}
+  local b = self.banks[bank_id]
+  for key, tags in pairs(b and b.key_tags or {}) do out[#out + 1] = { key, tags } end
+  return out
+end
+
+-- Installs a bank restored whole from a snapshot: its HNSW graph, its BM25
+-- index (which holds every key) and its tagged items ({ {key, tags}, ... }).
+-- false when the bank should have an associative index (its rows must be
+-- read to build it); the bank is then left untouched.
+function _M:restore_bank(bank_id, graph, bm25, tagged)
+  local n = bm25:count()
+  if self.assoc_opts and n <= self.assoc_opts.max_docs then return false end
+  local b = { flat = graph, kind = "hnsw", bm25 = bm25, assoc = nil, tags = {}, key_tags = {}, count = n,
+              occurred = {}, retained = {}, nvec = graph:count() }
+  for i = 1, #tagged do
+    local key, tags = tagged[i][1], tagged[i][2]
+    key = math.tointeger and math.tointeger(key) or key   -- JSON numbers come back as floats on 5.4
+    if not bm25:contains(key) then return false end
+    for j = 1, #tags do
+      local set = b.tags[tags[j]]
+      if not set then set = {}; b.tags[tags[j]] = set end
+      set[key] = true
+    end
+    b.key_tags[key] = tags
+  end
+  self.banks[bank_id] = b
+  return true
+end
 
 -- Drops a whole bank's indexes.
 function _M:drop_bank(bank_id)
