@@ -396,6 +396,7 @@ int astro_bm25_load(const char *path, const astro_bm25_opts *opts, astro_bm25 **
     void *map = mmap(NULL, sz, PROT_READ, flags, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return astro_err_set(err, ASTRO_EIO, "bm25: cannot map %s", path);
+    astro__prefault(map, sz);
     if (mprotect(map, sz, PROT_READ | PROT_WRITE) != 0) {
         munmap(map, sz);
         return astro_err_set(err, ASTRO_EIO, "bm25: cannot map %s", path);

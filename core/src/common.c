@@ -5,10 +5,12 @@
 ** filter predicate and the checksum of saved index files. Kept here so each
 ** index file holds only its own structure.
 */
+#define _DEFAULT_SOURCE /* madvise, MADV_POPULATE_READ where glibc has it */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "astro/common.h"
 #include "astro/vec.h"
@@ -39,19 +41,51 @@ void astro_filter_init(astro_filter *f) {
     f->as_of = ASTRO_TIME_NONE;
 }
 
-/* Returns the file checksum; see internal.h. */
-uint64_t astro__checksum(const unsigned char *p, size_t n) {
-    uint64_t h[4] = { ASTRO__FNV_OFFSET, ASTRO__FNV_OFFSET ^ 1, ASTRO__FNV_OFFSET ^ 2, ASTRO__FNV_OFFSET ^ 3 };
+/* Maps in the pages of a file mapping ahead of use; see internal.h. */
+void astro__prefault(void *p, size_t n) {
+#ifdef MADV_POPULATE_READ
+    if (p && n) (void)madvise(p, n, MADV_POPULATE_READ);
+#else
+    (void)p, (void)n;
+#endif
+}
+
+/* The file checksum, in parts; see internal.h. */
+void astro__cksum_init(astro__cksum *c) {
+    c->h[0] = ASTRO__FNV_OFFSET, c->h[1] = ASTRO__FNV_OFFSET ^ 1;
+    c->h[2] = ASTRO__FNV_OFFSET ^ 2, c->h[3] = ASTRO__FNV_OFFSET ^ 3;
+    c->n = 0;
+}
+
+void astro__cksum_blocks(astro__cksum *c, const unsigned char *p, size_t n) {
+    uint64_t h0 = c->h[0], h1 = c->h[1], h2 = c->h[2], h3 = c->h[3];
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        for (int l = 0; l < 4; l++) {
-            uint64_t w;
-            memcpy(&w, p + i + 8 * l, 8);
-            h[l] = (h[l] ^ w) * 0x100000001b3ULL;
-        }
+        uint64_t w[4];
+        memcpy(w, p + i, 32);
+        h0 = (h0 ^ w[0]) * 0x100000001b3ULL;
+        h1 = (h1 ^ w[1]) * 0x100000001b3ULL;
+        h2 = (h2 ^ w[2]) * 0x100000001b3ULL;
+        h3 = (h3 ^ w[3]) * 0x100000001b3ULL;
     }
-    uint64_t r = astro__fnv1a64(p + i, n - i, h[0] ^ astro__mix64(h[1]) ^ astro__mix64(h[2] + 7) ^ astro__mix64(h[3] + 13));
-    return astro__mix64(r ^ n);
+    c->h[0] = h0, c->h[1] = h1, c->h[2] = h2, c->h[3] = h3;
+    c->n += i;
+}
+
+uint64_t astro__cksum_final(astro__cksum *c, const unsigned char *p, size_t n) {
+    size_t whole = n / 32 * 32;
+    astro__cksum_blocks(c, p, whole);
+    size_t total = c->n + (n - whole);
+    uint64_t r = astro__fnv1a64(p + whole, n - whole,
+                                c->h[0] ^ astro__mix64(c->h[1]) ^ astro__mix64(c->h[2] + 7) ^ astro__mix64(c->h[3] + 13));
+    return astro__mix64(r ^ total);
+}
+
+/* Returns the file checksum; see internal.h. */
+uint64_t astro__checksum(const unsigned char *p, size_t n) {
+    astro__cksum c;
+    astro__cksum_init(&c);
+    return astro__cksum_final(&c, p, n);
 }
 
 /* ---- key -> index map ---------------------------------------------------- */

@@ -167,7 +167,11 @@ int astro_hnsw_new(size_t dim, const astro_hnsw_opts *opts, astro_hnsw **out, as
 /* Frees the graph; NULL-safe. */
 void astro_hnsw_free(astro_hnsw *ix) {
     if (!ix) return;
-    free(ix->vecs), free(ix->links0), free(ix->level), free(ix->ulev), free(ix->state);
+    if (ix->vecs_map) astro__hnsw_unmap(ix->vecs_map, ix->vecs_map_bytes);
+    else free(ix->vecs);
+    if (ix->links_map) astro__hnsw_unmap(ix->links_map, ix->links_map_bytes);
+    else free(ix->links0);
+    free(ix->level), free(ix->ulev), free(ix->state);
     free(ix->upper_off), free(ix->keys), free(ix->times), free(ix->freelist), free(ix->upper);
     astro__idxmap_free(&ix->map);
     astro_hnsw_ctx_free(ix->bctx);
@@ -196,14 +200,38 @@ static int regrow_aligned(void **p, size_t old, size_t nb) {
     return ASTRO_OK;
 }
 
+void astro__hnsw_unmap(void *base, size_t bytes) {
+    if (base) munmap(base, bytes);
+}
+
+/* Grows the vector or link array *p (old bytes used) to nb bytes: in place
+ * while it fits the range reserved for it (*map, *map_bytes: a loaded
+ * graph's), else moved to memory of its own (the range is released). */
+static int regrow_big(void **p, void **map, size_t *map_bytes, size_t old, size_t nb) {
+    if (!*map) return regrow_aligned(p, old, nb);
+    if (nb <= *map_bytes) return ASTRO_OK;
+    void *q = *p;
+    *p = NULL;
+    if (regrow_aligned(p, 0, nb)) {
+        *p = q;
+        return ASTRO_ENOMEM;
+    }
+    memcpy(*p, q, old);
+    astro__hnsw_unmap(*map, *map_bytes);
+    *map = NULL, *map_bytes = 0;
+    return ASTRO_OK;
+}
+
 /* Grows every per-slot array to ncap slots; on failure arrays that grew stay
  * valid (cap only changes once all succeeded). */
 static int grow_slots(astro_hnsw *ix, size_t ncap) {
     if (ncap <= ix->cap) return ASTRO_OK;
     if (ncap >= ASTRO__IDX_EMPTY || ncap > SIZE_MAX / (ix->stride * sizeof(float))) return ASTRO_ENOMEM;
     size_t l0 = 1 + ix->M0;
-    if (regrow_aligned((void **)&ix->vecs, ix->n * ix->stride * sizeof(float), ncap * ix->stride * sizeof(float)) ||
-        regrow_aligned((void **)&ix->links0, ix->n * l0 * sizeof(uint32_t), ncap * l0 * sizeof(uint32_t)) ||
+    if (regrow_big((void **)&ix->vecs, &ix->vecs_map, &ix->vecs_map_bytes, ix->n * ix->stride * sizeof(float),
+                   ncap * ix->stride * sizeof(float)) ||
+        regrow_big((void **)&ix->links0, &ix->links_map, &ix->links_map_bytes, ix->n * l0 * sizeof(uint32_t),
+                   ncap * l0 * sizeof(uint32_t)) ||
         regrow((void **)&ix->level, 1, ncap) || regrow((void **)&ix->ulev, 1, ncap) ||
         regrow((void **)&ix->state, 1, ncap) || regrow((void **)&ix->upper_off, sizeof(uint32_t), ncap) ||
         regrow((void **)&ix->keys, sizeof(uint64_t), ncap) ||

@@ -57,7 +57,17 @@ struct astro_hnsw {
     astro__idxmap map;          /* key -> slot, live slots only */
     const astro_kernels *kern;
     astro_hnsw_ctx *bctx;       /* scratch of writers (add, repair) */
+    /* A graph loaded from a file (hnsw_io.c) keeps vecs and links0 where
+     * the file is mapped copy-on-write, each at the start of an address
+     * range reserved for more slots (anonymous memory past the file's
+     * part), so it grows there without a copy. NULL: vecs / links0 are
+     * allocations of their own. */
+    void *vecs_map, *links_map;
+    size_t vecs_map_bytes, links_map_bytes;
 };
+
+/* Releases a reserved range of a loaded graph (hnsw.c). */
+void astro__hnsw_unmap(void *base, size_t bytes);
 
 /* Returns the neighbour list (count first) of node id at level lv. */
 static inline uint32_t *hn_links(const astro_hnsw *ix, uint32_t id, int lv) {

@@ -40,6 +40,21 @@ static inline uint64_t astro__fnv1a64(const void *p, size_t n, uint64_t h) {
 /* Returns the checksum of p[0..n) the saved index files end with: four
  * FNV-1a lanes over 64-bit words, folded with the tail and n. */
 uint64_t astro__checksum(const unsigned char *p, size_t n);
+/* Maps in every page of the file mapping p[0..n) (page aligned) in one
+ * call (MADV_POPULATE_READ; older kernels ignore it) instead of a fault per
+ * 4 KiB page at first use: on this class of VM a fault costs microseconds,
+ * so reading a 1.7 GB snapshot through faults took 0.75 s, populated 0.16 s.
+ * MAP_POPULATE did not map the pages of a private file mapping here. */
+void astro__prefault(void *p, size_t n);
+/* The same checksum over data read in parts: init, blocks for every part
+ * but the last (each a multiple of 32 bytes long), final for the last. */
+typedef struct astro__cksum {
+    uint64_t h[4];
+    size_t n;
+} astro__cksum;
+void astro__cksum_init(astro__cksum *c);
+void astro__cksum_blocks(astro__cksum *c, const unsigned char *p, size_t n);
+uint64_t astro__cksum_final(astro__cksum *c, const unsigned char *p, size_t n);
 
 /* Open-addressing map from uint64 key to a uint32 dense index. The map stores
  * only indices; the key of index i is keys[i] in an array owned by the caller,

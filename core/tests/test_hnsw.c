@@ -209,18 +209,20 @@ static void test_crafted(void) {
     size_t n = astro_hnsw_save_size(ix), len = 0;
     unsigned char *a = malloc(n);
     CHECK("hnsw-5.1", a && astro_hnsw_save_mem(ix, a, n, &len, &err) == ASTRO_OK);
-    /* slot layout: 2 floats, 1 + 2M links, level, ulev, state, upper offset, key, times */
-    size_t slot = 2 * 4 + (1 + 4) * 4 + 3 + 4 + 8 + 16, first = SIZE_MAX, second = SIZE_MAX;
+    /* version 2 layout for 64 slots of dim 2 (stride 16) and M 2: vectors at
+     * 4096 (4096 bytes), level-0 lists at 8192 (64 * 5 * 4 bytes), from 12288
+     * level[64], ulev[64], state[64], upper_off[64] (u32), keys, times, then
+     * the free list */
+    size_t tail = 12288, first = SIZE_MAX, second = SIZE_MAX;
     for (size_t i = 0; i < 64 && second == SIZE_MAX; i++) {
-        unsigned char ulev = a[IO_HEAD + i * slot + 2 * 4 + 5 * 4 + 1];
+        unsigned char ulev = a[tail + 64 + i];
         if (ulev == 0) continue;
         if (first == SIZE_MAX) first = i;
         else second = i;
     }
     CHECK("hnsw-5.2", second != SIZE_MAX);
     if (second != SIZE_MAX) {
-        size_t at = 2 * 4 + 5 * 4 + 3;
-        memcpy(a + IO_HEAD + second * slot + at, a + IO_HEAD + first * slot + at, 4);
+        memcpy(a + tail + 192 + second * 4, a + tail + 192 + first * 4, 4);
         fix_checksum(a, n);
         astro_hnsw *bad = NULL;
         CHECK("hnsw-5.3", astro_hnsw_load_mem(a, n, &bad, &err) == ASTRO_EFORMAT && bad == NULL);
@@ -236,7 +238,7 @@ static void test_crafted(void) {
     astro_hnsw *good = NULL;
     CHECK("hnsw-5.6", astro_hnsw_load_mem(a, n, &good, &err) == ASTRO_OK);
     astro_hnsw_free(good);
-    size_t fl = IO_HEAD + 64 * slot;
+    size_t fl = tail + 64 * (3 + 4 + 8 + 16);
     memcpy(a + fl + 4, a + fl, 4);
     fix_checksum(a, n);
     astro_hnsw *bad = NULL;
