@@ -102,7 +102,10 @@ static void exercise(astro_bm25 *ix, const unsigned char *buf, size_t len, fuzz_
     unsigned char *b = save(ix, &out_len);
     if (!b) return;
     astro_bm25 *back = NULL;
-    FUZZ_CHECK(astro_bm25_load_mem(b, out_len, NULL, &back, NULL) == ASTRO_OK);
+    astro_err err;
+    int rc = astro_bm25_load_mem(b, out_len, NULL, &back, &err);
+    if (rc != ASTRO_OK) fprintf(stderr, "reload failed: %s\n", err.msg);
+    FUZZ_CHECK(rc == ASTRO_OK);
     FUZZ_CHECK(astro_bm25_count(back) == astro_bm25_count(ix));
     astro_bm25_free(back);
     free(b);

@@ -22,7 +22,6 @@
 #include "fuzz_input.h"
 #include "internal.h"
 
-#define IO_HEAD (8 + 4 + 4 + 8 * 12)
 
 static void fix_checksum(unsigned char *b, size_t len) {
     if (len < 8) return;

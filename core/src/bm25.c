@@ -94,12 +94,12 @@ static uint32_t term_find(const astro_bm25 *ix, const char *w, size_t n, uint64_
     }
 }
 
-uint64_t astro__bm25_term_hash(const char *w, size_t n) {
+static uint64_t term_hash(const char *w, size_t n) {
     return astro__mix64(astro__fnv1a64(w, n, ASTRO__FNV_OFFSET));
 }
 
 /* Places term id in the dictionary table. */
-void astro__bm25_term_place(uint32_t *slots, size_t mask, uint64_t h, uint32_t id) {
+static void term_place(uint32_t *slots, size_t mask, uint64_t h, uint32_t id) {
     size_t p = (size_t)h & mask;
     while (slots[p] != ASTRO__IDX_EMPTY) p = (p + 1) & mask;
     slots[p] = id;
@@ -108,7 +108,7 @@ void astro__bm25_term_place(uint32_t *slots, size_t mask, uint64_t h, uint32_t i
 /* Returns the id of w[0..n), creating the term if new; sets ix->rc and returns
  * ASTRO__IDX_EMPTY on allocation failure. */
 static uint32_t term_intern(astro_bm25 *ix, const char *w, size_t n) {
-    uint64_t h = astro__bm25_term_hash(w, n);
+    uint64_t h = term_hash(w, n);
     uint32_t id = term_find(ix, w, n, h);
     if (id != ASTRO__IDX_EMPTY) return id;
     if (ix->nterms >= ASTRO__IDX_EMPTY - 1) goto oom;
@@ -117,7 +117,7 @@ static uint32_t term_intern(astro_bm25 *ix, const char *w, size_t n) {
         uint32_t *slots = malloc(ncap * sizeof *slots);
         if (!slots) goto oom;
         memset(slots, 0xff, ncap * sizeof *slots);
-        for (size_t i = 0; i < ix->nterms; i++) astro__bm25_term_place(slots, ncap - 1, ix->terms[i].hash, (uint32_t)i);
+        for (size_t i = 0; i < ix->nterms; i++) term_place(slots, ncap - 1, ix->terms[i].hash, (uint32_t)i);
         free(ix->tslots);
         ix->tslots = slots;
         ix->tslots_cap = ncap;
@@ -144,7 +144,7 @@ static uint32_t term_intern(astro_bm25 *ix, const char *w, size_t n) {
     t->min_dl = 0;
     t->post = NULL;
     ix->arena_len += n;
-    astro__bm25_term_place(ix->tslots, ix->tslots_cap - 1, h, id);
+    term_place(ix->tslots, ix->tslots_cap - 1, h, id);
     return id;
 oom:
     ix->rc = ASTRO_ENOMEM;

@@ -85,9 +85,5 @@ static inline int astro__bm25_lent(const struct astro_bm25 *ix, const void *p) {
 /* Releases ix's snapshot block (bm25_io.c). */
 void astro__bm25_snap_free(struct astro_bm25 *ix);
 
-/* Places term id with hash h in a dictionary table of mask + 1 slots. */
-void astro__bm25_term_place(uint32_t *slots, size_t mask, uint64_t h, uint32_t id);
-/* The dictionary hash of term w[0..n). */
-uint64_t astro__bm25_term_hash(const char *w, size_t n);
 
 #endif

@@ -4,13 +4,13 @@
 ** (at a million memories that rebuild is most of an open).
 **
 ** Layout (host byte order, which the header records): 8-byte magic
-** "ASTBM25\0", u32 version, u32 byte-order mark, thirteen u64 header fields
+** "ASTBM25\0", u32 version, u32 byte-order mark, fourteen u64 header fields
 ** (k1 and b as double bits, stem, stopwords, max term bytes, terms, arena
 ** bytes, docno slots, live documents, free docnos, total length, postings,
-** forward ids); per term its length, df, max tf and min document length;
-** every term's postings in term order; per docno slot its key, times,
-** length and forward-list length; the forward lists in docno order; the
-** free list; the term bytes; and a trailing u64 checksum (astro__checksum)
+** forward ids, dictionary slots); per term its hash, length, df, max tf and
+** min document length; every term's postings in term order; per docno slot
+** its key, times, length and forward-list length; the forward lists in
+** docno order; the free list; the dictionary table; the term bytes; and a trailing u64 checksum (astro__checksum)
 ** of everything before it. Free slots are written too, so docnos (and with
 ** them the order ties break in) survive a save and load. Every array starts
 ** on a multiple of its element size, so a loaded index uses the postings
@@ -39,13 +39,13 @@
 #define IO_MAGIC "ASTBM25"
 #define IO_VERSION 1u
 #define IO_BOM 0x01020304u
-#define IO_NHDR 13
+#define IO_NHDR 14
 #define IO_HEAD (8 + 4 + 4 + 8 * IO_NHDR)
-#define TERM_REC (4 * sizeof(uint32_t))
+#define TERM_REC (sizeof(uint64_t) + 4 * sizeof(uint32_t))
 #define DOC_REC (sizeof(uint64_t) + sizeof(astro_item_times) + 2 * sizeof(uint32_t))
 
 enum { H_K1, H_B, H_STEM, H_STOP, H_MAXTERM, H_NTERMS, H_ARENA, H_NSLOTS, H_NDOCS, H_NFREE,
-       H_TOTAL, H_NPOST, H_NFWD };
+       H_TOTAL, H_NPOST, H_NFWD, H_TSLOTS };
 
 /* Postings and forward ids the index holds. */
 static void totals(const astro_bm25 *ix, uint64_t *npost, uint64_t *nfwd) {
@@ -62,10 +62,11 @@ static uint64_t dbits(double x) {
 
 /* Bytes of a file with these header counts (UINT64_MAX if that overflows). */
 static uint64_t file_bytes(const uint64_t *h) {
-    uint64_t parts[6] = { h[H_NTERMS] * TERM_REC, h[H_NPOST] * sizeof(posting), h[H_NSLOTS] * DOC_REC,
-                          h[H_NFWD] * sizeof(uint32_t), h[H_NFREE] * sizeof(uint32_t), h[H_ARENA] };
+    uint64_t parts[7] = { h[H_NTERMS] * TERM_REC, h[H_NPOST] * sizeof(posting), h[H_NSLOTS] * DOC_REC,
+                          h[H_NFWD] * sizeof(uint32_t), h[H_NFREE] * sizeof(uint32_t),
+                          h[H_TSLOTS] * sizeof(uint32_t), h[H_ARENA] };
     uint64_t need = IO_HEAD + 8;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         if (parts[i] > UINT64_MAX - need) return UINT64_MAX;
         need += parts[i];
     }
@@ -82,7 +83,7 @@ size_t astro_bm25_save_size(const astro_bm25 *ix) {
     if (!ix) return 0;
     uint64_t h[IO_NHDR] = { 0 };
     h[H_NTERMS] = ix->nterms, h[H_ARENA] = ix->arena_len, h[H_NSLOTS] = ix->docs.nslots;
-    h[H_NFREE] = ix->docs.nfree;
+    h[H_NFREE] = ix->docs.nfree, h[H_TSLOTS] = ix->tslots_cap;
     totals(ix, &h[H_NPOST], &h[H_NFWD]);
     return (size_t)file_bytes(h);
 }
@@ -93,7 +94,7 @@ int astro_bm25_save_mem(const astro_bm25 *ix, void *buf, size_t cap, size_t *len
     const astro__docs *dt = &ix->docs;
     uint64_t h[IO_NHDR] = { dbits(ix->k1), dbits(ix->b), (uint64_t)ix->opts.tok.stem,
                             (uint64_t)ix->opts.tok.stopwords, ix->opts.tok.max_term_bytes, ix->nterms,
-                            ix->arena_len, dt->nslots, dt->ndocs, dt->nfree, ix->total_len, 0, 0 };
+                            ix->arena_len, dt->nslots, dt->ndocs, dt->nfree, ix->total_len, 0, 0, ix->tslots_cap };
     totals(ix, &h[H_NPOST], &h[H_NFWD]);
     size_t need = (size_t)file_bytes(h);
     *len = need;
@@ -107,6 +108,7 @@ int astro_bm25_save_mem(const astro_bm25 *ix, void *buf, size_t cap, size_t *len
     for (size_t i = 0; i < ix->nterms; i++) {
         const term *t = &ix->terms[i];
         uint32_t rec[4] = { t->len, t->n, t->max_tf, t->min_dl };
+        put(&p, &t->hash, sizeof t->hash);
         put(&p, rec, sizeof rec);
     }
     for (size_t i = 0; i < ix->nterms; i++) put(&p, ix->terms[i].post, ix->terms[i].n * sizeof(posting));
@@ -118,6 +120,7 @@ int astro_bm25_save_mem(const astro_bm25 *ix, void *buf, size_t cap, size_t *len
     }
     for (size_t d = 0; d < dt->nslots; d++) put(&p, dt->fwd[d], dt->fwd_n[d] * sizeof(uint32_t));
     put(&p, dt->freelist, dt->nfree * sizeof(uint32_t));
+    put(&p, ix->tslots, ix->tslots_cap * sizeof(uint32_t));
     put(&p, ix->arena, ix->arena_len);
     uint64_t sum = astro__checksum(buf, (size_t)(p - (unsigned char *)buf));
     put(&p, &sum, 8);
@@ -128,14 +131,6 @@ static uint32_t rd32(const unsigned char *p) {
     uint32_t v;
     memcpy(&v, p, sizeof v);
     return v;
-}
-
-/* Smallest dictionary table (a power of two, at least 64) the index would
- * not grow before adding one more term to n. */
-static size_t slots_for(size_t n) {
-    size_t cap = 64;
-    while (n + 1 > cap / 4 * 3) cap *= 2;
-    return cap;
 }
 
 /* The mix of one (term, document) pair, for comparing postings with
@@ -154,7 +149,14 @@ static int alloc_docs(astro_bm25 *ix, size_t dcap) {
     dt->fwd_n = calloc(dcap, sizeof *dt->fwd_n);
     dt->freelist = malloc(dcap * sizeof *dt->freelist);
     ix->dl = calloc(dcap, sizeof *ix->dl);
-    return dt->keys && dt->times && dt->fwd && dt->fwd_n && dt->freelist && ix->dl ? 0 : -1;
+    if (!(dt->keys && dt->times && dt->fwd && dt->fwd_n && dt->freelist && ix->dl)) return -1;
+    astro__advise_huge(dt->keys, dcap * sizeof *dt->keys);
+    astro__advise_huge(dt->times, dcap * sizeof *dt->times);
+    astro__advise_huge(dt->fwd, dcap * sizeof *dt->fwd);
+    astro__advise_huge(dt->fwd_n, dcap * sizeof *dt->fwd_n);
+    astro__advise_huge(dt->freelist, dcap * sizeof *dt->freelist);
+    astro__advise_huge(ix->dl, dcap * sizeof *ix->dl);
+    return 0;
 }
 
 /* Fills the empty index ix from the checked-size body at p (header h).
@@ -166,7 +168,8 @@ static int fill(astro_bm25 *ix, const uint64_t *h, unsigned char *p) {
     const unsigned char *drec = post + h[H_NPOST] * sizeof(posting);
     unsigned char *fwd = (unsigned char *)drec + nslots * DOC_REC;
     const unsigned char *freel = fwd + h[H_NFWD] * sizeof(uint32_t);
-    const unsigned char *arena = freel + nfree * sizeof(uint32_t);
+    const unsigned char *tsl = freel + nfree * sizeof(uint32_t);
+    const unsigned char *arena = tsl + h[H_TSLOTS] * sizeof(uint32_t);
     astro__docs *dt = &ix->docs;
     unsigned char *freed = NULL;   /* per docno: 1 if free */
     int rc = ASTRO_ENOMEM;
@@ -220,38 +223,53 @@ static int fill(astro_bm25 *ix, const uint64_t *h, unsigned char *p) {
         astro__idxmap_insert(&dt->map, dt->keys, dt->keys[d], d);
     }
 
-    /* terms */
+    /* terms: the dictionary table comes saved; each id must be in it once
+     * (a term in a slot its hash does not lead to would go unfound, as a
+     * wrong saved hash would: the checksum guards those, not a probe per
+     * term, which cost a cache miss each at a million terms) */
     rc = ASTRO_ENOMEM;
-    size_t tcap = nterms > 64 ? nterms : 64, scap = slots_for(nterms), acap = h[H_ARENA] ? (size_t)h[H_ARENA] : 1024;
+    size_t tcap = nterms > 64 ? nterms : 64, scap = (size_t)h[H_TSLOTS], acap = h[H_ARENA] ? (size_t)h[H_ARENA] : 1024;
     ix->terms = calloc(tcap, sizeof *ix->terms);
-    ix->tslots = malloc(scap * sizeof *ix->tslots);
+    ix->tslots = malloc((scap ? scap : 1) * sizeof *ix->tslots);
     ix->arena = malloc(acap);
-    if (!ix->terms || !ix->tslots || !ix->arena) goto done;
+    unsigned char *placed = calloc(nterms / 8 + 1, 1);
+    if (!ix->terms || !ix->tslots || !ix->arena || !placed) {
+        free(placed);
+        goto done;
+    }
+    astro__advise_huge(ix->terms, tcap * sizeof *ix->terms);
     ix->terms_cap = tcap, ix->tslots_cap = scap, ix->arena_cap = acap;
-    memset(ix->tslots, 0xff, scap * sizeof *ix->tslots);
+    memcpy(ix->tslots, tsl, scap * sizeof *ix->tslots);
     memcpy(ix->arena, arena, (size_t)h[H_ARENA]);
     ix->arena_len = (size_t)h[H_ARENA];
+    size_t nplaced = 0;
+    for (size_t i = 0; i < scap; i++) {
+        uint32_t id = ix->tslots[i];
+        if (id == ASTRO__IDX_EMPTY) continue;
+        if (id >= nterms || placed[id >> 3] & (1u << (id & 7))) {
+            nplaced = SIZE_MAX;   /* an id out of range or twice */
+            break;
+        }
+        placed[id >> 3] |= (unsigned char)(1u << (id & 7));
+        nplaced++;
+    }
+    free(placed);
+    rc = ASTRO_EFORMAT;
+    /* a power of two at least 64, at most 3/4 full as the index keeps it
+     * (so a probe always meets an empty slot) */
+    if (scap < 64 || (scap & (scap - 1)) || nterms > scap / 4 * 3 || nplaced != nterms) goto done;
     size_t off = 0;
     uint64_t npost = 0;
     unsigned char *pp = post;
     for (size_t i = 0; i < nterms; i++) {
         term *t = &ix->terms[i];
         const unsigned char *r = trec + i * TERM_REC;
-        t->len = rd32(r), t->n = rd32(r + 4), t->max_tf = rd32(r + 8), t->min_dl = rd32(r + 12);
-        rc = ASTRO_EFORMAT;
+        memcpy(&t->hash, r, 8);
+        t->len = rd32(r + 8), t->n = rd32(r + 12), t->max_tf = rd32(r + 16), t->min_dl = rd32(r + 20);
         if (t->len == 0 || t->len > ix->arena_len - off || t->n > h[H_NPOST] - npost) goto done;
         t->off = off;
-        t->hash = astro__bm25_term_hash(ix->arena + off, t->len);
         off += t->len;
         npost += t->n;
-        /* a term twice would leave one copy's postings unreachable */
-        size_t mask = scap - 1;
-        for (size_t s = (size_t)t->hash & mask; ix->tslots[s] != ASTRO__IDX_EMPTY; s = (s + 1) & mask) {
-            const term *o = &ix->terms[ix->tslots[s]];
-            if (o->hash == t->hash && o->len == t->len && memcmp(ix->arena + o->off, ix->arena + t->off, t->len) == 0)
-                goto done;
-        }
-        astro__bm25_term_place(ix->tslots, mask, t->hash, (uint32_t)i);
         ix->nterms = i + 1;
         if (t->n) {
             t->post = (posting *)(void *)pp;          /* lent: 8-byte aligned in the block */
@@ -305,7 +323,7 @@ static int load_block(unsigned char *block, size_t len, int mapped, const astro_
         else if (v != IO_VERSION) why = "unsupported version";
         else if (h[H_NTERMS] >= ASTRO__IDX_EMPTY - 1 || h[H_NSLOTS] >= ASTRO__IDX_EMPTY / 2 ||
                  h[H_NFREE] > h[H_NSLOTS] || h[H_NDOCS] + h[H_NFREE] != h[H_NSLOTS] ||
-                 h[H_ARENA] > SIZE_MAX / 2 || h[H_NPOST] >> 56 || h[H_NFWD] >> 56)
+                 h[H_ARENA] > SIZE_MAX / 2 || h[H_NPOST] >> 56 || h[H_NFWD] >> 56 || h[H_TSLOTS] >> 40)
             why = "bad header";
         else if ((need = file_bytes(h)) != len) why = "size differs from the header's";
         else if (sum != astro__checksum(block, len - 8)) why = "checksum mismatch";

@@ -50,6 +50,19 @@ void astro__prefault(void *p, size_t n) {
 #endif
 }
 
+/* Advises the huge-page-aligned interior of p[0..n) onto transparent huge
+ * pages; see internal.h. */
+void astro__advise_huge(void *p, size_t n) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!p || n < huge) return;
+    uintptr_t a = ((uintptr_t)p + huge - 1) / huge * huge, b = ((uintptr_t)p + n) / huge * huge;
+    if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p, (void)n;
+#endif
+}
+
 /* The file checksum, in parts; see internal.h. */
 void astro__cksum_init(astro__cksum *c) {
     c->h[0] = ASTRO__FNV_OFFSET, c->h[1] = ASTRO__FNV_OFFSET ^ 1;
@@ -108,6 +121,7 @@ int astro__idxmap_reserve(astro__idxmap *m, size_t need, const uint64_t *keys) {
     if (cap == m->cap) return ASTRO_OK;
     uint32_t *slots = malloc(cap * sizeof *slots);
     if (!slots) return ASTRO_ENOMEM;
+    astro__advise_huge(slots, cap * sizeof *slots);
     memset(slots, 0xff, cap * sizeof *slots);
     for (size_t i = 0; i < m->cap; i++) {
         uint32_t idx = m->slots[i];

@@ -11,7 +11,9 @@
 
 void *astro__grow(void *p, size_t sz, size_t n) {
     if (n == 0 || n > SIZE_MAX / sz) return NULL;
-    return realloc(p, n * sz);
+    void *q = realloc(p, n * sz);
+    astro__advise_huge(q, n * sz);
+    return q;
 }
 
 int astro__docs_find(const astro__docs *dt, uint64_t key, uint32_t *d) {

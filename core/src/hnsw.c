@@ -68,6 +68,7 @@ static int regrow(void **p, size_t sz, size_t n) {
     if (n > SIZE_MAX / sz) return ASTRO_ENOMEM;
     void *q = realloc(*p, n * sz);
     if (!q) return ASTRO_ENOMEM;
+    astro__advise_huge(q, n * sz);
     *p = q;
     return ASTRO_OK;
 }
@@ -262,6 +263,7 @@ size_t astro__hnsw_upper_alloc(astro_hnsw *ix, size_t nlev) {
     }
     size_t off = ix->upper_n;
     ix->upper_n += need;
+    memset(ix->upper + off, 0, need * sizeof *ix->upper);   /* saved whole: no stale bytes in unused entries */
     return off;
 }
 

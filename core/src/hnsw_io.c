@@ -132,7 +132,7 @@ int astro_hnsw_save_mem(const astro_hnsw *ix, void *buf, size_t cap, size_t *len
 
 /* Reads n bytes at *p into dst. */
 static void get(const unsigned char **p, void *dst, size_t n) {
-    memcpy(dst, *p, n);
+    if (n) memcpy(dst, *p, n);   /* an empty array may be NULL */
     *p += n;
 }
 
@@ -267,6 +267,23 @@ static int finish(astro_hnsw *ix) {
     return ASTRO_OK;
 }
 
+/* Returns 1 if p[0..n) is all zero bytes (the padding between sections,
+ * which a save writes as zeros: a load takes nothing it would not write). */
+static int zeros(const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
+/* Returns 1 if the padding of a version 2 file is zero: after the header
+ * in head[0..4096), after the vectors in vecs[vbytes..vspan) and after the
+ * level-0 lists in links[lbytes..lspan). */
+static int v2_padding_ok(const unsigned char *head, const unsigned char *vecs, size_t vbytes, size_t vspan,
+                         const unsigned char *links, size_t lbytes, size_t lspan) {
+    return zeros(head + IO_HEAD, IO_PAGE - IO_HEAD) && zeros(vecs + vbytes, vspan - vbytes) &&
+           zeros(links + lbytes, lspan - lbytes);
+}
+
 /* Copies the tail section (per-slot arrays, free list, upper pool) of a
  * version 2 file at p into ix (n, nfree and upper_n already set). */
 static void read_tail(astro_hnsw *ix, const unsigned char *p) {
@@ -322,6 +339,9 @@ int astro_hnsw_load_mem(const void *buf, size_t len, astro_hnsw **out, astro_err
         if (nfree) get(&p, ix->freelist, nfree * sizeof(uint32_t));
         if (upper_n) get(&p, ix->upper, upper_n * sizeof(uint32_t));
     } else {
+        size_t vbytes = (size_t)n * stride * sizeof(float), lbytes = (size_t)n * (1 + 2 * M) * sizeof(uint32_t);
+        if (!v2_padding_ok(p, p + IO_PAGE, vbytes, (size_t)links - IO_PAGE, p + links, lbytes, (size_t)(tail - links)))
+            return fail(ix, ASTRO_EFORMAT, err);
         memcpy(ix->vecs, p + IO_PAGE, (size_t)n * stride * sizeof(float));
         memcpy(ix->links0, p + links, (size_t)n * (1 + 2 * M) * sizeof(uint32_t));
         read_tail(ix, p + tail);
@@ -425,6 +445,8 @@ static int load_v2_file(int fd, size_t sz, const io_head *hd, astro_hnsw **out, 
     memcpy(&sum, rest + tbytes - 8, 8);
     rc = ASTRO_EFORMAT, why = "checksum mismatch";
     if (sum != astro__cksum_final(&c, rest, tbytes - 8)) goto done;
+    why = "inconsistent graph data";
+    if (!v2_padding_ok(head, vm, vbytes, (size_t)(links - IO_PAGE), lm, lbytes, (size_t)(tail - links))) goto done;
     why = NULL;                                    /* graph_for sets err */
     if ((rc = graph_for(hd, &ix, err))) goto done;
     rc = ASTRO_EFORMAT, why = "inconsistent graph data";

@@ -46,6 +46,11 @@ uint64_t astro__checksum(const unsigned char *p, size_t n);
  * so reading a 1.7 GB snapshot through faults took 0.75 s, populated 0.16 s.
  * MAP_POPULATE did not map the pages of a private file mapping here. */
 void astro__prefault(void *p, size_t n);
+/* Advises an allocation of n bytes onto transparent huge pages before it
+ * is first touched (from 2 MiB on; advice only): a fresh 4 KiB page costs a
+ * fault of microseconds on this class of VM, so filling the arrays of a
+ * loaded million-item index faulted for longer than it copied. */
+void astro__advise_huge(void *p, size_t n);
 /* The same checksum over data read in parts: init, blocks for every part
  * but the last (each a multiple of 32 bytes long), final for the last. */
 typedef struct astro__cksum {

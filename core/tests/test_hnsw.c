@@ -15,6 +15,7 @@
 #include "astro/hnsw.h"
 #include "astro/vec.h"
 #include "check.h"
+#include "../src/hnsw_impl.h"   /* test_v1: writes the version 1 layout */
 
 #define N 4000
 #define D 24
@@ -278,6 +279,81 @@ static void test_filters(const astro_hnsw *ix) {
     astro_hnsw_ctx_free(ctx);
 }
 
+/* The version 1 layout (one record per slot), as older builds saved it. */
+static unsigned char *save_v1(const astro_hnsw *ix, size_t *len) {
+    size_t rec = ix->dim * 4 + (1 + ix->M0) * 4 + 3 + 4 + 8 + sizeof(astro_item_times);
+    size_t n = 8 + 4 + 4 + 8 * 12 + ix->n * rec + ix->nfree * 4 + ix->upper_n * 4 + 8;
+    unsigned char *b = malloc(n), *p = b;
+    if (!b) return NULL;
+    uint32_t v = 1, bom = 0x01020304u;
+    uint64_t h[12] = { ix->dim, ix->M, ix->efc, ix->ef, ix->rng, ix->n, ix->nlive, ix->ndeleted,
+                       ix->nfree, ix->ep, (uint64_t)(ix->maxlevel + 1), ix->upper_n };
+    memcpy(p, "ASTHNSW", 8), p += 8;
+    memcpy(p, &v, 4), p += 4;
+    memcpy(p, &bom, 4), p += 4;
+    memcpy(p, h, sizeof h), p += sizeof h;
+    for (size_t i = 0; i < ix->n; i++) {
+        memcpy(p, ix->vecs + i * ix->stride, ix->dim * 4), p += ix->dim * 4;
+        memcpy(p, ix->links0 + i * (1 + ix->M0), (1 + ix->M0) * 4), p += (1 + ix->M0) * 4;
+        *p++ = ix->level[i], *p++ = ix->ulev[i], *p++ = ix->state[i];
+        memcpy(p, &ix->upper_off[i], 4), p += 4;
+        memcpy(p, &ix->keys[i], 8), p += 8;
+        memcpy(p, &ix->times[i], sizeof(astro_item_times)), p += sizeof(astro_item_times);
+    }
+    memcpy(p, ix->freelist, ix->nfree * 4), p += ix->nfree * 4;
+    memcpy(p, ix->upper, ix->upper_n * 4), p += ix->upper_n * 4;
+    uint64_t sum = astro__checksum(b, (size_t)(p - b));
+    memcpy(p, &sum, 8);
+    *len = n;
+    return b;
+}
+
+/* Version 1 snapshots still load (buffer and file) into the same graph; a
+ * graph loaded from a file (vectors and lists used where they are mapped)
+ * takes inserts exactly as one loaded from a buffer, also past the room
+ * reserved at load, where its arrays move to memory of their own. */
+static void test_v1_and_lent(const astro_hnsw *ix) {
+    astro_err err;
+    size_t n1 = 0, n = astro_hnsw_save_size(ix), len;
+    unsigned char *v1 = save_v1(ix, &n1), *a = malloc(n), *b = malloc(n);
+    CHECK("hnsw-6.0", v1 && a && b && astro_hnsw_save_mem(ix, a, n, &len, &err) == ASTRO_OK);
+    astro_hnsw *old = NULL, *fl = NULL, *mem = NULL;
+    CHECK("hnsw-6.1", astro_hnsw_load_mem(v1, n1, &old, &err) == ASTRO_OK);
+    CHECK("hnsw-6.2", old && astro_hnsw_save_mem(old, b, n, &len, &err) == ASTRO_OK && memcmp(a, b, n) == 0);
+    const char *path = "test_hnsw_v1.bin";
+    FILE *f = fopen(path, "wb");
+    CHECK("hnsw-6.3", f && fwrite(v1, 1, n1, f) == n1 && fclose(f) == 0);
+    astro_hnsw_free(old);
+    old = NULL;
+    CHECK("hnsw-6.4", astro_hnsw_load(path, &old, &err) == ASTRO_OK);
+    CHECK("hnsw-6.5", old && astro_hnsw_save_mem(old, b, n, &len, &err) == ASTRO_OK && memcmp(a, b, n) == 0);
+    CHECK("hnsw-6.6", astro_hnsw_save(ix, path, &err) == ASTRO_OK);
+    CHECK("hnsw-6.7", astro_hnsw_load(path, &fl, &err) == ASTRO_OK && fl->vecs_map != NULL);
+    CHECK("hnsw-6.8", astro_hnsw_load_mem(a, n, &mem, &err) == ASTRO_OK && mem->vecs_map == NULL);
+    remove(path);
+    /* past the reserved room (twice the slots plus 1024) */
+    size_t extra = 2 * astro_hnsw_count(ix) + 1100;
+    uint64_t s = 5;
+    float v[D];
+    int ok = 1;
+    for (size_t i = 0; fl && mem && i < extra; i++) {
+        for (int j = 0; j < D; j++) v[j] = rnd(&s);
+        ok &= astro_hnsw_add(fl, 100000 + i, v, D, NULL, &err) == ASTRO_OK;
+        ok &= astro_hnsw_add(mem, 100000 + i, v, D, NULL, &err) == ASTRO_OK;
+        if (i % 97 == 0) {
+            astro_hnsw_remove(fl, 100000 + i / 2);
+            astro_hnsw_remove(mem, 100000 + i / 2);
+        }
+    }
+    CHECK("hnsw-6.9", ok && fl && fl->vecs_map == NULL && fl->links_map == NULL);
+    size_t m = astro_hnsw_save_size(mem), l1 = 0, l2 = 0;
+    unsigned char *x = malloc(m), *y = malloc(m);
+    CHECK("hnsw-6.10", x && y && astro_hnsw_save_mem(fl, x, m, &l1, &err) == ASTRO_OK &&
+                           astro_hnsw_save_mem(mem, y, m, &l2, &err) == ASTRO_OK && l1 == l2 && memcmp(x, y, m) == 0);
+    free(x), free(y), free(v1), free(a), free(b);
+    astro_hnsw_free(old), astro_hnsw_free(fl), astro_hnsw_free(mem);
+}
+
 int main(void) {
     make_data();
     astro_hnsw *ix = build();
@@ -285,6 +361,7 @@ int main(void) {
     test_filters(ix);
     test_recall(ix);
     test_io(ix);
+    test_v1_and_lent(ix);
     test_crafted();
     astro_hnsw_free(ix);
     printf("hnsw: %s\n", failures ? "FAIL" : "ok");
